@@ -1,0 +1,40 @@
+"""Shared fixtures: render the template, a throwaway PostgreSQL cluster, the booted stack."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import REPO_ROOT, PgCluster, render, start_pg_cluster, world_readable_tmpdir  # noqa: E402
+
+__all__ = ["REPO_ROOT", "render"]
+
+
+@pytest.fixture(scope="session")
+def session_tmp() -> Iterator[Path]:
+    """A session folder that the `postgres` and nginx worker users can traverse (pytest's is 0700)."""
+    path = world_readable_tmpdir("closo-tests-")
+    yield path
+    if not os.environ.get("KEEP_TEST_DIRS"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def rendered_project(session_tmp: Path) -> Path:
+    """The template rendered once with its default answers (read-only for tests: render your own to edit)."""
+    return render(session_tmp / "default")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(session_tmp: Path) -> Iterator[PgCluster]:
+    """A real PostgreSQL 15 cluster on a free loopback port, for the generated services' own suites."""
+    cluster = start_pg_cluster(session_tmp / "pg")
+    yield cluster
+    cluster.stop()

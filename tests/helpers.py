@@ -1,0 +1,110 @@
+"""Helpers for the template's tests: rendering, a PostgreSQL cluster, free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import copier
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# What a render needs from the repository: the working tree as it is, uncommitted edits included.
+TEMPLATE_PARTS = ("copier.yml", "template")
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def world_readable_tmpdir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def template_snapshot(dest: Path) -> Path:
+    """Copy the template's working tree to `dest` (no .git), so renders see uncommitted files too."""
+    if dest.exists():
+        return dest
+    dest.mkdir(parents=True)
+    for part in TEMPLATE_PARTS:
+        src = REPO_ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns(
+                "__pycache__", ".pytest_cache", ".ruff_cache", ".venv", ".coverage", "htmlcov"))
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+_SNAPSHOT: Path | None = None
+
+
+def render(dest: Path, **answers: object) -> Path:
+    """Render the template with default answers overridden by `answers` into `dest`; return `dest`."""
+    global _SNAPSHOT
+    if _SNAPSHOT is None:
+        _SNAPSHOT = template_snapshot(world_readable_tmpdir("closo-template-src-") / "src")
+    copier.run_copy(
+        str(_SNAPSHOT), str(dest), data=answers, defaults=True, unsafe=True, quiet=True,
+        overwrite=True,
+    )
+    dest.chmod(0o755)
+    return dest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class PgCluster:
+    """A PostgreSQL cluster started for the tests; superuser `postgres` with password `postgres`."""
+
+    data_dir: Path
+    port: int
+    host: str = "127.0.0.1"
+    user: str = "postgres"
+    password: str = "postgres"
+
+    def env(self) -> dict[str, str]:
+        """POSTGRES_* variables as the generated services read them (database left to the caller)."""
+        return {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+        }
+
+    def stop(self) -> None:
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+
+
+def _as_postgres(cmd: list[str]) -> None:
+    """initdb and postgres refuse to run as root: run them as the `postgres` system user then."""
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+def start_pg_cluster(base: Path) -> PgCluster:
+    base.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    data_dir, port = base / "data", free_port()
+    pwfile = base / "pwfile"
+    pwfile.write_text("postgres\n")
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres", "postgres")
+    _as_postgres([str(PG_BIN / "initdb"), "-D", str(data_dir), "-U", "postgres",
+                  f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8",
+                  "--locale=C.UTF-8", "-N"])
+    # fsync off: a throwaway test cluster, never a user's data.
+    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data_dir), "-l", str(base / "log"), "-w",
+                  "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                  "-c max_connections=200", "start"])
+    return PgCluster(data_dir=data_dir, port=port)
