@@ -12,14 +12,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import REPO_ROOT, PgCluster, render, start_pg_cluster, world_readable_tmpdir  # noqa: E402
+from helpers import (  # noqa: E402
+    REPO_ROOT,
+    PgCluster,
+    Stack,
+    boot_stack,
+    render,
+    start_pg_cluster,
+    world_readable_tmpdir,
+)
 
 __all__ = ["REPO_ROOT", "render"]
 
 
 @pytest.fixture(scope="session")
 def session_tmp() -> Iterator[Path]:
-    """A session folder that the `postgres` and nginx worker users can traverse (pytest's is 0700)."""
+    """A session folder the `postgres` and nginx worker users can traverse (pytest's is 0700)."""
     path = world_readable_tmpdir("closo-tests-")
     yield path
     if not os.environ.get("KEEP_TEST_DIRS"):
@@ -28,13 +36,25 @@ def session_tmp() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def rendered_project(session_tmp: Path) -> Path:
-    """The template rendered once with its default answers (read-only for tests: render your own to edit)."""
+    """The template rendered once with default answers (read-only: render your own to edit)."""
     return render(session_tmp / "default")
 
 
 @pytest.fixture(scope="session")
 def pg_cluster(session_tmp: Path) -> Iterator[PgCluster]:
-    """A real PostgreSQL 15 cluster on a free loopback port, for the generated services' own suites."""
+    """A real PostgreSQL 15 cluster on a free loopback port, for the generated suites."""
     cluster = start_pg_cluster(session_tmp / "pg")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(session_tmp: Path) -> Iterator[Stack]:
+    """The default rendering booted by its native runner; shared by the whole session.
+
+    Tests must leave it running and usable: create your own users and files, never stop a service
+    (tests that break things boot a stack of their own with `boot_stack`).
+    """
+    booted = boot_stack(session_tmp / "stack")
+    yield booted
+    booted.down()

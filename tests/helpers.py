@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import copier
@@ -25,15 +27,20 @@ def world_readable_tmpdir(prefix: str) -> Path:
 
 
 def template_snapshot(dest: Path) -> Path:
-    """Copy the template's working tree to `dest` (no .git), so renders see uncommitted files too."""
+    """Copy the template's working tree to `dest` (no .git): renders see uncommitted files."""
     if dest.exists():
         return dest
     dest.mkdir(parents=True)
     for part in TEMPLATE_PARTS:
         src = REPO_ROOT / part
         if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns(
-                "__pycache__", ".pytest_cache", ".ruff_cache", ".venv", ".coverage", "htmlcov"))
+            shutil.copytree(
+                src,
+                dest / part,
+                ignore=shutil.ignore_patterns(
+                    "__pycache__", ".pytest_cache", ".ruff_cache", ".venv", ".coverage", "htmlcov"
+                ),
+            )
         else:
             shutil.copy2(src, dest / part)
     return dest
@@ -43,12 +50,17 @@ _SNAPSHOT: Path | None = None
 
 
 def render(dest: Path, **answers: object) -> Path:
-    """Render the template with default answers overridden by `answers` into `dest`; return `dest`."""
+    """Render the template into `dest` with defaults overridden by `answers`; return `dest`."""
     global _SNAPSHOT
     if _SNAPSHOT is None:
         _SNAPSHOT = template_snapshot(world_readable_tmpdir("closo-template-src-") / "src")
     copier.run_copy(
-        str(_SNAPSHOT), str(dest), data=answers, defaults=True, unsafe=True, quiet=True,
+        str(_SNAPSHOT),
+        str(dest),
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        quiet=True,
         overwrite=True,
     )
     dest.chmod(0o755)
@@ -72,7 +84,7 @@ class PgCluster:
     password: str = "postgres"
 
     def env(self) -> dict[str, str]:
-        """POSTGRES_* variables as the generated services read them (database left to the caller)."""
+        """POSTGRES_* variables as the generated services read them (database: caller's)."""
         return {
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
@@ -100,11 +112,113 @@ def start_pg_cluster(base: Path) -> PgCluster:
     pwfile.write_text("postgres\n")
     if os.geteuid() == 0:
         shutil.chown(pwfile, "postgres", "postgres")
-    _as_postgres([str(PG_BIN / "initdb"), "-D", str(data_dir), "-U", "postgres",
-                  f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8",
-                  "--locale=C.UTF-8", "-N"])
+    _as_postgres(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "-N",
+        ]
+    )
     # fsync off: a throwaway test cluster, never a user's data.
-    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data_dir), "-l", str(base / "log"), "-w",
-                  "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  "-c max_connections=200", "start"])
+    _as_postgres(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(base / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200",
+            "start",
+        ]
+    )
     return PgCluster(data_dir=data_dir, port=port)
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a generated .env (comments and blanks skipped)."""
+    env = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+@dataclass
+class Stack:
+    """A generated project booted by its own native runner (scripts/local/stack.py)."""
+
+    project: Path
+    state_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess:
+        cmd = [
+            sys.executable,
+            str(self.project / "scripts" / "local" / "stack.py"),
+            *args,
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def up(self, *extra: str) -> subprocess.CompletedProcess:
+        result = self.run("up", "--detach", *extra)
+        self.refresh()
+        return result
+
+    def down(self) -> subprocess.CompletedProcess:
+        return self.run("down", check=False)
+
+    def refresh(self) -> dict:
+        self.status = json.loads(self.run("status").stdout)
+        return self.status
+
+    @property
+    def url(self) -> str:
+        """The edge over HTTPS, e.g. https://localhost:PORT (no trailing slash)."""
+        return self.status["url"].rstrip("/")
+
+    @property
+    def http_url(self) -> str:
+        return self.status["http_url"].rstrip("/")
+
+    def port(self, service: str) -> int:
+        return self.status["services"][service]["port"]
+
+    def log(self, service: str) -> str:
+        path = self.state_dir / "logs" / f"{service}.log"
+        return path.read_text(errors="replace") if path.is_file() else ""
+
+
+def boot_stack(base: Path, **answers: object) -> Stack:
+    """Render the template into base/project and boot it with state in base/state."""
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    project = render(base / "project", **answers)
+    stack = Stack(project=project, state_dir=base / "state", env=read_env(project / ".env"))
+    try:
+        stack.up()
+    except BaseException:
+        stack.down()
+        raise
+    return stack

@@ -173,13 +173,15 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def find_nginx() -> str:
-    nginx = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
+    if os.environ.get("NGINX_BIN"):
+        candidates = [os.environ["NGINX_BIN"]]
+    else:
+        candidates = [shutil.which("nginx") or "", "/usr/sbin/nginx", "/usr/local/sbin/nginx"]
+    nginx = next((p for p in candidates if p and os.access(p, os.X_OK)), None)
     if not nginx:
         raise StackError(
-            "nginx not found: install it (Debian/Ubuntu: `sudo apt-get install "
-            "nginx-light`) or put it on PATH."
+            "nginx not found: install it (Debian/Ubuntu: `sudo apt-get install nginx-light`), "
+            "put it on PATH or set NGINX_BIN."
         )
     return nginx
 

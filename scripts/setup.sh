@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+### Usage: bash scripts/setup.sh [--system-only]
+###
+### Installs what the template's demo and tests need on a Debian/Ubuntu machine:
+### system packages (nginx, PostgreSQL ≥ 15, Chromium, Pebble, OpenSSH server, …) when missing,
+### then the Python tools in .venv (and .venv-tools/<name> for tools/<name>.txt).
+### Safe to run again: it installs only what is missing or changed.
+set -o errexit -o nounset -o pipefail
+
+cd "$(dirname "$0")/.."
+system_only=${1:-}
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# --- system packages: command or file that proves it is there -> Debian package
+missing=()
+need() { # need <package> <test...>
+  local package=$1; shift
+  "$@" >/dev/null 2>&1 || missing+=("$package")
+}
+need nginx-light     sh -c 'command -v nginx || test -x /usr/sbin/nginx'
+need postgresql      sh -c 'ls /usr/lib/postgresql/*/bin/initdb'
+need chromium        sh -c 'command -v chromium || test -x /usr/bin/chromium'
+need pebble          sh -c 'command -v pebble || test -x /usr/bin/pebble'
+need openssh-server  test -x /usr/sbin/sshd
+need openssh-client  sh -c 'command -v ssh && command -v scp'
+need openssl         command -v openssl
+need git             command -v git
+need wrk             command -v wrk
+need python3-venv    python3 -c 'import ensurepip, venv'
+
+if ((${#missing[@]})); then
+  install_cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Debian's nginx-light and pebble post-install scripts may try to start system services on
+    # ports 80/14000: this machine never needs them running.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d; trap - EXIT
+  else
+    die "missing system packages. Install them, then run this again:
+    sudo apt-get update && sudo $install_cmd"
+  fi
+fi
+[[ $system_only == --system-only ]] && exit 0
+
+# --- Python tools
+python=${PYTHON:-python3}
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python ≥ 3.11 is needed (found $("$python" --version 2>&1)); set PYTHON to one."
+
+install_venv() { # install_venv <venv dir> <requirements file>
+  local venv=$1 requirements=$2 stamp
+  stamp=$(sha256sum "$requirements" | cut -c1-16)
+  [[ -f $venv/.installed && $(cat "$venv/.installed") == "$stamp" ]] && return 0
+  say "installing $(basename "$requirements") into $venv"
+  [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$stamp" > "$venv/.installed"
+}
+
+requirements=$(mktemp)
+trap 'rm -f "$requirements"' EXIT
+"$python" - "$requirements" <<'PY'
+import sys, tomllib
+group = tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["test"]
+open(sys.argv[1], "w").write("\n".join(group) + "\n")
+PY
+install_venv .venv "$requirements"
+for tool in tools/*.txt; do
+  [[ -e $tool ]] || continue
+  install_venv ".venv-tools/$(basename "$tool" .txt)" "$tool"
+done
+say "ready"

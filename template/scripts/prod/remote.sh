@@ -1,0 +1,233 @@
+#!/bin/sh
+### Usage: sh REMOTE_DIR/.deploy/remote.sh ACTION...
+###
+### The server side of the deploy scripts. The .bat and .sh scripts of this folder upload it to
+### REMOTE_DIR/.deploy/ and run it over ssh with the actions of their step (see generate.py), e.g.
+###   remote.sh env install:backend.tar.gz:closo/backend require:db@deploy_bdd build:backend up:backend
+### Actions run in order; the first failure stops the run with a message and exit status 1.
+### It runs on the server only (POSIX sh + docker compose), so Windows and Linux operators share it.
+set -eu
+umask 077
+
+# REMOTE_DIR is the parent of the folder holding this script.
+cd "$(dirname "$0")/.."
+WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-300}"
+
+fail() {
+    printf '  [x] %s\n' "$*" >&2
+    exit 1
+}
+
+say() {
+    printf '  - %s\n' "$*" >&2
+}
+
+compose() {
+    docker compose "$@"
+}
+
+check_docker() {
+    command -v docker >/dev/null 2>&1 \
+        || fail "docker is not installed on the server: install Docker Engine (docs/deployment.md, 'Server')."
+    docker compose version >/dev/null 2>&1 \
+        || fail "the docker compose plugin is missing or docker is not usable by $(id -un): install docker-compose-plugin and add the user to the docker group."
+}
+
+check_env() {
+    [ -s .env ] || fail ".env is missing in $(pwd): run a deploy_* script, which sends it."
+}
+
+# .env arrives on stdin (over the ssh channel): written atomically, readable by its owner only.
+receive_env() {
+    cat > .env.incoming
+    [ -s .env.incoming ] || { rm -f .env.incoming; fail "received an empty .env: check the local .env."; }
+    chmod 600 .env.incoming
+    mv .env.incoming .env
+    say ".env updated (mode 600)"
+}
+
+env_value() {
+    sed -n "s/^$1=//p" .env | tail -n 1
+}
+
+# install:ARCHIVE:PATH+PATH: unpack the upload aside, then swap each path in, so a path removed
+# locally disappears on the server too and a broken upload leaves the old files in place.
+install_paths() {
+    archive="$1"
+    paths="$2"
+    [ -f ".deploy/$archive" ] || fail "upload .deploy/$archive not found: run the step again."
+    rm -rf .deploy/staging
+    mkdir -p .deploy/staging
+    tar -xzf ".deploy/$archive" -C .deploy/staging || fail "cannot unpack .deploy/$archive (disk full?)."
+    old_ifs="$IFS"
+    IFS='+'
+    for path in $paths; do
+        case "$path" in
+            /* | *..*) fail "refusing to install the unsafe path '$path'." ;;
+        esac
+        [ -e ".deploy/staging/$path" ] || fail "'$path' is missing from the upload."
+        mkdir -p "$(dirname "$path")"
+        rm -rf "$path"
+        mv ".deploy/staging/$path" "$path"
+    done
+    IFS="$old_ifs"
+    chmod -R go-w . 2>/dev/null || true
+    rm -rf .deploy/staging ".deploy/$archive"
+    say "installed $(echo "$paths" | tr '+' ' ')"
+}
+
+health_of() {
+    compose ps --all --format '{{.State}} {{.Health}}' "$1" 2>/dev/null | head -n 1
+}
+
+require_healthy() {
+    service="$1"
+    script="$2"
+    state="$(health_of "$service")"
+    case "$state" in
+        "running healthy") say "$service is healthy" ;;
+        *) fail "$service is not running healthy (${state:-not created}): deploy it first with $script." ;;
+    esac
+}
+
+build() {
+    say "building the $1 image"
+    compose build "$1" || fail "building the $1 image failed (output above): fix it and run the step again."
+}
+
+prestart() {
+    say "running the $1 pre-start (database migrations, first admin)"
+    compose run --rm --no-deps -T "$1" python -m app.prestart \
+        || fail "the $1 pre-start failed (output above); the running version was left untouched."
+}
+
+up() {
+    say "starting $1 and waiting until it is healthy (up to ${WAIT_TIMEOUT}s)"
+    if ! compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1"; then
+        compose logs --tail 30 "$1" >&2 || true
+        fail "$1 did not become healthy: see its log above ('docker compose logs $1' on the server)."
+    fi
+}
+
+# nginx resolves upstream names at start: a recreated container has a new address.
+reload_edge() {
+    if [ "$(health_of nginx)" = "running healthy" ]; then
+        compose exec -T nginx nginx -s reload || fail "reloading nginx failed: see 'docker compose logs nginx'."
+        say "nginx reloaded"
+    fi
+}
+
+# The first certificate: a self-signed placeholder lets nginx start, then certbot replaces it
+# through the HTTP challenge served by nginx; later runs keep the existing certificate.
+certificate() {
+    say "making sure a certificate exists (self-signed placeholder if none)"
+    compose run --rm --no-deps -T certbot first-certificate placeholder \
+        || fail "creating the placeholder certificate failed (output above)."
+    up nginx
+    say "requesting the Let's Encrypt certificate if only the placeholder exists"
+    compose run --rm --no-deps -T certbot first-certificate issue \
+        || fail "Let's Encrypt refused the certificate (output above): check that DNS points at this server and that port 80 is open (docs/deployment.md, 'DNS and firewall')."
+    compose exec -T nginx nginx -s reload || fail "reloading nginx failed: see 'docker compose logs nginx'."
+}
+
+certificate_days() {
+    domain="$(env_value DOMAIN)"
+    end="$(compose exec -T certbot openssl x509 -enddate -noout \
+        -in "/etc/letsencrypt/live/$domain/fullchain.pem" 2>/dev/null | sed -n 's/^notAfter=//p')" || true
+    if [ -z "$end" ]; then
+        echo "certificate: none found for $domain (run deploy_ssl)"
+        return 1
+    fi
+    end_s="$(date -u -d "$end" +%s 2>/dev/null)" || { echo "certificate: expires $end"; return 0; }
+    days=$(( (end_s - $(date -u +%s)) / 86400 ))
+    echo "certificate: $domain expires in $days days ($end)"
+    [ "$days" -ge 14 ] || { echo "  [x] the certificate expires soon: check 'docker compose logs certbot'."; return 1; }
+}
+
+status() {
+    problems=0
+    echo "containers:"
+    for service in db storage backend frontend nginx certbot; do
+        state="$(health_of "$service")"
+        case "$service:$state" in
+            *":running healthy" | "certbot:running "*) mark=ok ;;
+            *) mark=FAIL; problems=$((problems + 1)) ;;
+        esac
+        printf '  %-4s %-9s %s\n' "$mark" "$service" "${state:-not created}"
+    done
+    certificate_days || problems=$((problems + 1))
+    echo "disk use:"
+    printf '  postgres_data %s\n' "$(compose exec -T db du -sh /var/lib/postgresql/data 2>/dev/null | cut -f1)"
+    printf '  storage_data  %s\n' "$(compose exec -T storage du -sh /data 2>/dev/null | cut -f1)"
+    df -h . | tail -n 1 | awk '{print "  server disk   " $3 " used, " $4 " free (" $5 ")"}'
+    [ "$problems" -eq 0 ] || fail "$problems problem(s) found: see FAIL above and 'docker compose logs <service>' on the server."
+}
+
+# pg_dump is a consistent snapshot; the files are archived after it, so every file the dump
+# references is in the archive (files uploaded in between are harmless extras).
+backup() {
+    name="$(date -u +%Y%m%d-%H%M%S)"
+    mkdir -p "backups/$name"
+    say "dumping the database"
+    # shellcheck disable=SC2016 # expanded by the shell inside the db container
+    compose exec -T db sh -c 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Fc' > "backups/$name/db.dump" \
+        || fail "pg_dump failed: is the database running? (deploy_bdd, status)"
+    say "archiving the storage volume"
+    compose exec -T storage tar -czf - -C /data . > "backups/$name/storage.tar.gz" \
+        || fail "archiving the storage volume failed: is storage running? (deploy_slave_storage, status)"
+    # The only line on stdout: the local script reads the backup's name from it.
+    echo "$name"
+}
+
+restore() {
+    name="$1"
+    case "$name" in
+        "" | *[!0-9-]*) fail "'$name' is not a backup name such as 20250101-120000." ;;
+    esac
+    [ -f "backups/$name/db.dump" ] && [ -f "backups/$name/storage.tar.gz" ] \
+        || fail "backups/$name is incomplete on the server: upload it again."
+    say "stopping backend and storage"
+    compose stop backend storage || fail "stopping backend and storage failed."
+    say "restoring the database"
+    # shellcheck disable=SC2016 # expanded by the shell inside the db container
+    compose exec -T db sh -c \
+        'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction' \
+        < "backups/$name/db.dump" || fail "pg_restore failed (output above); the database is unchanged."
+    say "restoring the stored files"
+    compose run --rm --no-deps -T --entrypoint sh storage -c \
+        'find /data -mindepth 1 -delete && tar -xzf - -C /data' < "backups/$name/storage.tar.gz" \
+        || fail "restoring the files failed (output above)."
+    up storage
+    up backend
+    reload_edge
+}
+
+main() {
+    [ "$#" -gt 0 ] || fail "no action given (see the Usage lines at the top of this file)."
+    check_docker
+    for action in "$@"; do
+        case "$action" in
+            env) receive_env ;;
+            install:*:*)
+                rest="${action#install:}"
+                install_paths "${rest%%:*}" "${rest#*:}"
+                ;;
+            require:*@*)
+                rest="${action#require:}"
+                check_env
+                require_healthy "${rest%%@*}" "${rest#*@}"
+                ;;
+            build:*) build "${action#build:}" ;;
+            prestart:*) prestart "${action#prestart:}" ;;
+            up:*) up "${action#up:}" ;;
+            reload-edge) reload_edge ;;
+            certificate) certificate ;;
+            status) check_env; status ;;
+            backup) check_env; backup ;;
+            restore:*) check_env; restore "${action#restore:}" ;;
+            *) fail "unknown action '$action' (see the Usage lines at the top of this file)." ;;
+        esac
+    done
+}
+
+main "$@"

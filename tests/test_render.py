@@ -1,0 +1,125 @@
+"""Rendering: answer combinations give a complete project, no Jinja left, fresh secrets."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import read_env, render
+
+SECRETS = ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
+# Jinja left behind: `{{ name }}`, `{{ name | filter }}`, `{% if … %}`. Not `${{ … }}` (GitHub
+# Actions) nor `{{ … }}` that is not a plain expression (escaped braces in f-strings and nginx).
+JINJA_LEFT = re.compile(
+    r"(?<!\$)\{\{-?\s*[A-Za-z_][A-Za-z0-9_.]*\s*(\||-?\}\})"
+    r"|\{%-?\s*(if|for|set|raw|endif|endfor|else|elif|macro|include|import|from)\b"
+)
+
+ANSWER_SETS = [
+    {},
+    {"ui_language": "en"},
+    {"domain": "example.org", "domain_aliases": "www.example.org shop.example.org"},
+    {"project_name": "Mon Site 2", "hsts_preload": True},
+    {"ssh_host": "2001:db8::10", "ssh_port": 2222, "ssh_user": "deploy"},
+    {"python_version": "3.11", "postgres_version": "17", "max_upload_mb": 1},
+    {"db_name": "app_db", "db_user": "app_user", "remote_dir": "/srv/site"},
+]
+
+
+def answer_id(answers: dict) -> str:
+    return "-".join(f"{k}:{v}" for k, v in answers.items()) or "defaults"
+
+
+def text_files(root: Path):
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and ".git" not in path.parts:
+            try:
+                yield path, path.read_text()
+            except UnicodeDecodeError:
+                continue
+
+
+@pytest.fixture(scope="module", params=ANSWER_SETS, ids=answer_id)
+def project(request, session_tmp) -> tuple[Path, dict]:
+    dest = session_tmp / f"render-{request.param_index}"
+    return render(dest, **request.param), request.param
+
+
+def test_no_jinja_left_in_any_file(project):
+    root, _ = project
+    leftovers = [
+        f"{path.relative_to(root)}:{text[: m.start()].count(chr(10)) + 1}"
+        for path, text in text_files(root)
+        for m in [JINJA_LEFT.search(text)]
+        if m
+    ]
+    assert not leftovers, f"unrendered Jinja in {leftovers}"
+    assert not list(root.rglob("*.jinja")), "a .jinja suffix survived the render"
+
+
+def test_expected_files_present(project):
+    root, answers = project
+    slug = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_slug"]
+    expected = [
+        ".copier-answers.yml", ".env", ".env.example", ".gitignore", ".gitattributes", "README.md",
+        "compose.yaml", "scripts/local/stack.py", "scripts/prod/deploy_all.sh",
+        "scripts/prod/deploy_all.bat", f"{slug}/backend/app/main.py",
+        f"{slug}/backend/requirements.txt", f"{slug}/storage/app/main.py",
+        f"{slug}/storage/requirements.txt", f"{slug}/frontend/public/index.html",
+    ]
+    missing = [name for name in expected if not (root / name).is_file()]
+    assert not missing, f"missing from the render: {missing}"
+    assert list((root / slug / "nginx" / "templates").glob("*.conf.template"))
+    assert (root / "scripts/local/stack.py").stat().st_mode & stat.S_IXUSR
+
+
+def test_answers_reach_the_files(project):
+    root, answers = project
+    env = read_env(root / ".env")
+    recorded = yaml.safe_load((root / ".copier-answers.yml").read_text())
+    for key in ("domain", "ssl_email", "db_name", "db_user", "max_upload_mb"):
+        if key in answers:
+            assert recorded[key] == answers[key]
+    assert env["DOMAIN"] == recorded["domain"]
+    assert env["POSTGRES_DB"] == recorded["db_name"]
+    assert env["POSTGRES_USER"] == recorded["db_user"]
+    assert env["MAX_UPLOAD_MB"] == str(recorded["max_upload_mb"])
+    assert env["DOMAIN_ALIASES"] == recorded["domain_aliases"]
+    if answers.get("project_name") == "Mon Site 2":
+        assert recorded["project_slug"] == "mon_site_2"
+        assert (root / "mon_site_2" / "backend").is_dir()
+
+
+def test_env_and_example_document_the_same_variables(project):
+    root, _ = project
+    env, example = read_env(root / ".env"), read_env(root / ".env.example")
+    assert env.keys() == example.keys()
+    for name in SECRETS:
+        assert example[name] == "", f"{name} must not have a value in .env.example"
+
+
+def test_secrets_live_in_env_only(project):
+    root, _ = project
+    env = read_env(root / ".env")
+    for name in SECRETS:
+        assert re.fullmatch(r"[0-9a-f]{32,}", env[name]), f"{name} is not a long random hex string"
+    answers_text = (root / ".copier-answers.yml").read_text()
+    for name in SECRETS:
+        assert name.lower() not in answers_text.lower()
+    for path, text in text_files(root):
+        if path.name == ".env":
+            continue
+        for name in SECRETS:
+            assert env[name] not in text, f"{name}'s value leaked into {path.relative_to(root)}"
+    assert ".env" in (root / ".gitignore").read_text().split()
+
+
+def test_two_renders_get_different_secrets(session_tmp):
+    first = read_env(render(session_tmp / "secrets-a") / ".env")
+    second = read_env(render(session_tmp / "secrets-b") / ".env")
+    for name in SECRETS:
+        assert first[name] != second[name], f"{name} is the same in two renders"
+    assert len({first[name] for name in SECRETS}) == len(SECRETS), "two secrets share a value"

@@ -1,0 +1,134 @@
+"""End to end: render, boot with the native runner, use the site through the edge nginx over TLS."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import subprocess
+import sys
+
+import httpx
+import pytest
+from helpers import Stack
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack):
+    """An HTTPS client that trusts the stack's own self-signed certificate, and nothing else."""
+    context = ssl.create_default_context(cafile=stack.state_dir / "tls" / "selfsigned.crt")
+    with httpx.Client(base_url=stack.url, verify=context, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def user(client):
+    email, password = "e2e.user@example.com", "correct horse battery"
+    created = client.post("/api/auth/register", json={"email": email, "password": password})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["email"] == email
+    assert not any("password" in key for key in body), f"password material in {body}"
+    login = client.post("/api/auth/login", data={"username": email, "password": password})
+    assert login.status_code == 200, login.text
+    assert login.json()["token_type"] == "bearer"
+    return {"email": email, "headers": {"Authorization": f"Bearer {login.json()['access_token']}"}}
+
+
+def test_every_service_reports_healthy(stack: Stack):
+    status = stack.refresh()
+    assert status["url"].startswith("https://localhost:")
+    for name in ("postgres", "storage", "backend", "frontend", "nginx"):
+        service = status["services"][name]
+        assert service["healthy"] is True, f"{name} is not healthy: {service}"
+        assert service["pid"] and service["port"]
+
+
+def test_frontend_is_served_over_https(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "<html" in page.text.lower()
+    assert "max-age=" in page.headers.get("strict-transport-security", "")
+
+
+def test_health_endpoints_through_the_edge(client):
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/storage/health").status_code in (200, 404)  # exposed or not, never 5xx
+
+
+def test_me_returns_the_logged_in_user(client, user):
+    me = client.get("/api/users/me", headers=user["headers"])
+    assert me.status_code == 200
+    assert me.json()["email"] == user["email"]
+
+
+def test_me_without_a_token_is_401(client):
+    me = client.get("/api/users/me")
+    assert me.status_code == 401
+    assert me.headers["www-authenticate"].lower().startswith("bearer")
+
+
+def test_upload_then_download_byte_for_byte(client, user, stack):
+    content = os.urandom(300_000) + b"end"
+    uploaded = client.post("/api/upload", headers=user["headers"],
+                           files={"file": ("report.pdf", content, "application/pdf")})
+    assert uploaded.status_code == 201, uploaded.text
+    record = uploaded.json()
+    assert record["name"] == "report.pdf"
+    assert record["size"] == len(content)
+    assert record["sha256"] == hashlib.sha256(content).hexdigest()
+    assert record["content_type"] == "application/pdf"
+    assert record["url"].startswith("/storage/files/")
+
+    download = client.get(record["url"])
+    assert download.status_code == 200
+    assert download.content == content
+    assert download.headers["x-content-type-options"] == "nosniff"
+
+    listed = client.get("/api/files", headers=user["headers"]).json()
+    assert record["id"] in [item["id"] for item in listed["items"]]
+
+
+def test_plain_http_redirects_to_https(stack):
+    response = httpx.get(f"{stack.http_url}/some/page?x=1", follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == f"{stack.url}/some/page?x=1"
+
+
+def test_storage_upload_is_refused_from_outside(client, stack):
+    before = sorted(p.name for p in (stack.state_dir / "storage_data").rglob("*") if p.is_file())
+    for headers in ({}, {"Authorization": f"Bearer {stack.env['STORAGE_TOKEN']}"}):
+        refused = client.post("/storage/upload?filename=x.txt", content=b"evil", headers=headers)
+        assert refused.status_code in (403, 404, 405), refused.text
+    after = sorted(p.name for p in (stack.state_dir / "storage_data").rglob("*") if p.is_file())
+    assert after == before, "a write reached the storage volume from outside"
+
+
+def test_up_again_keeps_the_running_services(stack):
+    before = {name: s["pid"] for name, s in stack.refresh()["services"].items()}
+    stack.up()
+    after = {name: s["pid"] for name, s in stack.status["services"].items()}
+    assert after == before
+
+
+def test_missing_postgres_binaries_are_named_with_the_fix(rendered_project):
+    result = subprocess.run(
+        [sys.executable, str(rendered_project / "scripts/local/stack.py"), "up", "--detach",
+         "--state-dir", str(rendered_project / ".stack-missing-pg")],
+        env={**os.environ, "PG_BIN": "/nonexistent"}, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "PostgreSQL ≥ 15 binaries not found" in result.stderr
+    assert "apt-get install postgresql-15" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_nginx_is_named_with_the_fix(rendered_project):
+    result = subprocess.run(
+        [sys.executable, str(rendered_project / "scripts/local/stack.py"), "up", "--detach",
+         "--state-dir", str(rendered_project / ".stack-missing-nginx")],
+        env={**os.environ, "NGINX_BIN": "/nonexistent/nginx"}, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "nginx not found" in result.stderr and "apt-get install nginx-light" in result.stderr
+    assert "Traceback" not in result.stderr
