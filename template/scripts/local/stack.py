@@ -100,7 +100,10 @@ def render_templates(src: Path, dest: Path, env: dict[str, str]) -> None:
         shutil.rmtree(dest)
     for template in sorted(src.rglob("*.template")):
         rendered = envsubst(template.read_text(), env)
-        missing = sorted(set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", rendered)))
+        directives = "\n".join(
+            line for line in rendered.splitlines() if not line.lstrip().startswith("#")
+        )
+        missing = sorted(set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", directives)))
         if missing:
             raise StackError(f"{template}: variables not set: {', '.join(missing)}")
         target = dest / template.relative_to(src).with_suffix("")
@@ -748,6 +751,7 @@ http {{
         self.choose_ports(args.http_port, args.https_port)
         self.state.path("acme-webroot").mkdir(parents=True, exist_ok=True)
         venv = ensure_venv(self.slug)
+        self.ensure_certificate()
         started = time.monotonic()
         self.start_postgres(pg_bin)
         self.start_storage(venv)
@@ -758,7 +762,6 @@ http {{
             self.services_dir / "frontend" / "nginx" / "templates",
             f"http://127.0.0.1:{ports['frontend']}/",
         )
-        self.ensure_certificate()
         self.start_nginx(
             "nginx",
             self.services_dir / "nginx" / "templates",
@@ -864,8 +867,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             stack.up(args)
         except BaseException:
-            if not args.detach:
-                stack.down()
+            stack.down()  # no half-started stack: logs stay in the state dir
             raise
         if args.detach:
             return 0

@@ -1,0 +1,421 @@
+"""Write the deploy scripts of this folder, as .sh (POSIX sh, LF) and .bat (Windows, CRLF) twins.
+
+Usage: python3 scripts/prod/generate.py [--check]
+
+Both twins come from the one list of steps below, so they run the same commands in the same order;
+`--check` exits 1 if a script on disk differs from what this list produces (the template's tests
+run it). Edit this file, never the generated scripts, then run it again.
+
+What runs on the server is remote.sh (uploaded by every script): the twins only check the operator's
+machine, pack and upload files with tar/scp, and call remote.sh over ssh with the step's actions.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TOTAL = 5
+# Local folder (relative to the project root) for the archives on their way to the server.
+OUTBOX = ".deploy"
+EXCLUDES = ("__pycache__", "*.py[cod]", ".venv", ".pytest_cache", ".ruff_cache", "node_modules")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One deploy step: what it uploads and the remote.sh actions that follow."""
+
+    script: str
+    number: int
+    what: str
+    paths: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+# {slug} is the project's folder of services (PROJECT_SLUG in config). "install" unpacks the
+# step's upload on the server; "require:SERVICE@SCRIPT" stops early when a dependency is down.
+DEPLOY_STEPS = (
+    Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml",),
+         ("env", "install", "up:db")),
+    Step("deploy_slave_storage", 2, "storage service", ("compose.yaml", "{slug}/storage"),
+         ("env", "install", "build:storage", "up:storage", "reload-edge")),
+    Step("deploy_backend", 3, "backend API (migrations first, then the API)",
+         ("compose.yaml", "{slug}/backend"),
+         ("env", "install", "require:db@deploy_bdd", "require:storage@deploy_slave_storage",
+          "build:backend", "prestart:backend", "up:backend", "reload-edge")),
+    Step("deploy_frontend_no_port", 4, "frontend (static site, no published port)",
+         ("compose.yaml", "{slug}/frontend"),
+         ("env", "install", "build:frontend", "up:frontend", "reload-edge")),
+    Step("deploy_ssl", 5, "nginx edge and certbot (HTTPS, first certificate if none)",
+         ("compose.yaml", "{slug}/nginx", "{slug}/certbot"),
+         ("env", "install", "require:backend@deploy_backend", "require:storage@deploy_slave_storage",
+          "require:frontend@deploy_frontend_no_port", "build:nginx", "build:certbot", "certificate",
+          "up:certbot")),
+)
+
+
+# --- Operations: each renders to one command (or a few lines) in sh and in bat ----------------
+@dataclass(frozen=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True)
+class NeedEnv:
+    """The local .env must exist: it holds the secrets the server needs."""
+
+
+@dataclass(frozen=True)
+class MakeDir:
+    """A local folder (relative to the project root) that must exist."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class NeedTools:
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Cmd:
+    """A command that reaches the server (ssh/scp) or packs an upload (tar); stops on failure."""
+
+    argv: str  # in the neutral syntax: ${VAR} for variables
+    error: str
+    capture: str = ""  # variable receiving the command's last line of stdout
+
+
+@dataclass(frozen=True)
+class Confirm:
+    prompt: str
+    expected: str  # variable the answer must equal
+
+
+@dataclass(frozen=True)
+class NeedArg:
+    variable: str
+    usage: str
+    pattern: str  # characters the argument is made of (validated on both systems)
+
+
+@dataclass(frozen=True)
+class RunScript:
+    script: str
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    usage: str
+    about: str
+    ops: tuple[object, ...]
+
+
+SSH = 'ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}"'
+SCP = 'scp ${SSH_OPTS} -P "${SSH_PORT}"'
+REMOTE = "${SCP_HOST}:${REMOTE_DIR}"  # scp target (IPv6 addresses in brackets)
+HELPER = "sh ${REMOTE_DIR}/.deploy/remote.sh"
+UNREACHABLE = ("cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, "
+               "SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} "
+               "${SSH_USER}@${SSH_HOST}'.")
+
+
+def reach_server() -> Cmd:
+    return Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/.deploy"', UNREACHABLE)
+
+
+def send_helper(*extra: str) -> Cmd:
+    files = " ".join(("scripts/prod/remote.sh", *extra))
+    return Cmd(f'{SCP} {files} "{REMOTE}/.deploy/"',
+               "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable "
+               "by ${SSH_USER}?")
+
+
+def deploy_script(step: Step) -> Script:
+    paths = tuple(p.replace("{slug}", "${PROJECT_SLUG}") for p in step.paths)
+    quoted = " ".join(f'"{p}"' for p in paths)
+    archive = f"{step.script}.tar.gz"
+    install = f"install:{archive}:{'+'.join(paths)}"
+    actions = " ".join(install if a == "install" else a for a in step.actions)
+    excludes = " ".join(f'"--exclude={e}"' for e in EXCLUDES)
+    tag = f"[{step.number}/{TOTAL}] {step.what}"
+    return Script(
+        step.script,
+        step.script,
+        f"{tag}: deploys it to the server over SSH.",
+        (
+            NeedTools(("ssh", "scp", "tar")),
+            NeedEnv(),
+            MakeDir(OUTBOX),
+            Say(f"{tag}: deploying to ${{SSH_USER}}@${{SSH_HOST}}:${{REMOTE_DIR}}"),
+            reach_server(),
+            Cmd(f"tar -czf {OUTBOX}/{archive} {excludes} {quoted}",
+                "packing " + " ".join(paths) + " failed: are you in an intact project folder?"),
+            send_helper(f"{OUTBOX}/{archive}"),
+            Cmd(f'{SSH} "{HELPER} {actions}" < .env',
+                f"{step.script} failed on the server (reason above): fix it, then run "
+                f"{step.script} again."),
+            Say(f"{tag}: done, healthy on ${{SSH_HOST}}."),
+        ),
+    )
+
+
+def deploy_all() -> Script:
+    return Script(
+        "deploy_all", "deploy_all",
+        "Deploys the whole stack, the five steps in order; stops at the first failure.",
+        tuple(RunScript(s.script) for s in DEPLOY_STEPS)
+        + (Say("Deployed database, storage, backend, frontend and HTTPS edge to "
+               "${SSH_HOST}: https://${SSL_DOMAIN}/"),),
+    )
+
+
+def status() -> Script:
+    return Script(
+        "status", "status",
+        "Shows the containers and their health, the certificate's days left and the volumes' disk "
+        "use; exits 1 if anything is unhealthy.",
+        (
+            NeedTools(("ssh", "scp")),
+            Say("Status of ${SSH_HOST}:${REMOTE_DIR}"),
+            reach_server(),
+            send_helper(),
+            Cmd(f'{SSH} "{HELPER} status"',
+                "the server reports a problem (FAIL above): run the deploy script of that service, "
+                "or read its log with 'docker compose logs SERVICE' on the server."),
+            Say("All services healthy."),
+        ),
+    )
+
+
+def backup() -> Script:
+    return Script(
+        "backup", "backup",
+        "Dumps the database (pg_dump) and archives the storage volume on the server, then "
+        "downloads both to backups/NAME on this machine.",
+        (
+            NeedTools(("ssh", "scp")),
+            MakeDir("backups"),
+            Say("Backing up ${SSH_HOST}:${REMOTE_DIR}"),
+            reach_server(),
+            send_helper(),
+            Cmd(f'{SSH} "{HELPER} backup"',
+                "the backup failed on the server (reason above).", capture="BACKUP_NAME"),
+            Cmd(f'{SCP} -r "{REMOTE}/backups/${{BACKUP_NAME}}" backups/',
+                "downloading backups/${BACKUP_NAME} failed: it is still on the server in "
+                "${REMOTE_DIR}/backups."),
+            Say("Backup saved in backups/${BACKUP_NAME} (db.dump, storage.tar.gz)."),
+        ),
+    )
+
+
+def restore() -> Script:
+    return Script(
+        "restore", "restore NAME",
+        "Replaces the server's database and stored files with the local backup backups/NAME, "
+        "after a confirmation.",
+        (
+            NeedTools(("ssh", "scp")),
+            NeedArg("BACKUP_NAME", "restore NAME (a folder of backups/, e.g. 20250101-120000)",
+                    "0123456789-"),
+            Confirm("This REPLACES the database and all stored files on ${SSH_HOST} with "
+                    "backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
+                    "SSL_DOMAIN"),
+            reach_server(),
+            Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
+            send_helper(),
+            Cmd(f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
+                "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?"),
+            Cmd(f'{SSH} "{HELPER} restore:${{BACKUP_NAME}}"',
+                "the restore failed on the server (reason above)."),
+            Say("Restored backups/${BACKUP_NAME} on ${SSH_HOST}."),
+        ),
+    )
+
+
+def all_scripts() -> tuple[Script, ...]:
+    return (*(deploy_script(s) for s in DEPLOY_STEPS), deploy_all(), status(), backup(), restore())
+
+
+# --- POSIX sh -------------------------------------------------------------------------------------
+def sh_text(text: str) -> str:
+    """A double-quoted sh string whose ${VAR} expand."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
+
+
+def render_sh(script: Script) -> str:
+    lines = [
+        "#!/bin/sh",
+        f"### Usage: scripts/prod/{script.usage.replace(script.name, script.name + '.sh', 1)}",
+        "###",
+        f"### {script.about}",
+        "### Settings in config.sh; any of them can be set in the environment for one run, e.g.",
+        "###   SSH_OPTS='-i ~/.ssh/deploy_key' scripts/prod/" + script.name + ".sh",
+        "### Generated by generate.py with its .bat twin from one list of steps: edit that, not this.",
+        "set -eu",
+        "# shellcheck source=config.sh",
+        '. "$(dirname "$0")/config.sh"',
+        'cd "$(dirname "$0")/../.."',
+        "",
+        'die() { printf "  [x] %s\\n" "$*" >&2; exit 1; }',
+        "",
+    ]
+    for op in script.ops:
+        lines.extend(_sh_op(op))
+    return "\n".join(lines) + "\n"
+
+
+def _sh_op(op: object) -> list[str]:
+    if isinstance(op, Say):
+        return [f"echo {sh_text(op.text)}"]
+    if isinstance(op, NeedTools):
+        return [f"command -v {t} >/dev/null 2>&1 || die {sh_text(_missing_tool(t))}"
+                for t in op.tools]
+    if isinstance(op, NeedEnv):
+        return [f"[ -f .env ] || die {sh_text(_MISSING_ENV)}",
+                "# No ._ files from macOS tar.", "export COPYFILE_DISABLE=1"]
+    if isinstance(op, MakeDir):
+        return [f"mkdir -p {op.path}"]
+    if isinstance(op, NeedArg):
+        return [f'{op.variable}="${{1:-}}"',
+                f'case "${{{op.variable}}}" in',
+                f'    "" | *[!{op.pattern}]*) die {sh_text("usage: " + op.usage)} ;;',
+                "esac"]
+    if isinstance(op, Confirm):
+        return [f"printf '%s' {sh_text(op.prompt)}",
+                "read -r answer || answer=",
+                f'[ "$answer" = "${{{op.expected}}}" ] || die "not confirmed: nothing was changed."']
+    if isinstance(op, RunScript):
+        return [f'sh "$(dirname "$0")/{op.script}.sh" || die '
+                + sh_text(f"{op.script} failed: fix the problem above, then run {op.script}.sh "
+                          "and the steps after it (or deploy_all.sh again).")]
+    if isinstance(op, Cmd):
+        prefix = "# shellcheck disable=SC2086 # SSH_OPTS holds several options\n" \
+            if "${SSH_OPTS}" in op.argv else ""
+        if op.capture:
+            return [f"{prefix}{op.capture}=$({op.argv}) || die {sh_text(op.error)}",
+                    f'[ -n "${{{op.capture}}}" ] || die {sh_text(op.error)}']
+        return [f"{prefix}{op.argv} || die {sh_text(op.error)}"]
+    raise TypeError(op)
+
+
+# --- Windows batch --------------------------------------------------------------------------------
+def bat_vars(text: str) -> str:
+    """${VAR} -> %VAR%."""
+    out, rest = "", text
+    while "${" in rest:
+        head, _, tail = rest.partition("${")
+        name, _, rest = tail.partition("}")
+        out += head + f"%{name}%"
+    return out + rest
+
+
+def bat_echo(text: str) -> str:
+    """Text for `echo` inside a parenthesised block: cmd's special characters escaped."""
+    for char in "^&|<>()":
+        text = text.replace(char, "^" + char)
+    return bat_vars(text)
+
+
+def render_bat(script: Script) -> str:
+    usage = script.usage.replace(script.name, script.name + ".bat", 1)
+    lines = [
+        "@echo off",
+        f"rem Usage: scripts\\prod\\{usage}",
+        "rem",
+        f"rem {bat_vars(script.about)}",
+        "rem Settings in config.bat; any of them can be set in the environment for one run, e.g.",
+        'rem   set "SSH_OPTS=-i %USERPROFILE%\\.ssh\\deploy_key"',
+        "rem Generated by generate.py with its .sh twin from one list of steps: edit that, not this.",
+        "setlocal",
+        'call "%~dp0config.bat"',
+        "if errorlevel 1 exit /b 1",
+        'cd /d "%~dp0..\\.."',
+        "",
+    ]
+    for op in script.ops:
+        lines.extend(_bat_op(op))
+    lines.append("exit /b 0")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _bat_fail(message: str) -> str:
+    return f"(echo   [x] {bat_echo(message)} 1>&2& exit /b 1)"
+
+
+def _bat_op(op: object) -> list[str]:
+    if isinstance(op, Say):
+        return [f"echo {bat_echo(op.text)}"]
+    if isinstance(op, NeedTools):
+        return [f"where {t} >nul 2>nul || {_bat_fail(_missing_tool(t))}" for t in op.tools]
+    if isinstance(op, NeedEnv):
+        return [f"if not exist .env {_bat_fail(_MISSING_ENV)}"]
+    if isinstance(op, MakeDir):
+        return [f"if not exist {op.path} mkdir {op.path}"]
+    if isinstance(op, NeedArg):
+        return [f'set "{op.variable}=%~1"',
+                f"if not defined {op.variable} {_bat_fail('usage: ' + op.usage)}",
+                # findstr /r "^[chars]*$" fails on any other character.
+                f'echo %{op.variable}%| findstr /r /x "[{op.pattern}]*" >nul || '
+                f"{_bat_fail('usage: ' + op.usage)}"]
+    if isinstance(op, Confirm):
+        return ['set "ANSWER="',
+                f'set /p "ANSWER={bat_vars(op.prompt)}"',
+                f'if not "%ANSWER%"=="%{op.expected}%" '
+                + _bat_fail("not confirmed: nothing was changed.")]
+    if isinstance(op, RunScript):
+        return [f'call "%~dp0{op.script}.bat"',
+                "if errorlevel 1 "
+                + _bat_fail(f"{op.script} failed: fix the problem above, then run {op.script}.bat "
+                            "and the steps after it (or deploy_all.bat again).")]
+    if isinstance(op, Cmd):
+        argv = bat_vars(op.argv)
+        if op.capture:
+            return [f'set "{op.capture}="',
+                    f'for /f "usebackq delims=" %%n in (`{argv}`) do set "{op.capture}=%%n"',
+                    f"if not defined {op.capture} {_bat_fail(op.error)}"]
+        return [argv, f"if errorlevel 1 {_bat_fail(op.error)}"]
+    raise TypeError(op)
+
+
+_MISSING_ENV = (".env not found in the project folder: it holds the secrets the server needs. "
+                "Restore it from your copy, or rebuild it from .env.example with new secrets.")
+
+
+def _missing_tool(tool: str) -> str:
+    return (f"'{tool}' not found: install the OpenSSH client and tar "
+            "(built into Windows 10+, packages openssh-client and tar elsewhere).")
+
+
+# --- Files ------------------------------------------------------------------------------------------
+def expected_files() -> dict[Path, bytes]:
+    files: dict[Path, bytes] = {}
+    for script in all_scripts():
+        files[HERE / f"{script.name}.sh"] = render_sh(script).encode()
+        files[HERE / f"{script.name}.bat"] = render_bat(script).encode()
+    return files
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for path, content in expected_files().items():
+        if path.exists() and path.read_bytes() == content:
+            continue
+        stale.append(path.name)
+        if not check:
+            path.write_bytes(content)
+            if path.suffix == ".sh":
+                path.chmod(0o755)
+    if check and stale:
+        print("out of date (run python3 scripts/prod/generate.py): " + ", ".join(stale))
+        return 1
+    print(("checked " if check else "wrote ") + f"{len(expected_files())} scripts")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
