@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+import pexpect
 import pytest
-from helpers import render
+from helpers import render, template_snapshot
 
 BAD_ANSWERS = [
     ("domain", "https://clo-so.com", "not a valid lowercase DNS name"),
@@ -55,3 +59,24 @@ GOOD_ANSWERS = [
                          ids=[f"{q}:{v}" for q, v in GOOD_ANSWERS])
 def test_good_answer_is_accepted(session_tmp, question, value):
     render(session_tmp / f"accepted-{question}-{abs(hash(value))}", **{question: value})
+
+
+def test_bad_answer_is_refused_at_the_prompt_and_can_be_corrected(session_tmp):
+    """A person typing a bad domain sees why at the prompt, fixes it, and the copy goes on."""
+    source = template_snapshot(session_tmp / "prompt-src")
+    copier = str(Path(sys.executable).parent / "copier")
+    child = pexpect.spawn(copier, ["copy", str(source), str(session_tmp / "prompt-dest")],
+                          encoding="utf-8", timeout=30, dimensions=(40, 200),
+                          env={"TERM": "dumb", "PATH": "/usr/bin:/bin"})
+    try:
+        child.expect("Human-readable name")
+        child.sendline("")
+        child.expect("Identifier for containers")
+        child.sendline("")
+        child.expect("Public DNS name")
+        child.send("https://clo-so.com\r")
+        child.expect("not a valid lowercase DNS name")
+        child.send("\x15example.org\r")  # Ctrl-U clears the line, then the corrected answer
+        child.expect("Other names that redirect")
+    finally:
+        child.terminate(force=True)
