@@ -121,11 +121,11 @@ reload_edge() {
 # through the HTTP challenge served by nginx; later runs keep the existing certificate.
 certificate() {
     say "making sure a certificate exists (self-signed placeholder if none)"
-    compose run --rm --no-deps -T certbot first-certificate placeholder \
+    compose run --rm --no-deps -T certbot bootstrap.sh placeholder \
         || fail "creating the placeholder certificate failed (output above)."
     up nginx
     say "requesting the Let's Encrypt certificate if only the placeholder exists"
-    compose run --rm --no-deps -T certbot first-certificate issue \
+    compose run --rm --no-deps -T certbot bootstrap.sh obtain \
         || fail "Let's Encrypt refused the certificate (output above): check that DNS points at this server and that port 80 is open (docs/deployment.md, 'DNS and firewall')."
     compose exec -T nginx nginx -s reload || fail "reloading nginx failed: see 'docker compose logs nginx'."
 }
@@ -133,7 +133,7 @@ certificate() {
 certificate_days() {
     domain="$(env_value DOMAIN)"
     end="$(compose exec -T certbot openssl x509 -enddate -noout \
-        -in "/etc/letsencrypt/live/$domain/fullchain.pem" 2>/dev/null | sed -n 's/^notAfter=//p')" || true
+        -in "/etc/letsencrypt/served/$domain/fullchain.pem" 2>/dev/null | sed -n 's/^notAfter=//p')" || true
     if [ -z "$end" ]; then
         echo "certificate: none found for $domain (run deploy_ssl)"
         return 1
