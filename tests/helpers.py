@@ -146,7 +146,7 @@ def start_pg_cluster(base: Path) -> PgCluster:
 
 
 def read_env(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a generated .env (comments and blanks skipped)."""
+    """KEY=VALUE lines of a generated env file (comments and blanks skipped)."""
     env = {}
     for line in path.read_text().splitlines():
         if line.strip() and not line.lstrip().startswith("#") and "=" in line:
@@ -215,7 +215,8 @@ def boot_stack(base: Path, **answers: object) -> Stack:
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     project = render(base / "project", **answers)
-    stack = Stack(project=project, state_dir=base / "state", env=read_env(project / ".env"))
+    env = {**read_env(project / "settings.env"), **read_env(project / ".env")}
+    stack = Stack(project=project, state_dir=base / "state", env=env)
     try:
         stack.up()
     except BaseException:

@@ -148,7 +148,8 @@ def test_deploy_all_deploys_every_service_in_order(project, server):
     assert (remote / ".env").read_bytes() == (project / ".env").read_bytes()
     assert stat.S_IMODE((remote / ".env").stat().st_mode) == 0o600
     # Only what the services need: not the deploy scripts' own folder, docs or local state.
-    assert sorted(p.name for p in remote.iterdir()) == [".deploy", ".env", "closo", "compose.yaml"]
+    expected = [".deploy", ".env", "closo", "compose.yaml", "settings.env"]
+    assert sorted(p.name for p in remote.iterdir()) == expected
     assert sorted(p.name for p in (remote / ".deploy").iterdir()) == ["remote.sh"]
     output = result.stdout + result.stderr
     assert not [s for s in secrets_of(project) if s in output], "a secret was printed"

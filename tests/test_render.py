@@ -14,7 +14,7 @@ SECRETS = ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_T
 # Jinja left behind: `{{ name }}`, `{{ name | filter }}`, `{% if … %}`. Not `${{ … }}` (GitHub
 # Actions) nor `{{ … }}` that is not a plain expression (escaped braces in f-strings and nginx).
 JINJA_LEFT = re.compile(
-    r"(?<!\$)\{\{-?\s*[A-Za-z_][A-Za-z0-9_.]*\s*(\||-?\}\})"
+    r"(?<![${])\{\{(?!\{)-?\s*[A-Za-z_][A-Za-z0-9_.]*\s*(\||-?\}\})"
     r"|\{%-?\s*(if|for|set|raw|endif|endfor|else|elif|macro|include|import|from)\b"
 )
 
@@ -64,7 +64,7 @@ def test_expected_files_present(project):
     root, answers = project
     slug = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_slug"]
     expected = [
-        ".copier-answers.yml", ".env", ".env.example", ".gitignore", ".gitattributes", "README.md",
+        ".copier-answers.yml", ".env", ".env.example", "settings.env", ".gitignore", ".gitattributes", "README.md",
         "compose.yaml", "scripts/local/stack.py", "scripts/prod/deploy_all.sh",
         "scripts/prod/deploy_all.bat", f"{slug}/backend/app/main.py",
         f"{slug}/backend/requirements.txt", f"{slug}/storage/app/main.py",
@@ -78,7 +78,7 @@ def test_expected_files_present(project):
 
 def test_answers_reach_the_files(project):
     root, answers = project
-    env = read_env(root / ".env")
+    env = read_env(root / "settings.env")
     recorded = yaml.safe_load((root / ".copier-answers.yml").read_text())
     for key in ("domain", "ssl_email", "db_name", "db_user", "max_upload_mb"):
         if key in answers:
@@ -93,12 +93,15 @@ def test_answers_reach_the_files(project):
         assert (root / "mon_site_2" / "backend").is_dir()
 
 
-def test_env_and_example_document_the_same_variables(project):
+def test_env_holds_the_secrets_and_settings_the_rest(project):
     root, _ = project
     env, example = read_env(root / ".env"), read_env(root / ".env.example")
-    assert env.keys() == example.keys()
-    for name in SECRETS:
-        assert example[name] == "", f"{name} must not have a value in .env.example"
+    settings = read_env(root / "settings.env")
+    assert sorted(env) == sorted(SECRETS)
+    assert example == dict.fromkeys(SECRETS, ""), ".env.example documents the secrets, no values"
+    assert not set(settings) & set(SECRETS), "a secret in the tracked settings.env"
+    ignored = (root / ".gitignore").read_text().split()
+    assert ".env" in ignored and "settings.env" not in ignored
 
 
 def test_secrets_live_in_env_only(project):
@@ -112,9 +115,10 @@ def test_secrets_live_in_env_only(project):
     for path, text in text_files(root):
         if path.name == ".env":
             continue
+        if path.name == "settings.env":
+            assert not any(name in text for name in SECRETS)
         for name in SECRETS:
             assert env[name] not in text, f"{name}'s value leaked into {path.relative_to(root)}"
-    assert ".env" in (root / ".gitignore").read_text().split()
 
 
 def test_two_renders_get_different_secrets(session_tmp):

@@ -18,11 +18,11 @@ if not exist .deploy mkdir .deploy
 echo [1/5] PostgreSQL database: deploying to %SSH_USER%@%SSH_HOST%:%REMOTE_DIR%
 ssh %SSH_OPTS% -p "%SSH_PORT%" "%SSH_USER%@%SSH_HOST%" "mkdir -p %REMOTE_DIR%/.deploy"
 if errorlevel 1 (echo   [x] cannot reach %SSH_USER%@%SSH_HOST% port %SSH_PORT% over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key ^(SSH_OPTS^), then try 'ssh -p %SSH_PORT% %SSH_USER%@%SSH_HOST%'. 1>&2& exit /b 1)
-tar -czf .deploy/deploy_bdd.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml"
-if errorlevel 1 (echo   [x] packing compose.yaml failed: are you in an intact project folder? 1>&2& exit /b 1)
+tar -czf .deploy/deploy_bdd.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env"
+if errorlevel 1 (echo   [x] packing compose.yaml settings.env failed: are you in an intact project folder? 1>&2& exit /b 1)
 scp %SSH_OPTS% -P "%SSH_PORT%" scripts/prod/remote.sh .deploy/deploy_bdd.tar.gz "%SCP_HOST%:%REMOTE_DIR%/.deploy/"
 if errorlevel 1 (echo   [x] uploading to %REMOTE_DIR% failed: is the disk full, or the folder not writable by %SSH_USER%? 1>&2& exit /b 1)
-ssh %SSH_OPTS% -p "%SSH_PORT%" "%SSH_USER%@%SSH_HOST%" "sh %REMOTE_DIR%/.deploy/remote.sh env install:deploy_bdd.tar.gz:compose.yaml up:db" < .env
+ssh %SSH_OPTS% -p "%SSH_PORT%" "%SSH_USER%@%SSH_HOST%" "sh %REMOTE_DIR%/.deploy/remote.sh env install:deploy_bdd.tar.gz:compose.yaml+settings.env up:db" < .env
 if errorlevel 1 (echo   [x] deploy_bdd failed on the server ^(reason above^): fix it, then run deploy_bdd again. 1>&2& exit /b 1)
 echo [1/5] PostgreSQL database: done, healthy on %SSH_HOST%.
 exit /b 0

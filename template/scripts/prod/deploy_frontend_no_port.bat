@@ -18,11 +18,11 @@ if not exist .deploy mkdir .deploy
 echo [4/5] frontend ^(static site, no published port^): deploying to %SSH_USER%@%SSH_HOST%:%REMOTE_DIR%
 ssh %SSH_OPTS% -p "%SSH_PORT%" "%SSH_USER%@%SSH_HOST%" "mkdir -p %REMOTE_DIR%/.deploy"
 if errorlevel 1 (echo   [x] cannot reach %SSH_USER%@%SSH_HOST% port %SSH_PORT% over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key ^(SSH_OPTS^), then try 'ssh -p %SSH_PORT% %SSH_USER%@%SSH_HOST%'. 1>&2& exit /b 1)
-tar -czf .deploy/deploy_frontend_no_port.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "%PROJECT_SLUG%/frontend"
-if errorlevel 1 (echo   [x] packing compose.yaml %PROJECT_SLUG%/frontend failed: are you in an intact project folder? 1>&2& exit /b 1)
+tar -czf .deploy/deploy_frontend_no_port.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "%PROJECT_SLUG%/frontend"
+if errorlevel 1 (echo   [x] packing compose.yaml settings.env %PROJECT_SLUG%/frontend failed: are you in an intact project folder? 1>&2& exit /b 1)
 scp %SSH_OPTS% -P "%SSH_PORT%" scripts/prod/remote.sh .deploy/deploy_frontend_no_port.tar.gz "%SCP_HOST%:%REMOTE_DIR%/.deploy/"
 if errorlevel 1 (echo   [x] uploading to %REMOTE_DIR% failed: is the disk full, or the folder not writable by %SSH_USER%? 1>&2& exit /b 1)
-ssh %SSH_OPTS% -p "%SSH_PORT%" "%SSH_USER%@%SSH_HOST%" "sh %REMOTE_DIR%/.deploy/remote.sh env install:deploy_frontend_no_port.tar.gz:compose.yaml+%PROJECT_SLUG%/frontend build:frontend up:frontend reload-edge" < .env
+ssh %SSH_OPTS% -p "%SSH_PORT%" "%SSH_USER%@%SSH_HOST%" "sh %REMOTE_DIR%/.deploy/remote.sh env install:deploy_frontend_no_port.tar.gz:compose.yaml+settings.env+%PROJECT_SLUG%/frontend build:frontend up:frontend reload-edge" < .env
 if errorlevel 1 (echo   [x] deploy_frontend_no_port failed on the server ^(reason above^): fix it, then run deploy_frontend_no_port again. 1>&2& exit /b 1)
 echo [4/5] frontend ^(static site, no published port^): done, healthy on %SSH_HOST%.
 exit /b 0

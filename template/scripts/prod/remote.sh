@@ -46,8 +46,9 @@ receive_env() {
     say ".env updated (mode 600)"
 }
 
-env_value() {
-    sed -n "s/^$1=//p" .env | tail -n 1
+# A value of settings.env (tracked settings; the secrets in .env are never read here).
+setting() {
+    sed -n "s/^$1=//p" settings.env | tail -n 1
 }
 
 # install:ARCHIVE:PATH+PATH: unpack the upload aside, then swap each path in, so a path removed
@@ -131,7 +132,7 @@ certificate() {
 }
 
 certificate_days() {
-    domain="$(env_value DOMAIN)"
+    domain="$(setting DOMAIN)"
     end="$(compose exec -T certbot openssl x509 -enddate -noout \
         -in "/etc/letsencrypt/served/$domain/fullchain.pem" 2>/dev/null | sed -n 's/^notAfter=//p')" || true
     if [ -z "$end" ]; then

@@ -1,0 +1,38 @@
+"""Dependencies shared by the routers: settings, the file store, the internal token check."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from app.config import Settings
+from app.store import FileStore
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> FileStore:
+    return request.app.state.store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[FileStore, Depends(get_store)]
+
+
+def require_internal_token(
+    settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """Only the backend holds STORAGE_TOKEN; compared in constant time."""
+    scheme, _, token = (authorization or "").partition(" ")
+    expected = settings.STORAGE_TOKEN.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "This storage endpoint is internal: send Authorization: Bearer <STORAGE_TOKEN>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+InternalOnly = Depends(require_internal_token)

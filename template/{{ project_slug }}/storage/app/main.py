@@ -1,0 +1,54 @@
+"""The storage service: internal writes for the backend, public reads served at nginx speed."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.config import Settings
+from app.routers import files, health
+from app.store import FileStore
+
+logger = logging.getLogger(__name__)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "The storage service failed unexpectedly; see its log."}, 500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    store = FileStore(settings.STORAGE_DIR)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            store.prepare()
+        except OSError as error:
+            raise RuntimeError(
+                f"STORAGE_DIR {settings.STORAGE_DIR} cannot be prepared ({error.strerror}): "
+                "point STORAGE_DIR at a folder this process may write."
+            ) from error
+        yield
+
+    docs = "/storage/docs" if settings.is_local else None
+    app = FastAPI(
+        title="Storage",
+        lifespan=lifespan,
+        docs_url=docs,
+        redoc_url=None,
+        redirect_slashes=False,  # `<name>/` is not a name: 404, not a redirect to the file
+        openapi_url="/storage/openapi.json" if settings.is_local else None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.include_router(files.router, prefix="/storage")
+    app.include_router(health.router, prefix="/storage")
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+app = create_app()

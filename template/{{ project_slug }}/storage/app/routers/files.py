@@ -1,0 +1,122 @@
+"""Stored files: internal upload, delete and metadata (backend only); public download."""
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from app import names, serving
+from app.dependencies import InternalOnly, SettingsDep, StoreDep
+from app.schemas import FileMeta, StoredFile
+from app.store import UploadTooLarge, VolumeFull
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["files"])
+
+NOT_FOUND = "No such file."
+VOLUME_FULL = (
+    "The storage volume is full: the upload was not kept. "
+    "Free space on the server or enlarge the volume."
+)
+
+
+def _too_large(limit_mb: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"The file is larger than the {limit_mb} MB upload limit.",
+    )
+
+
+def _checked_name(name: str) -> str:
+    """A name that is not of the generated form is a 404 before any file-system access."""
+    if not names.is_stored_name(name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return name
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[InternalOnly],
+    responses={413: {"description": "Over MAX_UPLOAD_MB"}, 507: {"description": "Disk full"}},
+)
+async def upload_file(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    filename: Annotated[str, Query(max_length=1024, description="The user's file name")] = "",
+) -> StoredFile:
+    """Stream the raw request body into the volume; the body is the file (not multipart)."""
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(settings.MAX_UPLOAD_MB)  # refused before a byte is read
+    extension = names.normalise_extension(filename, request.headers.get("content-type"))
+    try:
+        with await run_in_threadpool(store.begin_upload, limit) as upload:
+            async for chunk in request.stream():
+                if upload.add(chunk):
+                    await run_in_threadpool(upload.flush)
+            name, sha256 = await run_in_threadpool(upload.commit, extension)
+    except UploadTooLarge:
+        raise _too_large(settings.MAX_UPLOAD_MB) from None
+    except VolumeFull as error:
+        logger.error("upload refused, volume full: %s", error.__cause__)
+        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, VOLUME_FULL) from error
+    except ClientDisconnect:
+        logger.info("client disconnected mid-upload; nothing was kept")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "The upload was interrupted.") from None
+    except OSError as error:  # read-only volume, lost permissions, I/O error
+        logger.exception("upload failed on the storage volume")
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"The storage volume could not be written ({error.strerror}); nothing was kept.",
+        ) from error
+    return StoredFile(
+        name=name, size=upload.size, sha256=sha256, content_type=names.content_type_of(name)
+    )
+
+
+@router.api_route(
+    "/files/{name}",
+    methods=["GET", "HEAD"],
+    responses={200: {"description": "The file's bytes"}, 404: {}},
+)
+async def read_file(
+    name: str, request: Request, settings: SettingsDep, store: StoreDep
+) -> Response:
+    """Public download: nginx sends the bytes when it is in front, this process otherwise."""
+    _checked_name(name)
+    file_status = await run_in_threadpool(store.stat, name)
+    if file_status is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if settings.STORAGE_ACCEL_REDIRECT:
+        return serving.accel_redirect(name)
+    return serving.stream_file(request, store, name, file_status)
+
+
+@router.delete(
+    "/files/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[InternalOnly],
+    responses={404: {}},
+)
+async def delete_file(name: str, store: StoreDep) -> None:
+    if not await run_in_threadpool(store.delete, _checked_name(name)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+
+
+@router.get("/meta/{name}", dependencies=[InternalOnly], responses={404: {}})
+async def read_file_meta(name: str, store: StoreDep) -> FileMeta:
+    file_status = await run_in_threadpool(store.stat, _checked_name(name))
+    if file_status is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return FileMeta(
+        name=name,
+        size=file_status.st_size,
+        sha256=await run_in_threadpool(store.sha256_of, name),
+        content_type=names.content_type_of(name),
+    )

@@ -1,0 +1,67 @@
+"""How a stored file is answered: safe headers, then nginx (X-Accel-Redirect) or this process."""
+
+import os
+from email.utils import parsedate_to_datetime
+
+from fastapi import Request, Response
+from fastapi.responses import FileResponse
+
+from app import names
+from app.store import FileStore
+
+# A stored name never changes content, so browsers may keep it; `private` keeps shared caches out.
+CACHE_CONTROL = "private, max-age=31536000, immutable"
+# Uploaded HTML or SVG opened from the site's origin must not run script or load anything.
+CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
+ACCEL_LOCATION = "/_storage_internal"
+
+
+def safe_headers(name: str) -> dict[str, str]:
+    return {
+        "Content-Disposition": f'{names.disposition_of(name)}; filename="{name}"',
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": CACHE_CONTROL,
+    }
+
+
+def accel_redirect(name: str) -> Response:
+    """Let nginx send the bytes (sendfile, ranges, conditional requests) from its internal location.
+
+    nginx keeps Content-Type, Content-Disposition and Cache-Control of this answer across the
+    internal redirect; the edge adds the other safe headers itself (see docs/CONTRACTS.md).
+    """
+    target = "/".join((ACCEL_LOCATION, *names.shard_of(name), name))
+    headers = {**safe_headers(name), "X-Accel-Redirect": target}
+    return Response(headers=headers, media_type=names.content_type_of(name))
+
+
+def stream_file(request: Request, store: FileStore, name: str, status: os.stat_result) -> Response:
+    """Serve the file from this process (no nginx in front: STORAGE_ACCEL_REDIRECT=false)."""
+    response = FileResponse(
+        store.path_of(name),
+        media_type=names.content_type_of(name),
+        headers=safe_headers(name),
+        stat_result=status,
+    )
+    if _is_not_modified(request, response):
+        kept = ("etag", "last-modified", *(key.lower() for key in safe_headers(name)))
+        return Response(status_code=304, headers={key: response.headers[key] for key in kept})
+    return response
+
+
+def _is_not_modified(request: Request, response: Response) -> bool:
+    """RFC 9110 section 13.2.2: If-None-Match wins over If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        etag = response.headers["etag"].removeprefix("W/")
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+        return parsedate_to_datetime(response.headers["last-modified"]) <= since
+    except (TypeError, ValueError):
+        return False  # an unreadable date is ignored, as the RFC asks

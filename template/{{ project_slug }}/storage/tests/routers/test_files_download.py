@@ -1,0 +1,107 @@
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import upload
+
+CSP = "default-src 'none'; sandbox"
+
+
+@pytest.fixture
+def stored_pdf(client: TestClient) -> tuple[str, bytes]:
+    content = b"%PDF-1.7\n" + bytes(range(256)) * 40
+    return upload(client, content, filename="scan.pdf").json()["name"], content
+
+
+def test_download_sends_the_bytes_with_safe_headers(
+    client: TestClient, stored_pdf: tuple[str, bytes]
+) -> None:
+    name, content = stored_pdf
+    response = client.get(f"/storage/files/{name}")
+    assert response.status_code == 200
+    assert response.content == content
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"] == f'inline; filename="{name}"'
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == CSP
+    assert response.headers["accept-ranges"] == "bytes"
+    assert "x-accel-redirect" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("filename", "disposition"),
+    [
+        ("page.html", "attachment"),
+        ("drawing.svg", "attachment"),
+        ("photo.jpeg", "inline"),
+        ("data.bin", "attachment"),
+    ],
+)
+def test_only_images_and_pdfs_open_inline(
+    client: TestClient, filename: str, disposition: str
+) -> None:
+    name = upload(client, b"<svg onload=alert(1)>", filename=filename).json()["name"]
+    response = client.get(f"/storage/files/{name}")
+    assert response.headers["content-disposition"].startswith(f"{disposition};")
+    assert response.headers["content-security-policy"] == CSP
+
+
+def test_head_answers_headers_only(client: TestClient, stored_pdf: tuple[str, bytes]) -> None:
+    name, content = stored_pdf
+    response = client.head(f"/storage/files/{name}")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-length"] == str(len(content))
+
+
+def test_range_requests_get_206(client: TestClient, stored_pdf: tuple[str, bytes]) -> None:
+    name, content = stored_pdf
+    response = client.get(f"/storage/files/{name}", headers={"Range": "bytes=100-199"})
+    assert response.status_code == 206
+    assert response.content == content[100:200]
+    assert response.headers["content-range"] == f"bytes 100-199/{len(content)}"
+    tail = client.get(f"/storage/files/{name}", headers={"Range": "bytes=-10"})
+    assert tail.content == content[-10:]
+    beyond = client.get(f"/storage/files/{name}", headers={"Range": f"bytes={len(content)}-"})
+    assert beyond.status_code == 416
+
+
+def test_conditional_requests_get_304(client: TestClient, stored_pdf: tuple[str, bytes]) -> None:
+    name, _ = stored_pdf
+    first = client.get(f"/storage/files/{name}")
+    etag, last_modified = first.headers["etag"], first.headers["last-modified"]
+    by_etag = client.get(f"/storage/files/{name}", headers={"If-None-Match": etag})
+    assert by_etag.status_code == 304
+    assert by_etag.content == b""
+    assert by_etag.headers["etag"] == etag
+    by_date = client.get(f"/storage/files/{name}", headers={"If-Modified-Since": last_modified})
+    assert by_date.status_code == 304
+    stale = client.get(f"/storage/files/{name}", headers={"If-None-Match": '"other"'})
+    assert stale.status_code == 200
+    garbage = client.get(f"/storage/files/{name}", headers={"If-Modified-Since": "yesterday"})
+    assert garbage.status_code == 200
+
+
+def test_with_nginx_in_front_the_answer_is_an_accel_redirect(
+    accel_client: TestClient, volume: Path
+) -> None:
+    name = upload(accel_client, b"\x89PNG...", filename="a.png").json()["name"]
+    response = accel_client.get(f"/storage/files/{name}")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["x-accel-redirect"] == (
+        f"/_storage_internal/{name[0:2]}/{name[2:4]}/{name}"
+    )
+    # nginx keeps these across the internal redirect.
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-disposition"] == f'inline; filename="{name}"'
+    # The path nginx will serve is where the file is, relative to STORAGE_DATA_DIR.
+    relative = response.headers["x-accel-redirect"].removeprefix("/_storage_internal/")
+    assert (volume / relative).read_bytes() == b"\x89PNG..."
+
+
+def test_accel_redirect_is_not_sent_for_a_missing_file(accel_client: TestClient) -> None:
+    response = accel_client.get(f"/storage/files/{'a' * 32}.png")
+    assert response.status_code == 404
+    assert "x-accel-redirect" not in response.headers

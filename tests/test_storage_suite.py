@@ -1,0 +1,200 @@
+"""The storage service: its generated pytest suite passes; downloads through the real edge work.
+
+The suite runs in the virtualenv the generated native runner builds (`scripts/local/stack.py`),
+so the pins it tests are the ones a deployment installs. The end-to-end tests use the booted
+stack (real nginx, TLS and storage) and write to storage directly, as the backend does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import Stack, render
+
+MIN_TESTS = 100  # the suite covers every rule of the storage issue; a shrinking count is a bug
+MIN_COVERAGE = 90
+
+
+def services_venv(project: Path, slug: str) -> Path:
+    """The generated runner's own virtualenv for the services' pins (built once, then cached)."""
+    spec = importlib.util.spec_from_file_location(
+        "generated_stack", project / "scripts" / "local" / "stack.py"
+    )
+    assert spec and spec.loader
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    return runner.ensure_venv(slug)
+
+
+@pytest.fixture(scope="module")
+def storage_project(session_tmp: Path) -> Path:
+    return render(session_tmp / "storage-suite")
+
+
+def test_generated_storage_suite_passes(storage_project: Path) -> None:
+    storage = next(storage_project.glob("*/storage/app/main.py")).parents[1]
+    python = services_venv(storage_project, storage.parent.name) / "bin" / "python"
+    result = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rfEs",
+            "--cov=app",
+            f"--cov-fail-under={MIN_COVERAGE}",
+            "--cov-report=term",
+        ],
+        cwd=storage,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "COVERAGE_FILE": str(storage_project.parent / "storage.coverage"),
+        },
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    summary = output.strip().splitlines()[-1]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) >= MIN_TESTS, summary
+    assert not re.search(r"skipped|xfail|failed|error", summary), summary
+
+
+# --- end to end: the real storage behind the real edge nginx ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edge(stack: Stack) -> Iterator[httpx.Client]:
+    """HTTPS to the edge, trusting the stack's own self-signed certificate only."""
+    context = ssl.create_default_context(cafile=stack.state_dir / "tls" / "selfsigned.crt")
+    with httpx.Client(base_url=stack.url, verify=context, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def internal(stack: Stack) -> Iterator[httpx.Client]:
+    """The storage service's own port, as the backend reaches it, with the internal token."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.port('storage')}",
+        headers={"Authorization": f"Bearer {stack.env['STORAGE_TOKEN']}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+def store(internal: httpx.Client, content: bytes, filename: str) -> str:
+    response = internal.post("/storage/upload", params={"filename": filename}, content=content)
+    assert response.status_code == 201, response.text
+    return response.json()["name"]
+
+
+def volume_files(stack: Stack) -> list[str]:
+    return sorted(p.name for p in (stack.state_dir / "storage_data").rglob("*") if p.is_file())
+
+
+@pytest.mark.stack
+def test_download_through_the_edge_is_nginx_serving_the_volume(
+    edge: httpx.Client, internal: httpx.Client
+) -> None:
+    content = os.urandom(200_000)
+    name = store(internal, content, "photo.PNG")
+    response = edge.get(f"/storage/files/{name}")
+    assert response.status_code == 200
+    assert response.content == content
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["content-disposition"] == f'inline; filename="{name}"'
+    assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "x-accel-redirect" not in response.headers
+    assert response.headers["etag"] and response.headers["last-modified"]
+
+
+@pytest.mark.stack
+def test_range_and_conditional_requests_work_through_the_edge(
+    edge: httpx.Client, internal: httpx.Client
+) -> None:
+    content = bytes(range(256)) * 1000
+    path = f"/storage/files/{store(internal, content, 'scan.pdf')}"
+    partial = edge.get(path, headers={"Range": "bytes=1000-1999"})
+    assert partial.status_code == 206
+    assert partial.content == content[1000:2000]
+    assert partial.headers["content-range"] == f"bytes 1000-1999/{len(content)}"
+    etag = edge.head(path).headers["etag"]
+    assert edge.get(path, headers={"If-None-Match": etag}).status_code == 304
+    stale_range = edge.get(path, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert stale_range.status_code == 200 and stale_range.content == content
+
+
+@pytest.mark.stack
+def test_uploaded_html_downloads_sandboxed(edge: httpx.Client, internal: httpx.Client) -> None:
+    name = store(internal, b"<script>alert(document.cookie)</script>", "page.html")
+    response = edge.get(f"/storage/files/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+@pytest.mark.stack
+def test_even_the_real_token_cannot_write_through_the_edge(
+    stack: Stack, edge: httpx.Client, internal: httpx.Client
+) -> None:
+    name = store(internal, b"keep me", "keep.txt")
+    before = volume_files(stack)
+    token = {"Authorization": f"Bearer {stack.env['STORAGE_TOKEN']}"}
+    attempts = [
+        ("POST", "/storage/upload?filename=evil.txt"),
+        ("DELETE", f"/storage/files/{name}"),
+        ("PUT", f"/storage/files/{name}"),
+        ("GET", f"/storage/meta/{name}"),
+    ]
+    for method, path in attempts:
+        response = edge.request(method, path, content=b"evil", headers=token)
+        assert response.status_code in (403, 404, 405), (method, path, response.status_code)
+    assert volume_files(stack) == before
+    assert edge.get(f"/storage/files/{name}").content == b"keep me"
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        "..%2f..%2f..%2fetc%2fpasswd",
+        "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "..%5c..%5cetc%5cpasswd",
+        "%2fetc%2fpasswd",
+        "{name}%00.png",
+        ".tmp",
+        "{aa}%2f{bb}%2f{name}",
+    ],
+)
+def test_traversal_through_the_edge_finds_nothing(
+    edge: httpx.Client, internal: httpx.Client, attempt: str
+) -> None:
+    name = store(internal, b"stored bytes", "a.txt")
+    path = attempt.format(name=name, aa=name[:2], bb=name[2:4])
+    response = edge.get(httpx.URL(f"{edge.base_url}storage/files/{path}"))
+    assert response.status_code in (400, 404), response.status_code
+    assert b"root:" not in response.content and b"stored bytes" not in response.content
+
+
+@pytest.mark.stack
+def test_a_deleted_file_is_gone_from_the_edge(edge: httpx.Client, internal: httpx.Client) -> None:
+    name = store(internal, b"short-lived", "a.txt")
+    assert edge.get(f"/storage/files/{name}").status_code == 200
+    assert internal.delete(f"/storage/files/{name}").status_code == 204
+    gone = edge.get(f"/storage/files/{name}")
+    assert gone.status_code == 404
+    assert gone.json() == {"detail": "No such file."}
