@@ -1,0 +1,197 @@
+// The backend API (same origin, /api/...). The access token lives in this module's memory only:
+// never in localStorage or sessionStorage, where any script could read it. The refresh token is an
+// HttpOnly cookie (Path=/api/auth) that the browser sends to /api/auth/refresh by itself.
+import { t } from './i18n.js';
+
+/** A failed API call: `status` 0 means the server was not reached. */
+export class ApiError extends Error {
+  constructor(status, detail = null) {
+    super(typeof detail === 'string' ? detail : `HTTP ${status}`);
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+// Refresh a little before the token expires, so a request never travels with a dying token.
+const EXPIRY_MARGIN_MS = 30_000;
+
+let accessToken = null;
+let expiresAt = 0;
+let pendingRefresh = null;
+
+/** Fired when the session ends without the user asking (refresh cookie expired or revoked). */
+export const sessionEvents = new EventTarget();
+
+function storeToken({ access_token: token, expires_in: seconds }) {
+  accessToken = token;
+  expiresAt = Date.now() + (Number(seconds) || 60) * 1000;
+}
+
+function forgetToken() {
+  accessToken = null;
+  expiresAt = 0;
+}
+
+export function hasSession() {
+  return accessToken !== null;
+}
+
+async function readBody(response) {
+  if (response.status === 204) return null;
+  const type = response.headers.get('Content-Type') ?? '';
+  if (!type.includes('json')) return null; // e.g. an nginx error page
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+async function send(url, init) {
+  try {
+    return await fetch(url, { credentials: 'same-origin', ...init });
+  } catch {
+    throw new ApiError(0);
+  }
+}
+
+/**
+ * Get a new access token from the refresh cookie. Resolves true on success, false when there is
+ * no valid session; rejects with ApiError when the server cannot answer. Concurrent callers share
+ * one request, because the backend rotates the cookie on every refresh.
+ */
+export function refreshSession() {
+  pendingRefresh ??= (async () => {
+    try {
+      const response = await send('/api/auth/refresh', {
+        method: 'POST',
+        headers: { Accept: 'application/json' },
+      });
+      const body = await readBody(response);
+      if (response.ok && body?.access_token) {
+        storeToken(body);
+        return true;
+      }
+      forgetToken();
+      if (response.status === 401 || response.status === 403) return false;
+      throw new ApiError(response.status, body?.detail ?? null);
+    } finally {
+      pendingRefresh = null;
+    }
+  })();
+  return pendingRefresh;
+}
+
+function sessionExpired() {
+  forgetToken();
+  sessionEvents.dispatchEvent(new Event('expired'));
+  return new ApiError(401, null);
+}
+
+/** A valid access token, refreshed first if it is about to expire; throws when the session is over. */
+export async function currentToken() {
+  if (accessToken && Date.now() < expiresAt - EXPIRY_MARGIN_MS) return accessToken;
+  if (!(await refreshSession())) throw sessionExpired();
+  return accessToken;
+}
+
+/**
+ * Call the API with the access token. On a 401 the token is refreshed and the call retried once;
+ * if that fails too, the session is over. Resolves with the parsed JSON body (null for 204).
+ */
+export async function request(method, path, { json, form } = {}) {
+  const attempt = async () => {
+    const headers = { Accept: 'application/json', Authorization: `Bearer ${await currentToken()}` };
+    let body;
+    if (json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(json);
+    } else if (form !== undefined) {
+      body = form;
+    }
+    return send(path, { method, headers, body });
+  };
+  let response = await attempt();
+  if (response.status === 401) {
+    if (!(await refreshSession())) throw sessionExpired();
+    response = await attempt();
+    if (response.status === 401) throw sessionExpired();
+  }
+  const body = await readBody(response);
+  if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);
+  return body;
+}
+
+export async function signIn(email, password) {
+  const response = await send('/api/auth/login', {
+    method: 'POST',
+    headers: { Accept: 'application/json' },
+    body: new URLSearchParams({ username: email, password }),
+  });
+  const body = await readBody(response);
+  if (!response.ok || !body?.access_token) throw new ApiError(response.status, body?.detail ?? null);
+  storeToken(body);
+}
+
+export async function signUp({ email, password, fullName }) {
+  const response = await send('/api/auth/register', {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password, full_name: fullName || null }),
+  });
+  const body = await readBody(response);
+  if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);
+  return body;
+}
+
+/** End the session on the server (cookie cleared, refresh family revoked), then in memory. */
+export async function signOut() {
+  const headers = accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+  forgetToken();
+  try {
+    await send('/api/auth/logout', { method: 'POST', headers });
+  } catch {
+    // Offline: the token is gone from memory anyway and the cookie expires on its own.
+  }
+}
+
+/** Forget the token without calling the server (after a password change revoked the session). */
+export function dropSession() {
+  forgetToken();
+}
+
+function describeDetails(detail) {
+  if (Array.isArray(detail)) {
+    return detail
+      .map((item) => `${(item.loc ?? []).filter((part) => part !== 'body').join('.')}: ${item.msg}`)
+      .join('; ');
+  }
+  return typeof detail === 'string' ? detail : '';
+}
+
+/**
+ * Words a person understands for a failed call. `byStatus` maps the statuses that mean something
+ * special where the call was made (401 on the sign-in form: wrong password) to a message.
+ */
+export function describeError(error, byStatus = {}) {
+  if (!(error instanceof ApiError)) {
+    console.error(error);
+    return t('error.server');
+  }
+  if (error.status in byStatus) return byStatus[error.status];
+  switch (error.status) {
+    case 0: return t('error.network');
+    case 401: return t('signin.sessionExpired');
+    case 403: return t('error.forbidden');
+    case 404: return t('error.notFound');
+    case 413: return t('upload.tooLargeNoMax');
+    case 422: return t('error.invalid', { details: describeDetails(error.detail) });
+    case 429: return t('error.tooMany');
+    case 502: case 503: case 504: return t('error.unavailable');
+    default:
+      if (error.status >= 400 && error.status < 500 && error.detail) {
+        return t('error.rejected', { details: describeDetails(error.detail) });
+      }
+      return t('error.server');
+  }
+}

@@ -1,0 +1,94 @@
+// The signed-in user's details and password.
+import { ApiError, describeError, request } from '../api.js';
+import { h } from '../dom.js';
+import { formatDay } from '../format.js';
+import { t } from '../i18n.js';
+import { PASSWORD_MIN_LENGTH } from './auth.js';
+import { field, formMessage, whileBusy } from './form.js';
+
+function detailsForm(context) {
+  const { user } = context;
+  const fullName = field(t('profile.fullName'), {
+    type: 'text', name: 'full_name', autocomplete: 'name', maxlength: 255, value: user.full_name ?? '',
+  });
+  const email = field(t('profile.email'), {
+    type: 'email', name: 'email', autocomplete: 'email', required: true, maxlength: 254, value: user.email,
+  });
+  const message = formMessage();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('profile.save'));
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    message.clear();
+    await whileBusy(submit, t('profile.saving'), async () => {
+      try {
+        const updated = await request('PATCH', '/api/users/me', {
+          json: { email: email.input.value.trim(), full_name: fullName.input.value.trim() || null },
+        });
+        context.setUser(updated);
+        document.querySelector('.account-email')?.replaceChildren(updated.email);
+        message.success(t('profile.saved'));
+      } catch (error) {
+        message.error(describeError(error, { 409: t('profile.emailTaken') }));
+        if (error instanceof ApiError && error.status === 409) email.input.focus();
+      }
+    });
+  }
+
+  return h('section', { class: 'card', 'aria-labelledby': 'details-heading' },
+    h('h2', { id: 'details-heading' }, t('profile.detailsHeading')),
+    h('dl', { class: 'facts' },
+      h('div', {}, h('dt', {}, t('profile.role')), h('dd', {}, t(`role.${user.role}`))),
+      h('div', {}, h('dt', {}, t('profile.memberSince')), h('dd', {}, formatDay(user.created_at)))),
+    h('form', { class: 'stack', onsubmit: onSubmit },
+      message.element, fullName.element, email.element, h('div', {}, submit)));
+}
+
+function passwordForm() {
+  const current = field(t('profile.currentPassword'), {
+    type: 'password', name: 'current_password', autocomplete: 'current-password', required: true,
+  });
+  const next = field(t('profile.newPassword'), {
+    type: 'password', name: 'new_password', autocomplete: 'new-password', required: true,
+    minlength: PASSWORD_MIN_LENGTH, maxlength: 128,
+  }, t('signup.passwordHint', { min: PASSWORD_MIN_LENGTH }));
+  const confirm = field(t('profile.confirmPassword'), {
+    type: 'password', name: 'confirm', autocomplete: 'new-password', required: true,
+  });
+  const message = formMessage();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('profile.changePassword'));
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    message.clear();
+    if (next.input.value !== confirm.input.value) {
+      message.error(t('signup.mismatch'));
+      confirm.input.focus();
+      return;
+    }
+    await whileBusy(submit, t('profile.saving'), async () => {
+      try {
+        await request('POST', '/api/users/me/password', {
+          json: { current_password: current.input.value, new_password: next.input.value },
+        });
+        form.reset();
+        message.success(t('profile.passwordSaved'));
+      } catch (error) {
+        // 400: the current password is wrong (401 would mean the session itself is over).
+        message.error(describeError(error, { 400: t('profile.wrongPassword') }));
+        current.input.focus();
+      }
+    });
+  }
+
+  const form = h('form', { class: 'stack', onsubmit: onSubmit },
+    message.element, current.element, next.element, confirm.element, h('div', {}, submit));
+  return h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
+    h('h2', { id: 'password-heading' }, t('profile.passwordHeading')), form);
+}
+
+export function profileView(context) {
+  return h('div', { class: 'profile-page' },
+    h('h1', { tabindex: '-1' }, t('profile.title')),
+    h('div', { class: 'two-columns' }, detailsForm(context), passwordForm()));
+}

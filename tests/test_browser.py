@@ -1,0 +1,477 @@
+"""The generated frontend in a real browser: Debian's Chromium, driven by Playwright, against the
+stack booted by the native runner, through the edge nginx over HTTPS.
+
+Each test opens fresh browser contexts (own cookies) and makes its own users, so the tests do not
+depend on one another. Every page is watched: a console error, an uncaught exception or a CSP
+violation fails the test. Screenshots of each main screen go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_fixtures import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PageOpener,
+    Site,
+    make_site,
+    png_bytes,
+    screenshot,
+)
+from helpers import Stack
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+PASSWORD = "correct horse battery"
+# Progress text between 1 % and 99 %, with sizes before it ("512 ko sur 1 Mo (48 %)").
+PART_WAY = re.compile(r"^\d.*\d.*\(([1-9]|[1-9]\d) %\)$")
+
+
+@pytest.fixture(scope="session")
+def site(stack: Stack) -> Site:
+    return make_site(stack)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, site: Site) -> Iterator[PageOpener]:
+    """`open_page()` → (page, watch): a page in a fresh context; all closed after the test."""
+    opener = PageOpener(browser, site)
+    yield opener
+    opener.close()
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:10]}@example.com"
+
+
+def sign_in(page: Page, site: Site, email: str, password: str = PASSWORD) -> None:
+    T = site.T
+    page.goto(f"{site.url}/")
+    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    page.get_by_label(T("signin.email")).fill(email)
+    page.get_by_label(T("signin.password")).fill(password)
+    page.get_by_role("button", name=T("signin.submit")).click()
+    expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+
+
+def throttle_uploads(page: Page, bytes_per_second: int) -> None:
+    """Slow the browser's uploads down (Chromium's network emulation), so progress can be seen."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
+    )
+
+
+def test_user_journey(open_page, site: Site, session_tmp: Path):
+    """Sign up → upload two files with progress → see them → download → delete → sign out."""
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("journey")
+
+    page.goto(f"{site.url}/")
+    assert page.evaluate("document.documentElement.lang") == T.language
+    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    screenshot(page, "01-sign-in")
+
+    page.get_by_role("link", name=T("signin.toSignup")).click()
+    expect(page.get_by_role("heading", level=1, name=T("signup.title"))).to_be_focused()
+    page.get_by_label(T("signup.fullName")).fill("Ada Lovelace")
+    page.get_by_label(T("signup.email")).fill(email)
+    page.get_by_label(T("signup.password"), exact=True).fill(PASSWORD)
+    page.get_by_label(T("signup.confirm")).fill(PASSWORD)
+    screenshot(page, "02-sign-up")
+    page.get_by_role("button", name=T("signup.submit")).click()
+
+    # Signed in straight away, on an empty file list.
+    expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+    expect(page.get_by_text(T("files.empty"))).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text(email)
+    screenshot(page, "03-files-empty")
+
+    # Two files at once, slowed down so that each shows its progress in bytes and percent.
+    text_bytes = bytes(range(256)) * 4096  # 1 MiB with every byte value
+    image_bytes = png_bytes()
+    throttle_uploads(page, 512 * 1024)
+    page.locator("input[type=file]").set_input_files(
+        [
+            {"name": "notes.bin", "mimeType": "application/octet-stream", "buffer": text_bytes},
+            {"name": "photo.png", "mimeType": "image/png", "buffer": image_bytes},
+        ]
+    )
+    first_row = page.locator(".upload-row", has_text="notes.bin")
+    # "512 ko sur 1 Mo (48 %)": bytes and percent, and the bar part-filled, while it travels.
+    expect(first_row.locator(".upload-progress-text")).to_have_text(PART_WAY)
+    cancel_label = T("upload.cancelLabel", name="notes.bin")
+    expect(first_row.get_by_role("button", name=cancel_label)).to_be_visible()
+    assert first_row.locator("progress").evaluate("p => p.value > 0 && p.value < p.max")
+    screenshot(page, "04-uploading")
+    done = T("upload.done")
+    expect(first_row.locator(".upload-progress-text")).to_have_text(done, timeout=30_000)
+    throttle_uploads(page, -1)
+
+    cards = page.locator(".file-card")
+    expect(cards).to_have_count(2)
+    expect(page.get_by_text(T("files.count", count=2))).to_be_visible()
+    image = page.locator(".file-card", has_text="photo.png").locator("img.thumb")
+    expect(image).to_be_visible()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 64", arg=image.element_handle()
+    )
+    one_mb = "1 Mo" if T.language == "fr" else "1 MB"
+    expect(page.locator(".file-card", has_text="notes.bin")).to_contain_text(one_mb)
+    screenshot(page, "05-files")
+
+    # Download: the bytes that arrive are the bytes that were sent.
+    with page.expect_download() as download:
+        page.locator(".file-card", has_text="notes.bin").locator("a.file-name").click()
+    assert Path(download.value.path()).read_bytes() == text_bytes
+
+    # Delete, with a confirmation that Cancel (the default) leaves alone.
+    delete = page.get_by_role("button", name=T("files.deleteLabel", name="notes.bin"))
+    delete.click()
+    dialog = page.get_by_role("dialog", name=T("files.confirmTitle"))
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name=T("files.cancel"))).to_be_focused()
+    screenshot(page, "06-confirm-delete")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(delete).to_be_focused()
+    expect(cards).to_have_count(2)
+    delete.click()
+    dialog.get_by_role("button", name=T("files.confirmDelete")).click()
+    expect(cards).to_have_count(1)
+    deleted = T("files.deleted", name="notes.bin")
+    expect(page.get_by_role("status").filter(has_text=deleted)).to_be_attached()
+
+    # The access token never touches web storage; a reload keeps the session (refresh cookie).
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0
+    page.reload()
+    expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+    expect(cards).to_have_count(1)
+
+    page.get_by_role("button", name=T("nav.signOut")).click()
+    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text(T("signin.signedOut"))
+    page.reload()
+    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    expect(page.get_by_role("button", name=T("nav.signOut"))).to_have_count(0)
+    watch.assert_clean()
+
+
+def test_cancel_upload(open_page, site: Site):
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("cancel")
+    site.register(email, PASSWORD)
+    sign_in(page, site, email)
+    throttle_uploads(page, 64 * 1024)
+    page.locator("input[type=file]").set_input_files(
+        [{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": b"x" * 2_000_000}]
+    )
+    row = page.locator(".upload-row", has_text="big.bin")
+    expect(row.locator(".upload-progress-text")).to_have_text(PART_WAY)
+    row.get_by_role("button", name=T("upload.cancelLabel", name="big.bin")).click()
+    expect(row.locator(".upload-message")).to_have_text(T("upload.cancelled"))
+    # Focus stays in the row, on the button that replaced Cancel.
+    expect(row.get_by_role("button", name=T("upload.dismiss"))).to_be_focused()
+    throttle_uploads(page, -1)
+    page.reload()
+    expect(page.get_by_text(T("files.empty"))).to_be_visible()
+    watch.assert_clean()
+
+
+def test_download_keeps_the_original_name(open_page, site: Site):
+    """The browser saves a download under the name the user uploaded, not the stored name."""
+    page, watch = open_page()
+    email = unique_email("download")
+    site.register(email, PASSWORD)
+    sign_in(page, site, email)
+    content = b"quarterly numbers\n" * 100
+    page.locator("input[type=file]").set_input_files(
+        [{"name": "Report 2024.txt", "mimeType": "text/plain", "buffer": content}]
+    )
+    link = page.locator(".file-card", has_text="Report 2024.txt").locator("a.file-name")
+    with page.expect_download() as download:
+        link.click()
+    assert Path(download.value.path()).read_bytes() == content
+    assert download.value.suggested_filename == "Report 2024.txt"
+    watch.assert_clean()
+
+
+def test_wrong_password_is_explained(open_page, site: Site):
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("wrong")
+    site.register(email, PASSWORD)
+    page.goto(f"{site.url}/")
+    page.get_by_label(T("signin.email")).fill(email)
+    page.get_by_label(T("signin.password")).fill("not the password")
+    page.get_by_role("button", name=T("signin.submit")).click()
+    expect(page.get_by_role("alert")).to_have_text(T("signin.badCredentials"))
+    expect(page.get_by_label(T("signin.password"))).to_be_focused()
+    screenshot(page, "07-sign-in-error")
+    watch.assert_clean({("/api/auth/login", 401)})
+
+
+def test_too_large_file_is_explained(open_page, site: Site, session_tmp: Path):
+    """A file one byte over MAX_UPLOAD_MB: the server refuses it and the row says why."""
+    T = site.T
+    limit_mb = int(site.stack.env["MAX_UPLOAD_MB"])
+    big = session_tmp / "too-large.bin"
+    with big.open("wb") as handle:
+        handle.truncate(limit_mb * 1024 * 1024 + 1)  # the backend counts MiB; sparse file
+    page, watch = open_page()
+    email = unique_email("large")
+    site.register(email, PASSWORD)
+    sign_in(page, site, email)
+    page.locator("input[type=file]").set_input_files(str(big))
+    row = page.locator(".upload-row", has_text="too-large.bin")
+    expect(row).to_have_class(re.compile(r"\bis-error\b"), timeout=60_000)
+    limit = f"{limit_mb} Mo" if T.language == "fr" else f"{limit_mb} MB"
+    expect(row.locator(".upload-message")).to_have_text(T("upload.tooLarge", max=limit))
+    screenshot(page, "08-upload-too-large")
+    page.reload()
+    expect(page.get_by_text(T("files.empty"))).to_be_visible()
+    watch.assert_clean({("/api/upload", 413)})
+
+
+def test_expired_session_returns_to_sign_in(open_page, site: Site):
+    """After the access token's lifetime the app refreshes it; once the refresh cookie is gone too,
+    the user lands on the sign-in form with a message.
+
+    Time is simulated in the browser only (Playwright's clock): waiting the real 15 minutes of
+    ACCESS_TOKEN_EXPIRE_MINUTES is out of budget. The server's answers are all real.
+    """
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("expiry")
+    site.register(email, PASSWORD)
+    page.clock.install()
+    sign_in(page, site, email)
+    lifetime_ms = int(site.stack.env.get("ACCESS_TOKEN_EXPIRE_MINUTES", "15")) * 60_000
+
+    # Token expired, refresh cookie valid: the user notices nothing.
+    page.clock.fast_forward(lifetime_ms + 1000)
+    page.get_by_role("link", name=T("nav.profile")).click()
+    page.get_by_role("link", name=T("nav.files")).click()
+    expect(page.get_by_text(T("files.empty"))).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+
+    # Refresh cookie gone as well (expired, or revoked elsewhere): back to sign-in, with a message.
+    page.context.clear_cookies()
+    page.clock.fast_forward(lifetime_ms + 1000)
+    page.get_by_role("link", name=T("nav.profile")).click()
+    page.get_by_role("link", name=T("nav.files")).click()
+    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text(T("signin.sessionExpired"))
+    screenshot(page, "09-session-expired")
+    watch.assert_clean()
+
+
+def test_profile_and_password(open_page, site: Site):
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("profile")
+    site.register(email, PASSWORD, full_name="Grace")
+    sign_in(page, site, email)
+    page.get_by_role("link", name=T("nav.profile")).click()
+    expect(page.get_by_role("heading", level=1, name=T("profile.title"))).to_be_focused()
+    expect(page.get_by_label(T("profile.fullName"))).to_have_value("Grace")
+    page.get_by_label(T("profile.fullName")).fill("Grace Hopper")
+    page.get_by_role("button", name=T("profile.save")).click()
+    expect(page.get_by_role("status").filter(has_text=T("profile.saved"))).to_be_visible()
+
+    new_password = "a much better password"
+    page.get_by_label(T("profile.currentPassword")).fill("wrong password")
+    page.get_by_label(T("profile.newPassword"), exact=True).fill(new_password)
+    page.get_by_label(T("profile.confirmPassword")).fill(new_password)
+    page.get_by_role("button", name=T("profile.changePassword")).click()
+    expect(page.get_by_role("alert")).to_have_text(T("profile.wrongPassword"))
+    page.get_by_label(T("profile.currentPassword")).fill(PASSWORD)
+    page.get_by_label(T("profile.newPassword"), exact=True).fill(new_password)
+    page.get_by_label(T("profile.confirmPassword")).fill(new_password)
+    page.get_by_role("button", name=T("profile.changePassword")).click()
+    expect(page.get_by_role("status").filter(has_text=T("profile.passwordSaved"))).to_be_visible()
+    screenshot(page, "10-profile")
+
+    page.reload()  # the name was saved on the server, and this session survived the change
+    expect(page.get_by_label(T("profile.fullName"))).to_have_value("Grace Hopper")
+    page.get_by_role("button", name=T("nav.signOut")).click()
+    sign_in(page, site, email, new_password)
+    watch.assert_clean({("/api/users/me/password", 400)})
+
+
+def test_admin_manages_users(open_page, site: Site):
+    T = site.T
+    marker = uuid.uuid4().hex[:6]
+    # More users than one page holds (20), so the pager is there whatever other tests created.
+    emails = [f"member{n:02d}.{marker}@example.com" for n in range(21)]
+    for email in emails:
+        site.register(email, PASSWORD)
+    target = emails[0]
+
+    page, watch = open_page()
+    sign_in(page, site, site.stack.env["FIRST_ADMIN_EMAIL"], site.stack.env["FIRST_ADMIN_PASSWORD"])
+    page.get_by_role("link", name=T("nav.users")).click()
+    expect(page.get_by_role("heading", level=1, name=T("users.title"))).to_be_focused()
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(21)  # header + 20
+    pager = page.get_by_role("navigation", name=T("pager.users"))
+    expect(pager.get_by_role("button", name=T("pager.previous"))).to_be_disabled()
+    screenshot(page, "11-admin-users")
+    page_range = pager.locator(".pager-range")
+    expect(page_range).to_have_text(re.compile(r"^1\s*–\s*20\b"))
+    pager.get_by_role("button", name=T("pager.next")).click()
+    expect(page_range).to_have_text(re.compile(r"^21\s*–"))
+    expect(pager.get_by_role("button", name=T("pager.previous"))).to_be_enabled()
+    pager.get_by_role("button", name=T("pager.previous")).click()
+    expect(page_range).to_have_text(re.compile(r"^1\s*–"))
+
+    # Find the target's page, deactivate them: they can no longer sign in.
+    first = 1
+    while not table.get_by_role("cell", name=target, exact=True).count():
+        first += 20
+        pager.get_by_role("button", name=T("pager.next")).click()
+        expect(page_range).to_have_text(re.compile(rf"^{first}\s*–"))
+    deactivate = page.get_by_role("button", name=T("users.deactivateLabel", email=target))
+    deactivate.click()
+    expect(page.get_by_role("status")).to_have_text(T("users.deactivated", email=target))
+    row = page.get_by_role("row").filter(has_text=target)
+    expect(row).to_contain_text(T("users.inactive"))
+    reactivate = page.get_by_role("button", name=T("users.reactivateLabel", email=target))
+    expect(reactivate).to_be_focused()
+
+    member, member_watch = open_page()
+    member.goto(f"{site.url}/")
+    member.get_by_label(T("signin.email")).fill(target)
+    member.get_by_label(T("signin.password")).fill(PASSWORD)
+    member.get_by_role("button", name=T("signin.submit")).click()
+    expect(member.get_by_role("alert")).to_have_text(T("signin.inactive"))
+
+    reactivate.click()
+    expect(row).to_contain_text(T("users.active"))
+    sign_in(member, site, target)
+    watch.assert_clean()
+    member_watch.assert_clean({("/api/auth/login", 403)})
+
+
+def test_users_page_is_for_admins_only(open_page, site: Site):
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("plain")
+    site.register(email, PASSWORD)
+    sign_in(page, site, email)
+    expect(page.get_by_role("link", name=T("nav.users"))).to_have_count(0)
+    page.goto(f"{site.url}/#/users")
+    expect(page.get_by_role("heading", level=1, name=T("error.notFoundPage"))).to_be_visible()
+    watch.assert_clean()
+
+
+def test_keyboard_only_sign_in_and_upload(open_page, site: Site):
+    """Tab order, visible focus and Enter are enough to sign in and reach the upload control."""
+    T = site.T
+    page, watch = open_page()
+    email = unique_email("keyboard")
+    site.register(email, PASSWORD)
+    page.goto(f"{site.url}/")
+    expect(page.get_by_label(T("signin.email"))).to_be_focused()  # autofocus
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label(T("signin.password"))).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    heading = page.get_by_role("heading", level=1, name=T("files.title"))
+    expect(heading).to_be_focused()
+
+    # From the top of the page: the skip link first, then the navigation, then the upload control;
+    # every focused element shows an outline.
+    page.reload()
+    expect(heading).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name=T("app.skipToContent"))).to_be_focused()
+    outlines = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        outlines.append(
+            page.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement);"
+                " return [document.activeElement.tagName, s.outlineStyle, s.outlineWidth]; }"
+            )
+        )
+        if outlines[-1][0] == "INPUT":
+            break
+    assert outlines[-1][0] == "INPUT", f"the file picker is not reachable by Tab: {outlines}"
+    assert all(style != "none" and width != "0px" for _, style, width in outlines), outlines
+    screenshot(page, "12-keyboard-focus")
+    watch.assert_clean()
+
+
+def test_every_input_has_a_label(open_page, site: Site):
+    T = site.T
+    page, watch = open_page()
+    unlabelled = (
+        "() => [...document.querySelectorAll('input, button, select, textarea')]"
+        ".filter(e => !e.labels?.length && !e.getAttribute('aria-label') && !e.textContent.trim())"
+        ".map(e => e.outerHTML)"
+    )
+    page.goto(f"{site.url}/#/signup")
+    expect(page.get_by_role("heading", level=1, name=T("signup.title"))).to_be_visible()
+    assert page.evaluate(unlabelled) == []
+    email = unique_email("labels")
+    site.register(email, PASSWORD)
+    sign_in(page, site, email)
+    for route, title in (("files", "files.title"), ("profile", "profile.title")):
+        page.goto(f"{site.url}/#/{route}")
+        expect(page.get_by_role("heading", level=1, name=T(title))).to_be_visible()
+        assert page.evaluate(unlabelled) == [], route
+    watch.assert_clean()
+
+
+def test_phone_layout(open_page, site: Site):
+    """At 360 px nothing overflows sideways and the main controls stay on screen."""
+    T = site.T
+    page, watch = open_page(width=360, height=740)
+    email = unique_email("phone")
+    site.register(email, PASSWORD)
+    page.goto(f"{site.url}/")
+    screenshot(page, "13-phone-sign-in")
+    sign_in(page, site, email)
+    page.locator("input[type=file]").set_input_files(
+        [
+            {
+                "name": "a-rather-long-file-name-for-a-small-screen.png",
+                "mimeType": "image/png",
+                "buffer": png_bytes(),
+            }
+        ]
+    )
+    expect(page.locator(".file-card")).to_have_count(1)
+    for route in ("files", "profile"):
+        page.goto(f"{site.url}/#/{route}")
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"#{route} is {overflow}px wider than the phone screen"
+        screenshot(page, f"14-phone-{route}")
+    expect(page.get_by_role("button", name=T("nav.signOut"))).to_be_in_viewport()
+    watch.assert_clean()
