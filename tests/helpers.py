@@ -210,11 +210,22 @@ class Stack:
         return path.read_text(errors="replace") if path.is_file() else ""
 
 
-def boot_stack(base: Path, **answers: object) -> Stack:
-    """Render the template into base/project and boot it with state in base/state."""
+def set_settings(project: Path, **values: str) -> None:
+    """Change lines of the project's settings.env, as an operator tuning a deployment would."""
+    path = project / "settings.env"
+    lines = path.read_text().splitlines()
+    for key, value in values.items():
+        index = next(i for i, line in enumerate(lines) if line.startswith(f"{key}="))
+        lines[index] = f"{key}={value}"
+    path.write_text("\n".join(lines) + "\n")
+
+
+def boot_stack(base: Path, settings: dict[str, str] | None = None, **answers: object) -> Stack:
+    """Render the template into base/project, apply `settings`, boot it with state in base/state."""
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     project = render(base / "project", **answers)
+    set_settings(project, **(settings or {}))
     env = {**read_env(project / "settings.env"), **read_env(project / ".env")}
     stack = Stack(project=project, state_dir=base / "state", env=env)
     try:

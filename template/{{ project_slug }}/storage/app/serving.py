@@ -18,7 +18,8 @@ ACCEL_LOCATION = "/_storage_internal"
 
 def safe_headers(name: str) -> dict[str, str]:
     return {
-        "Content-Disposition": f'{names.disposition_of(name)}; filename="{name}"',
+        # No filename=: it would override the user's name that the page puts in <a download>.
+        "Content-Disposition": names.disposition_of(name),
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": CACHE_CONTROL,
