@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack
+from helpers import Stack, render
 
 pytestmark = pytest.mark.stack
 
@@ -132,3 +135,41 @@ def test_missing_nginx_is_named_with_the_fix(rendered_project):
     assert result.returncode == 1
     assert "nginx not found" in result.stderr and "apt-get install nginx-light" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_foreground_up_stops_everything_on_ctrl_c(session_tmp):
+    """`up` without --detach serves until Ctrl-C, then stops every process it started."""
+    base = session_tmp / "foreground"
+    base.mkdir()
+    project = render(base / "project")
+    state = base / "state"
+    with subprocess.Popen(
+        [sys.executable, str(project / "scripts/local/stack.py"), "up", "--state-dir", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    ) as runner:
+        try:
+            lines = []
+            for line in runner.stdout:
+                lines.append(line)
+                if "Press Ctrl-C" in line:
+                    break
+            assert any("Stack healthy" in line for line in lines), "".join(lines)
+            pids = json.loads((state / "run" / "stack.json").read_text())["pids"]
+            assert set(pids) == {"postgres", "storage", "backend", "frontend", "nginx"}
+            runner.send_signal(signal.SIGINT)
+            assert runner.wait(timeout=60) == 0
+            assert "Stack stopped" in runner.stdout.read()
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+    still_running = [name for name, pid in pids.items() if _alive(pid)]
+    assert not still_running, f"still running after Ctrl-C: {still_running}"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for init to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
