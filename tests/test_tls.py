@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from edge_fixtures import Edge, StubServer, make_test_ca, start_edge, wait_for_port
-from helpers import REPO_ROOT, free_port, render
+from helpers import REPO_ROOT, Stack, free_port, render
 
 pytestmark = pytest.mark.tls
 
@@ -86,6 +86,42 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
+def start_pebble(base: Path, http_port: int, listener: tuple[Path, Path, Path], root: Path,
+                 processes: list[subprocess.Popen]) -> str:
+    """Start pebble-challtestsrv (DNS: every name is 127.0.0.1) and Pebble validating HTTP-01 on
+    http_port; write Pebble's root CA to `root`; return the ACME directory URL.
+
+    `listener` is (CA, certificate, key) of Pebble's own HTTPS listener (make_test_ca)."""
+    listener_ca, listener_cert, listener_key = listener
+    dns_port, dns_mgmt_port, acme_port, mgmt_port = (free_port() for _ in range(4))
+    processes.append(_start(
+        ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}", "-http01", "",
+         "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{dns_mgmt_port}",
+         "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+        base / "challtestsrv.log"))
+    wait_for_port(dns_mgmt_port)  # the DNS side (UDP) is up by then
+    config = base / "pebble.json"
+    config.write_text(json.dumps({"pebble": {
+        "listenAddress": f"127.0.0.1:{acme_port}",
+        "managementListenAddress": f"127.0.0.1:{mgmt_port}",
+        "certificate": str(listener_cert), "privateKey": str(listener_key),
+        "httpPort": http_port, "tlsPort": free_port(),
+        "ocspResponderURL": "", "externalAccountBindingRequired": False,
+        # 90 days like Let's Encrypt; Pebble's 5-year default fails the Mozilla profile.
+        "certificateValidityPeriod": 7776000,
+    }}))
+    processes.append(_start(
+        ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
+        base / "pebble.log",
+        {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}))
+    wait_for_port(acme_port)
+    wait_for_port(mgmt_port)
+    pebble_root = httpx.get(f"https://localhost:{mgmt_port}/roots/0",
+                            verify=ssl.create_default_context(cafile=str(listener_ca)))
+    root.write_text(pebble_root.text)
+    return f"https://localhost:{acme_port}/dir"
+
+
 @pytest.fixture(scope="module")
 def acme(session_tmp: Path) -> Iterator[Acme]:
     assert CERTBOT.exists(), f"{CERTBOT} missing: run scripts/setup.sh (tools/certbot.txt)"
@@ -93,17 +129,9 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
     project = render(base / "project", domain_aliases=ALIAS)
     listener_ca, listener_cert, listener_key = make_test_ca(base / "pebble-tls",
                                                             ["localhost"])
-    dns_port, dns_mgmt_port, acme_port, mgmt_port = (free_port() for _ in range(4))
     processes: list[subprocess.Popen] = []
     frontend = StubServer("frontend")
     try:
-        processes.append(_start(
-            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}", "-http01", "",
-             "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{dns_mgmt_port}",
-             "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
-            base / "challtestsrv.log"))
-        wait_for_port(dns_mgmt_port)  # the DNS side (UDP) is up by then
-
         # The edge first: Pebble needs its HTTP port. It starts on the placeholder certificate.
         tls_dir, webroot = base / "served", base / "acme-webroot"
         env = {
@@ -131,26 +159,9 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
             "STORAGE_DATA_DIR": str(base / "storage_data"),
         })
 
-        config = base / "pebble.json"
-        config.write_text(json.dumps({"pebble": {
-            "listenAddress": f"127.0.0.1:{acme_port}",
-            "managementListenAddress": f"127.0.0.1:{mgmt_port}",
-            "certificate": str(listener_cert), "privateKey": str(listener_key),
-            "httpPort": acme.edge.http_port, "tlsPort": free_port(),
-            "ocspResponderURL": "", "externalAccountBindingRequired": False,
-            # 90 days like Let's Encrypt; Pebble's 5-year default fails the Mozilla profile.
-            "certificateValidityPeriod": 7776000,
-        }}))
-        processes.append(_start(
-            ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
-            base / "pebble.log",
-            {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}))
-        wait_for_port(acme_port)
-        wait_for_port(mgmt_port)
-        root = httpx.get(f"https://localhost:{mgmt_port}/roots/0",
-                         verify=ssl.create_default_context(cafile=str(listener_ca)))
-        acme.pebble_root.write_text(root.text)
-        env["ACME_SERVER"] = f"https://localhost:{acme_port}/dir"
+        env["ACME_SERVER"] = start_pebble(
+            base, acme.edge.http_port, (listener_ca, listener_cert, listener_key),
+            acme.pebble_root, processes)
 
         # The nginx container's watcher, in the foreground against this edge, checking every second.
         processes.append(_start(
@@ -248,3 +259,39 @@ def test_renewal_loop_renews_and_nginx_serves_the_new_certificate(
     # docker stop: the loop ends at once, cleanly, while sleeping 48 hours.
     assert loop.returncode == 0, output
     assert "renewal loop stopped" in output
+
+
+def test_native_runner_gets_its_certificate_from_acme(session_tmp: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`stack.py up --acme-server`: the whole stack behind a certificate Pebble issued by HTTP-01
+    through the edge, by the same certbot/bootstrap.sh that deploy_ssl runs on a server."""
+    base = session_tmp / "runner-acme"
+    base.mkdir()
+    http_port, processes = free_port(), []
+    listener = make_test_ca(base / "pebble-tls", ["localhost"])
+    root = base / "pebble-root.pem"
+    stack = Stack(project=render(base / "project"), state_dir=base / "state")
+    try:
+        directory = start_pebble(base, http_port, listener, root, processes)
+        monkeypatch.setenv("CERTBOT", str(CERTBOT))
+        stack.run("up", "--detach", "--http-port", str(http_port), "--server-name", DOMAIN,
+                  "--acme-server", directory, "--acme-ca", str(listener[0]))
+        stack.refresh()
+        context = ssl.create_default_context(cafile=str(root))  # Pebble's root, nothing else
+        with socket.create_connection(("127.0.0.1", stack.port("nginx")), timeout=5) as sock, \
+                context.wrap_socket(sock, server_hostname=DOMAIN) as tls:
+            assert tls.getpeercert()["subjectAltName"] == (("DNS", DOMAIN),)
+            tls.sendall(f"GET /api/health HTTP/1.1\r\nHost: {DOMAIN}\r\n"
+                        "Connection: close\r\n\r\n".encode())
+            assert tls.recv(64).startswith(b"HTTP/1.1 200")
+        # A later `up` keeps the ACME certificate without asking the server again.
+        for process in processes:
+            _stop(process)
+        stack.run("down")
+        stack.run("up", "--detach")
+        assert json.loads((stack.state_dir / "run" / "stack.json").read_text())["tls"][
+            "issuer"] == "acme"
+    finally:
+        stack.run("down", check=False)
+        for process in processes:
+            _stop(process)

@@ -4,6 +4,7 @@
 Usage:
     python3 scripts/local/stack.py up     [--state-dir DIR] [--http-port N] [--https-port N]
                                           [--detach] [--server-name NAME]
+                                          [--acme-server URL [--acme-ca FILE]]
     python3 scripts/local/stack.py status [--state-dir DIR]
     python3 scripts/local/stack.py down   [--state-dir DIR]
 
@@ -357,6 +358,19 @@ def http_ok(url: str, server_name: str | None = None, timeout: float = 2) -> boo
         conn.close()
 
 
+def served_certificate(port: int, server_name: str) -> bytes | None:
+    """DER of the certificate the edge presents for server_name (None if it does not answer)."""
+    context = ssl._create_unverified_context()  # noqa: S323 - we compare bytes, not trust
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=2) as sock,
+            context.wrap_socket(sock, server_hostname=server_name) as tls,
+        ):
+            return tls.getpeercert(binary_form=True)
+    except OSError:
+        return None
+
+
 def wait_until(check, what: str, log: Path, pid: int | None = None) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -636,9 +650,24 @@ class Stack:
 
     # nginx
 
-    def ensure_certificate(self) -> None:
+    def ensure_certificate(self, acme: dict[str, str] | None) -> None:
+        """The edge's certificate: an ACME one when asked (or obtained before), else self-signed."""
         tls_dir = self.state.path("tls")
         server_name = self.state.data["server_name"]
+        previous = self.state.data.get("tls", {})
+        if acme or (
+            previous.get("issuer") == "acme" and Path(previous.get("certificate", "")).is_file()
+        ):
+            acme_dir = tls_dir / "acme"
+            self.state.data["tls"] = {
+                "certificate": str(acme_dir / "fullchain.pem"),
+                "key": str(acme_dir / "privkey.pem"),
+                "issuer": "acme",
+            }
+            self.state.save()
+            if acme:  # nginx needs a certificate to start and answer the HTTP-01 challenge
+                self.run_bootstrap("placeholder", acme)
+            return
         cert, key = tls_dir / "selfsigned.crt", tls_dir / "selfsigned.key"
         stamp = tls_dir / "selfsigned.names"
         if not (
@@ -685,6 +714,60 @@ class Stack:
             "issuer": "self-signed",
         }
         self.state.save()
+
+    def certbot_env(self, acme: dict[str, str]) -> dict[str, str]:
+        certbot = os.environ.get("CERTBOT") or shutil.which("certbot")
+        if not certbot:
+            raise StackError(
+                "certbot not found: install it (`pip install certbot` or `sudo apt-get install "
+                "certbot`) or set CERTBOT to its path."
+            )
+        letsencrypt, tls = self.state.path("letsencrypt"), self.state.data["tls"]
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+        env.update(self.env_file)
+        env.update(
+            {
+                "DOMAIN": self.state.data["server_name"],
+                "DOMAIN_ALIASES": "",
+                "ACME_SERVER": acme["server"],
+                "ACME_WEBROOT": str(self.state.path("acme-webroot")),
+                "TLS_CERTIFICATE": tls["certificate"],
+                "TLS_CERTIFICATE_KEY": tls["key"],
+                "CERTBOT": certbot,
+                "CERTBOT_CONFIG_DIR": str(letsencrypt / "config"),
+                "CERTBOT_WORK_DIR": str(letsencrypt / "work"),
+                "CERTBOT_LOGS_DIR": str(letsencrypt / "logs"),
+            }
+        )
+        if acme.get("ca"):
+            env["REQUESTS_CA_BUNDLE"] = acme["ca"]
+        return env
+
+    def run_bootstrap(self, action: str, acme: dict[str, str]) -> None:
+        """certbot/bootstrap.sh: the same first-certificate steps as deploy_ssl on a server."""
+        script = self.services_dir / "certbot" / "bootstrap.sh"
+        result = subprocess.run(
+            ["sh", str(script), action], env=self.certbot_env(acme), capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise StackError(f"certbot ({action}) failed:\n{result.stderr.strip()[-3000:]}")
+
+    def obtain_acme_certificate(self, acme: dict[str, str]) -> None:
+        """With the edge answering HTTP-01 on the placeholder: get the certificate, reload nginx."""
+        self.run_bootstrap("obtain", acme)
+        certificate = Path(self.state.data["tls"]["certificate"]).read_text()
+        expected = ssl.PEM_cert_to_DER_cert(
+            certificate.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+        )
+        os.kill(self.state.pids["nginx"], signal.SIGHUP)
+        wait_until(
+            lambda: (
+                served_certificate(self.state.ports["https"], self.state.data["server_name"])
+                == expected
+            ),
+            "nginx (reload with the ACME certificate)",
+            self.state.path("nginx", "logs", "error.log"),
+        )
 
     def write_nginx_conf(self, name: str, templates: Path) -> Path:
         prefix = self.state.path(name)
@@ -778,7 +861,8 @@ http {{
         self.choose_ports(args.http_port, args.https_port)
         self.state.path("acme-webroot").mkdir(parents=True, exist_ok=True)
         venv = ensure_venv(self.slug)
-        self.ensure_certificate()
+        acme = {"server": args.acme_server, "ca": args.acme_ca or ""} if args.acme_server else None
+        self.ensure_certificate(acme)
         started = time.monotonic()
         self.start_postgres(pg_bin)
         self.start_storage(venv)
@@ -795,6 +879,8 @@ http {{
             f"https://127.0.0.1:{ports['https']}/api/health",
             self.state.data["server_name"],
         )
+        if acme:
+            self.obtain_acme_certificate(acme)
         print(f"Stack healthy in {time.monotonic() - started:.1f} s: {self.url()}", flush=True)
 
     def url(self) -> str:
@@ -881,6 +967,12 @@ def main(argv: list[str] | None = None) -> int:
             cmd.add_argument(
                 "--server-name", help="host name the edge answers to (default: localhost)"
             )
+            cmd.add_argument(
+                "--acme-server",
+                help="ACME directory URL: get the certificate from it by HTTP-01 (certbot), "
+                "as deploy_ssl does, instead of a self-signed one",
+            )
+            cmd.add_argument("--acme-ca", help="CA bundle that verifies the ACME server's HTTPS")
     args = parser.parse_args(argv)
     try:
         stack = Stack(args.state_dir)
