@@ -39,7 +39,8 @@ class Step:
 DEPLOY_STEPS = (
     Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml", "settings.env"),
          ("env", "install", "up:db")),
-    Step("deploy_slave_storage", 2, "storage service", ("compose.yaml", "settings.env", "{slug}/storage"),
+    Step("deploy_slave_storage", 2, "storage service",
+         ("compose.yaml", "settings.env", "{slug}/storage"),
          ("env", "install", "build:storage", "up:storage", "reload-edge")),
     Step("deploy_backend", 3, "backend API (migrations first, then the API)",
          ("compose.yaml", "settings.env", "{slug}/backend"),

@@ -1,0 +1,164 @@
+"""Uploads streamed to the storage service, and the caller's own files."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import anyio
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from starlette.requests import ClientDisconnect
+
+from app import crud
+from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep
+from app.core.config import settings
+from app.models import File
+from app.schemas import FilePublic, Page
+from app.services.storage import StorageClient, StorageError, StoredFile
+from app.services.uploads import UploadError, UploadTooLargeError, open_file_part
+
+router = APIRouter(tags=["files"])
+logger = logging.getLogger(__name__)
+
+# Room for the multipart boundaries and part headers around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+NOT_FOUND = "No file with this id."
+
+
+def _too_large(limit_kind: str) -> HTTPException:
+    if limit_kind == "quota":
+        return HTTPException(
+            status.HTTP_507_INSUFFICIENT_STORAGE,
+            detail=f"This file would exceed your storage quota of {settings.USER_QUOTA_MB} MB: "
+            "delete some files first.",
+        )
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        detail=f"The file is larger than the {settings.MAX_UPLOAD_MB} MB upload limit.",
+    )
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FilePublic,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_file(
+    request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
+) -> File:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise _too_large("size")  # refused before a byte of the body is read
+    remaining = settings.user_quota_bytes - await crud.used_bytes(session, owner_id=user.id)
+    # Hand the pooled connection back for the length of the transfer.
+    await session.commit()
+    if remaining <= 0:
+        raise _too_large("quota")
+    limit, limit_kind = min(
+        (settings.max_upload_bytes, "size"), (remaining, "quota"), key=lambda pair: pair[0]
+    )
+    try:
+        part = await open_file_part(request.stream(), request.headers.get("content-type"))
+        stored = await storage.upload(
+            filename=part.filename,
+            content_type=part.content_type,
+            body=part.chunks(limit=limit, limit_kind=limit_kind),
+        )
+    except UploadTooLargeError as exc:
+        raise _too_large(exc.limit_kind) from exc
+    except UploadError as exc:
+        raise HTTPException(exc.status_code, detail=exc.detail) from exc
+    except ClientDisconnect as exc:  # the client left: an ordinary event, not a server error
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, detail="The upload was interrupted before it finished."
+        ) from exc
+    except StorageError as exc:
+        if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:
+            raise _too_large("size") from exc
+        raise HTTPException(exc.status_code, detail=exc.detail) from exc
+    return await _record_upload(
+        session, storage, user_id=user.id, name=part.filename, stored=stored
+    )
+
+
+async def _record_upload(
+    session: SessionDep,
+    storage: StorageClient,
+    *,
+    user_id: uuid.UUID,
+    name: str,
+    stored: StoredFile,
+) -> File:
+    """Insert the file's row; if that fails (quota raced, database down), delete the stored file."""
+    try:
+        # Locks the user's row: concurrent uploads of one user are counted one after the other.
+        used = await crud.used_bytes(session, owner_id=user_id, lock=True)
+        if used + stored.size > settings.user_quota_bytes:
+            raise _too_large("quota")
+        row = File(
+            owner_id=user_id,
+            name=name,
+            stored_name=stored.name,
+            size=stored.size,
+            sha256=stored.sha256,
+            content_type=stored.content_type,
+        )
+        session.add(row)
+        await session.commit()
+        await session.refresh(row)
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
+            await session.rollback()
+            try:
+                await storage.delete(stored.name)
+            except StorageError:
+                logger.error("orphan file %s left in storage after a failed insert", stored.name)
+        raise
+    return row
+
+
+@router.get("/files", response_model=Page[FilePublic])
+async def read_files(user: CurrentUser, session: SessionDep, page: PaginationDep) -> dict:
+    files, total = await crud.list_files(
+        session, owner_id=user.id, offset=page.offset, limit=page.limit
+    )
+    return {"items": files, "total": total}
+
+
+@router.get("/files/{file_id}", response_model=FilePublic)
+async def read_file(file_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> File:
+    file = await crud.get_file(session, owner_id=user.id, file_id=file_id)
+    if file is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)
+    return file
+
+
+@router.delete("/files/{file_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_file(
+    file_id: uuid.UUID, user: CurrentUser, session: SessionDep, storage: StorageDep
+) -> Response:
+    file = await crud.get_file(session, owner_id=user.id, file_id=file_id)
+    if file is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)
+    try:
+        # Storage first: if it is down the row stays, so the user can retry and nothing leaks.
+        await storage.delete(file.stored_name)
+    except StorageError as exc:
+        raise HTTPException(exc.status_code, detail=exc.detail) from exc
+    await session.delete(file)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

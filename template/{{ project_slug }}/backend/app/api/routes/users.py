@@ -1,0 +1,80 @@
+"""The caller's own account, and the administrators' view of all accounts."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from app import crud
+from app.api.deps import AdminUser, CurrentSessionId, CurrentUser, PaginationDep, SessionDep
+from app.core.security import hash_password, verify_password
+from app.crud import Account
+from app.models import User
+from app.schemas import Page, PasswordChange, UserAdminUpdate, UserPublic, UserUpdate
+from app.services.sessions import revoke_user_sessions
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+EMAIL_TAKEN = "An account with this e-mail address already exists."
+
+
+async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No user with this id.")
+    return user
+
+
+@router.get("/me", response_model=UserPublic)
+async def read_user_me(user: CurrentUser) -> Account:
+    return user
+
+
+@router.patch("/me", response_model=UserPublic)
+async def update_user_me(body: UserUpdate, current: CurrentUser, session: SessionDep) -> User:
+    user = await _load_user(session, current.id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("email", "") is None:
+        del changes["email"]  # an e-mail address cannot be removed, only changed
+    try:
+        return await crud.update_user(session, user=user, changes=changes)
+    except crud.EmailTakenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=EMAIL_TAKEN) from exc
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password_me(
+    body: PasswordChange, user: CurrentUser, session_id: CurrentSessionId, session: SessionDep
+) -> Response:
+    valid, _ = await verify_password(body.current_password, user.hashed_password)
+    if not valid:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="The current password is wrong.")
+    hashed = await hash_password(body.new_password)
+    db_user = await _load_user(session, user.id)
+    await crud.update_user(session, user=db_user, changes={"hashed_password": hashed})
+    # Whoever else holds a session (a stolen one, perhaps) is logged out; this one stays.
+    await revoke_user_sessions(session, user_id=user.id, keep_family=session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("", response_model=Page[UserPublic])
+async def read_users(_: AdminUser, session: SessionDep, page: PaginationDep) -> dict:
+    users, total = await crud.list_users(session, offset=page.offset, limit=page.limit)
+    return {"items": users, "total": total}
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+async def update_user(
+    user_id: uuid.UUID, body: UserAdminUpdate, admin: AdminUser, session: SessionDep
+) -> User:
+    user = await _load_user(session, user_id)
+    if user.id == admin.id and not body.is_active:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail="You cannot deactivate your own account: ask another administrator.",
+        )
+    await crud.update_user(session, user=user, changes={"is_active": body.is_active})
+    if not body.is_active:
+        await revoke_user_sessions(session, user_id=user.id)
+    return user

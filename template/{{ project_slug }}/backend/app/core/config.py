@@ -1,0 +1,103 @@
+"""Settings read from the environment (the deployment's `.env`), checked once at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL
+
+# Values that mean "nobody set this": refused outside ENVIRONMENT=local.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changethis", "changeme", "change-me", "change_me", "secret", "password", "admin"}
+)
+# Shortest acceptable value of each secret (as documented in .env.example).
+SECRET_MIN_LENGTHS = {
+    "SECRET_KEY": 32,
+    "STORAGE_TOKEN": 32,
+    "POSTGRES_PASSWORD": 16,
+    "FIRST_ADMIN_PASSWORD": 12,
+}
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    ENVIRONMENT: Literal["local", "staging", "production"] = "production"
+    PROJECT_NAME: str = "Closo"
+
+    POSTGRES_HOST: str = "db"
+    POSTGRES_PORT: int = 5432
+    POSTGRES_DB: str
+    POSTGRES_USER: str
+    POSTGRES_PASSWORD: str
+
+    SECRET_KEY: str
+    ACCESS_TOKEN_EXPIRE_MINUTES: PositiveInt = 15
+    REFRESH_TOKEN_EXPIRE_DAYS: PositiveInt = 14
+    FIRST_ADMIN_EMAIL: str
+    FIRST_ADMIN_PASSWORD: str
+
+    USER_QUOTA_MB: PositiveInt = 1024
+    MAX_UPLOAD_MB: PositiveInt = 50
+    STORAGE_URL: str = "http://storage:8060"
+    STORAGE_TOKEN: str
+    ENABLE_DOCS: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets(self) -> Settings:
+        if self.ENVIRONMENT == "local":
+            return self
+        for name, min_length in SECRET_MIN_LENGTHS.items():
+            value = getattr(self, name)
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < min_length:
+                raise ValueError(
+                    f"{name} is a placeholder or shorter than {min_length} characters: "
+                    "generate one with "
+                    '`python3 -c "import secrets; print(secrets.token_hex(32))"` '
+                    "and put it in .env (only ENVIRONMENT=local accepts weak secrets)."
+                )
+        return self
+
+    @cached_property
+    def database_url(self) -> URL:
+        return URL.create(
+            "postgresql+psycopg",
+            username=self.POSTGRES_USER,
+            password=self.POSTGRES_PASSWORD,
+            host=self.POSTGRES_HOST,
+            port=self.POSTGRES_PORT,
+            database=self.POSTGRES_DB,
+        )
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.ENVIRONMENT == "local" or self.ENABLE_DOCS
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.MAX_UPLOAD_MB * 1024 * 1024
+
+    @property
+    def user_quota_bytes(self) -> int:
+        return self.USER_QUOTA_MB * 1024 * 1024
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a problem stops the process with one readable message."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # fields come from the environment
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  - {'.'.join(map(str, error['loc'])) or 'settings'}: "
+            f"{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise SystemExit(f"The backend's settings (.env) are not usable:\n{problems}") from None
+
+
+settings = load_settings()

@@ -1,0 +1,52 @@
+"""Database access: the SQLAlchemy engine for the application, and a lean pool for one hot read.
+
+Every authenticated request looks its account up by primary key. Through an SQLAlchemy session
+that costs about 300 µs of CPU (pool checkout, transaction, ORM); a prepared statement on an
+autocommit psycopg connection costs about 40 µs, which is most of what lets one worker answer
+~1000 authenticated requests per second. Everything else goes through the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from psycopg import AsyncConnection
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from app.core.config import settings
+
+# Creating the engine opens no connection; the pool fills on first use.
+# pool_pre_ping: a connection dropped by a database restart is replaced, not failing a request.
+# Pool sizes: at most 15 + 5 connections per worker, so 4 workers stay under PostgreSQL's
+# default max_connections (100).
+engine = create_async_engine(
+    settings.database_url, pool_size=5, max_overflow=10, pool_pre_ping=True
+)
+SessionFactory = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with SessionFactory() as session:
+        yield session
+
+
+# Opened by the application's lifespan (app.main); a connection is checked out per lookup.
+account_pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+    make_conninfo(
+        host=settings.POSTGRES_HOST,
+        port=settings.POSTGRES_PORT,
+        dbname=settings.POSTGRES_DB,
+        user=settings.POSTGRES_USER,
+        password=settings.POSTGRES_PASSWORD,
+        application_name="backend-accounts",
+    ),
+    kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0},
+    min_size=1,
+    max_size=5,  # a lookup holds its connection for ~0.1 ms: 5 serve thousands per second
+    timeout=10.0,
+    open=False,
+    name="accounts",
+)

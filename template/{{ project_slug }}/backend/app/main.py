@@ -1,0 +1,46 @@
+"""The ASGI application: `uvicorn app.main:app` (run `python -m app.prestart` first)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.main import api_router
+from app.core.config import settings
+from app.core.db import account_pool, engine
+from app.core.errors import install_error_handlers
+from app.core.logging import AccessLogMiddleware, configure_logging
+from app.services.storage import StorageClient
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    configure_logging()
+    app.state.storage = StorageClient(base_url=settings.STORAGE_URL, token=settings.STORAGE_TOKEN)
+    # wait=False: start even if the database is still coming up; requests then answer 503.
+    await account_pool.open(wait=False)
+    yield
+    await account_pool.close()
+    await app.state.storage.aclose()
+    await engine.dispose()
+
+
+def create_app() -> FastAPI:
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title=f"{settings.PROJECT_NAME} API",
+        lifespan=lifespan,
+        docs_url="/api/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json" if docs else None,
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect" if docs else None,
+    )
+    app.include_router(api_router, prefix="/api")
+    install_error_handlers(app)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,114 @@
+"""Client of the storage service's internal API (uploads, deletes, readiness)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+# Names the storage service generates: 32 hex characters and an optional extension.
+STORED_NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,10})?$")
+
+
+class StorageError(Exception):
+    """The storage service could not do what was asked; `status_code`/`detail` go to the client."""
+
+    status_code = 503
+    detail = "The file storage service is unavailable; try again in a moment."
+
+
+class StorageRejectedSizeError(StorageError):
+    status_code = 413
+
+
+class StorageFullError(StorageError):
+    status_code = 507
+    detail = "The file storage is full; contact an administrator."
+
+
+class StorageBadAnswerError(StorageError):
+    status_code = 502
+    detail = "The file storage service gave an unexpected answer; try again later."
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+class StorageClient:
+    def __init__(
+        self, *, base_url: str, token: str, transport: httpx.AsyncBaseTransport | None = None
+    ):
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            # Generous read/write timeouts: a large upload's last chunk may wait for an fsync.
+            timeout=httpx.Timeout(connect=5.0, read=120.0, write=120.0, pool=10.0),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def upload(
+        self, *, filename: str, content_type: str, body: AsyncIterable[bytes]
+    ) -> StoredFile:
+        try:
+            response = await self._http.post(
+                "/storage/upload",
+                params={"filename": filename},
+                headers={"Content-Type": content_type},
+                content=body,
+            )
+        except httpx.TransportError as exc:
+            logger.warning("storage upload failed: %r", exc)
+            raise StorageError from exc
+        if response.status_code == 413:
+            raise StorageRejectedSizeError
+        if response.status_code == 507:
+            raise StorageFullError
+        if response.status_code != 201:
+            logger.error(
+                "storage upload answered %s: %s", response.status_code, response.text[:200]
+            )
+            raise StorageBadAnswerError
+        try:
+            data = response.json()
+            stored = StoredFile(
+                name=str(data["name"]),
+                size=int(data["size"]),
+                sha256=str(data["sha256"]),
+                content_type=str(data.get("content_type") or content_type),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StorageBadAnswerError from exc
+        if not STORED_NAME.match(stored.name):
+            raise StorageBadAnswerError
+        return stored
+
+    async def delete(self, name: str) -> None:
+        """Delete a stored file; one that is already gone counts as deleted."""
+        try:
+            response = await self._http.delete(f"/storage/files/{name}")
+        except httpx.TransportError as exc:
+            logger.warning("storage delete of %s failed: %r", name, exc)
+            raise StorageError from exc
+        if response.status_code not in (204, 404):
+            logger.error("storage delete of %s answered %s", name, response.status_code)
+            raise StorageBadAnswerError
+
+    async def is_ready(self) -> bool:
+        try:
+            response = await self._http.get("/storage/health/ready", timeout=3.0)
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200

@@ -1,0 +1,380 @@
+import hashlib
+import uuid
+
+import anyio
+import httpx
+import pytest
+from starlette.responses import JSONResponse
+
+from app.core.config import settings
+from tests.conftest import Member, create_user
+from tests.storage_fake import FakeStorage
+
+pytestmark = pytest.mark.anyio
+
+MB = 1024 * 1024
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    user: Member,
+    data: bytes,
+    name: str = "notes.txt",
+    content_type: str = "text/plain",
+) -> httpx.Response:
+    return await client.post(
+        "/api/upload", headers=user.headers, files={"file": (name, data, content_type)}
+    )
+
+
+async def test_upload_stores_the_file_and_describes_it(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    data = b"hello, storage\n" * 1000
+    response = await upload(client, user, data, name="report.txt")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["name"] == "report.txt"
+    assert body["size"] == len(data)
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert body["content_type"] == "text/plain"
+    stored_name = body["url"].removeprefix("/storage/files/")
+    assert body["url"].startswith("/storage/files/") and stored_name.endswith(".txt")
+    assert storage.files[stored_name] == data
+    assert set(body) == {"id", "name", "size", "sha256", "content_type", "url", "created_at"}
+
+
+async def test_upload_forwards_the_body_while_it_arrives(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    """The client holds back its second half until storage has seen the first: a backend
+    that buffered the whole body first would never forward anything, and this would time out."""
+    boundary = "streamtest"
+    first_half_seen = anyio.Event()
+
+    async def first_chunk_arrived() -> None:
+        first_half_seen.set()
+
+    storage.on_first_chunk = first_chunk_arrived
+
+    async def body():
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode() + b"a" * 65536
+        with anyio.fail_after(5):
+            await first_half_seen.wait()
+        yield b"b" * 65536 + f"\r\n--{boundary}--\r\n".encode()
+
+    response = await client.post(
+        "/api/upload",
+        headers={**user.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=body(),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["size"] == 2 * 65536
+    assert storage.chunks_received >= 2
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [("../../etc/passwd", "passwd"), ("C:\\Users\\ada\\cv.pdf", "cv.pdf"), ("dir/", "file")],
+    ids=["unix-path", "windows-path", "no-base-name"],
+)
+async def test_upload_keeps_only_the_base_name(
+    client: httpx.AsyncClient, user: Member, sent: str, shown: str
+) -> None:
+    response = await upload(client, user, b"x", name=sent)
+    assert response.status_code == 201
+    assert response.json()["name"] == shown
+
+
+async def test_upload_needs_a_login(client: httpx.AsyncClient, storage: FakeStorage) -> None:
+    response = await client.post("/api/upload", files={"file": ("a.txt", b"x", "text/plain")})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert storage.files == {}
+
+
+async def test_upload_refuses_a_body_that_is_not_multipart(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    response = await client.post("/api/upload", headers=user.headers, json={"file": "x"})
+    assert response.status_code == 415
+    assert "multipart/form-data" in response.json()["detail"]
+
+
+async def test_upload_without_a_file_field_says_what_to_send(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    response = await client.post(
+        "/api/upload", headers=user.headers, files={"document": ("a.txt", b"x", "text/plain")}
+    )
+    assert response.status_code == 422
+    assert "field named 'file'" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc',
+            "The upload was cut short: the multipart body is incomplete.",
+        ),
+        (b"this is not multipart at all", "The multipart body is malformed."),
+    ],
+    ids=["cut-short", "garbage"],
+)
+async def test_upload_of_a_broken_body_is_a_400_and_stores_nothing(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage, body: bytes, detail: str
+) -> None:
+    response = await client.post(
+        "/api/upload",
+        headers={**user.headers, "Content-Type": "multipart/form-data; boundary=b"},
+        content=body,
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": detail}
+    assert storage.files == {}
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+async def test_upload_over_the_size_limit_is_a_413_and_stores_nothing(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    async def body():  # no Content-Length: the limit is enforced while reading
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big"\r\n\r\n'
+        for _ in range(settings.MAX_UPLOAD_MB * 16 + 1):
+            yield b"z" * 65536
+        yield b"\r\n--b--\r\n"
+
+    response = await client.post(
+        "/api/upload",
+        headers={**user.headers, "Content-Type": "multipart/form-data; boundary=b"},
+        content=body(),
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The file is larger than the 1 MB upload limit."}
+    assert storage.files == {}
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+async def test_upload_with_a_too_large_content_length_is_refused_before_reading(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    response = await upload(client, user, b"y" * (2 * MB))
+    assert response.status_code == 413
+
+
+async def test_upload_over_the_quota_is_a_507_with_a_message(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    # Quota 2 MB, upload limit 1 MB: two files of 0.9 MB fit, a third does not.
+    for _ in range(2):
+        assert (await upload(client, user, b"q" * (9 * MB // 10))).status_code == 201
+    response = await upload(client, user, b"q" * (3 * MB // 10))
+    assert response.status_code == 507
+    assert "quota of 2 MB" in response.json()["detail"]
+    assert len(storage.files) == 2
+
+    # Full to the byte: refused before the body is read.
+    assert (await upload(client, user, b"q" * (2 * MB // 10 - 1))).status_code == 201
+    missing = 2 * MB - sum(len(data) for data in storage.files.values())
+    assert (await upload(client, user, b"q" * missing)).status_code == 201
+    assert (await upload(client, user, b"q")).status_code == 507
+
+
+async def test_concurrent_uploads_cannot_overrun_the_quota(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    """Both uploads pass the first quota check; the second to record must lose its file."""
+    both_streaming = anyio.Event()
+    arrived = 0
+
+    async def wait_for_the_other() -> None:
+        nonlocal arrived
+        arrived += 1
+        if arrived == 2:
+            both_streaming.set()
+        with anyio.fail_after(5):
+            await both_streaming.wait()
+
+    size = 3 * MB // 4  # two fit in the 2 MB quota, three do not
+    assert (await upload(client, user, b"c" * size)).status_code == 201
+    storage.on_first_chunk = wait_for_the_other
+    results: list[int] = []
+
+    async def one() -> None:
+        results.append((await upload(client, user, b"d" * size)).status_code)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(one)
+        group.start_soon(one)
+    assert sorted(results) == [201, 507]
+    assert len(storage.files) == 2  # the loser's stored file was deleted
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 2
+
+
+async def test_upload_when_storage_is_down_is_a_503_and_records_nothing(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    storage.down = True
+    response = await upload(client, user, b"data")
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "The file storage service is unavailable; try again in a moment."
+    }
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("storage_status", "expected"), [(507, 507), (413, 413), (500, 502), (401, 502)]
+)
+async def test_upload_passes_storage_refusals_on_clearly(
+    client: httpx.AsyncClient,
+    user: Member,
+    storage: FakeStorage,
+    storage_status: int,
+    expected: int,
+) -> None:
+    storage.answer = JSONResponse({"detail": "no"}, status_code=storage_status)
+    response = await upload(client, user, b"data")
+    assert response.status_code == expected
+    assert isinstance(response.json()["detail"], str)
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "report",
+    [lambda stored: {**stored, "name": "../../etc/passwd"}, lambda stored: {"size": 1}],
+    ids=["unsafe-name", "missing-fields"],
+)
+async def test_upload_refuses_a_malformed_storage_answer(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage, report
+) -> None:
+    storage.report = report
+    response = await upload(client, user, b"data")
+    assert response.status_code == 502
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+async def test_files_are_listed_newest_first_and_paginated(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    names = [f"file-{index}.txt" for index in range(3)]
+    for name in names:
+        assert (await upload(client, user, b"x", name=name)).status_code == 201
+    page = (await client.get("/api/files?limit=2", headers=user.headers)).json()
+    assert page["total"] == 3
+    assert [item["name"] for item in page["items"]] == ["file-2.txt", "file-1.txt"]
+    rest = (await client.get("/api/files?offset=2&limit=2", headers=user.headers)).json()
+    assert [item["name"] for item in rest["items"]] == ["file-0.txt"]
+
+
+async def test_a_user_never_sees_another_users_files(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    file_id = (await upload(client, user, b"private")).json()["id"]
+    other = await create_user(client)
+    assert (await client.get("/api/files", headers=other.headers)).json() == {
+        "items": [],
+        "total": 0,
+    }
+    for method in ("GET", "DELETE"):
+        response = await client.request(method, f"/api/files/{file_id}", headers=other.headers)
+        assert response.status_code == 404  # not 403: whether the file exists stays hidden
+        assert response.json() == {"detail": "No file with this id."}
+    assert len(storage.files) == 1
+    assert (await client.get(f"/api/files/{file_id}", headers=user.headers)).status_code == 200
+
+
+async def test_reading_an_unknown_or_malformed_file_id(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    assert (await client.get(f"/api/files/{uuid.uuid4()}", headers=user.headers)).status_code == 404
+    response = await client.get("/api/files/not-an-id", headers=user.headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "file_id"]
+
+
+async def test_delete_removes_the_file_from_storage_and_the_list(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    file_id = (await upload(client, user, b"bye")).json()["id"]
+    response = await client.delete(f"/api/files/{file_id}", headers=user.headers)
+    assert response.status_code == 204
+    assert storage.files == {}
+    assert (await client.get(f"/api/files/{file_id}", headers=user.headers)).status_code == 404
+
+
+async def test_delete_when_storage_is_down_keeps_the_file_for_a_retry(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    file_id = (await upload(client, user, b"keep")).json()["id"]
+    storage.down = True
+    response = await client.delete(f"/api/files/{file_id}", headers=user.headers)
+    assert response.status_code == 503
+    assert (await client.get(f"/api/files/{file_id}", headers=user.headers)).status_code == 200
+    storage.down = False
+    assert (await client.delete(f"/api/files/{file_id}", headers=user.headers)).status_code == 204
+
+
+async def test_delete_of_a_file_already_gone_from_storage_removes_the_record(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    file_id = (await upload(client, user, b"lost")).json()["id"]
+    storage.files.clear()
+    assert (await client.delete(f"/api/files/{file_id}", headers=user.headers)).status_code == 204
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+async def test_delete_reports_an_unexpected_storage_answer(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    file_id = (await upload(client, user, b"x")).json()["id"]
+    storage.token = "rotated"  # storage now refuses the backend's token
+    response = await client.delete(f"/api/files/{file_id}", headers=user.headers)
+    assert response.status_code == 502
+    storage.token = settings.STORAGE_TOKEN
+
+
+async def test_a_client_that_leaves_mid_upload_leaves_nothing_behind(
+    app, client: httpx.AsyncClient, user: Member, storage: FakeStorage
+) -> None:
+    """Drives the ASGI app directly: only there can the client vanish mid-body."""
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
+    messages = [
+        {"type": "http.request", "body": head + b"x" * 1000, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/api/upload",
+        "raw_path": b"/api/upload",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 443),
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"multipart/form-data; boundary=b"),
+            (b"authorization", user.headers["Authorization"].encode()),
+        ],
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert b"interrupted" in sent[1]["body"]
+    assert storage.files == {}
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
