@@ -475,3 +475,23 @@ def test_phone_layout(open_page, site: Site):
         screenshot(page, f"14-phone-{route}")
     expect(page.get_by_role("button", name=T("nav.signOut"))).to_be_in_viewport()
     watch.assert_clean()
+
+
+def test_two_tabs_reloaded_together_stay_signed_in(open_page, site: Site):
+    """Tabs share the rotating refresh cookie: reloading them at once must not end the session."""
+    T = site.T
+    email = unique_email("tabs")
+    site.register(email, PASSWORD)
+    first, watch = open_page()
+    sign_in(first, site, email)
+    expect(first.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+    second = first.context.new_page()
+    second.on("console", watch.on_console)
+    second.on("pageerror", watch.on_page_error)
+    for _ in range(3):  # both tabs refresh at the same moment on every round
+        second.goto("about:blank")
+        first.evaluate("() => setTimeout(() => location.reload(), 0)")
+        second.goto(f"{site.url}/")
+        for page in (first, second):
+            expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+    watch.assert_clean()

@@ -63,10 +63,9 @@ async function send(url, init) {
 export function refreshSession() {
   pendingRefresh ??= (async () => {
     try {
-      const response = await send('/api/auth/refresh', {
-        method: 'POST',
-        headers: { Accept: 'application/json' },
-      });
+      const response = await acrossTabs(() =>
+        send('/api/auth/refresh', { method: 'POST', headers: { Accept: 'application/json' } }),
+      );
       const body = await readBody(response);
       if (response.ok && body?.access_token) {
         storeToken(body);
@@ -80,6 +79,16 @@ export function refreshSession() {
     }
   })();
   return pendingRefresh;
+}
+
+/**
+ * Run task while holding a lock shared by every tab of the site. Tabs share the refresh cookie and
+ * the backend rotates it at each use (presenting a rotated one ends the session), so tabs that
+ * refresh at the same moment, as after a browser restart, must take turns: the second one then
+ * sends the cookie the first one received.
+ */
+function acrossTabs(task) {
+  return navigator.locks ? navigator.locks.request('refresh-session', task) : task();
 }
 
 function sessionExpired() {
