@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -173,3 +174,18 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_runner_runs_the_services_own_suites(session_tmp):
+    """`stack.py test` runs each service's pytest with the stack's virtualenv and PostgreSQL."""
+    project = render(session_tmp / "suites-project")
+    result = subprocess.run(
+        [sys.executable, str(project / "scripts/local/stack.py"), "test", "--state-dir",
+         str(session_tmp / "suites-state"), "--", "-q", "-p", "no:cacheprovider", "-k", "health"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "--- backend tests" in result.stdout and "--- storage tests" in result.stdout
+    assert len(re.findall(r"\d+ passed", result.stdout)) == 2, result.stdout[-2000:]
+    # It started PostgreSQL for the run, so it stopped it afterwards.
+    state = json.loads((session_tmp / "suites-state" / "run" / "stack.json").read_text())
+    assert state["pids"] == {}
