@@ -89,7 +89,10 @@ def test_user_journey(open_page, site: Site, session_tmp: Path):
     page, watch = open_page()
     email = unique_email("journey")
 
-    page.goto(f"{site.url}/")
+    response = page.goto(f"{site.url}/")
+    # The edge's strict policy is what the page runs under, so "no CSP violation" means something.
+    policy = response.header_value("content-security-policy")
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy, policy
     assert page.evaluate("document.documentElement.lang") == T.language
     expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
     screenshot(page, "01-sign-in")

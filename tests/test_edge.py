@@ -35,8 +35,13 @@ def stubs() -> Iterator[dict[str, StubServer]]:
         server.server_close()
 
 
-def _start(session_tmp: Path, name: str, stubs: dict[str, StubServer],
-           answers: dict[str, object], overrides: dict[str, str] | None = None) -> Edge:
+def _start(
+    session_tmp: Path,
+    name: str,
+    stubs: dict[str, StubServer],
+    answers: dict[str, object],
+    overrides: dict[str, str] | None = None,
+) -> Edge:
     base = session_tmp / name
     project = render(base / "project", **answers)
     ca, chain, key = make_test_ca(base / "tls", [DOMAIN, ALIAS])
@@ -106,7 +111,8 @@ def test_http_redirects_to_https_keeping_path_and_query(edge: Edge) -> None:
     response = edge.http_request("GET", "/some/page?q=a%20b&x=1")
     assert response.status_code == 301
     assert response.headers["location"] == (
-        f"https://{DOMAIN}:{edge.https_port}/some/page?q=a%20b&x=1")
+        f"https://{DOMAIN}:{edge.https_port}/some/page?q=a%20b&x=1"
+    )
 
 
 def test_http_alias_redirects_to_https_on_the_same_name(edge: Edge) -> None:
@@ -155,8 +161,7 @@ def test_unknown_server_name_is_refused_in_the_handshake(edge: Edge) -> None:
 
 def test_known_server_name_with_unknown_host_header_gets_no_answer(edge: Edge) -> None:
     with pytest.raises(httpx.RemoteProtocolError), edge.client() as client:
-        client.get("/", headers={"Host": "attacker.example"},
-                   extensions={"sni_hostname": DOMAIN})
+        client.get("/", headers={"Host": "attacker.example"}, extensions={"sni_hostname": DOMAIN})
 
 
 def test_certificate_verifies_and_http2_is_offered(edge: Edge) -> None:
@@ -177,8 +182,10 @@ def test_old_tls_versions_are_refused(edge: Edge, version: ssl.TLSVersion) -> No
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = context.maximum_version = version
     # The server answers with a protocol_version alert: the refusal is the server's, not ours.
-    with socket.create_connection(("127.0.0.1", edge.https_port), timeout=5) as sock, \
-            pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
+    with (
+        socket.create_connection(("127.0.0.1", edge.https_port), timeout=5) as sock,
+        pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"),
+    ):
         context.wrap_socket(sock, server_hostname=DOMAIN)
 
 
@@ -208,7 +215,9 @@ def test_security_headers_are_set_once_by_the_edge(edge: Edge) -> None:
     # The frontend stub sends SAMEORIGIN: the edge's DENY replaces it instead of joining it.
     assert headers.get_list("x-frame-options") == ["DENY"]
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["content-security-policy"] == "frame-ancestors 'none'"
+    policy = headers.get_list("content-security-policy")
+    assert len(policy) == 1 and "default-src 'self'" in policy[0]
+    assert "frame-ancestors 'none'" in policy[0] and "'unsafe-inline'" not in policy[0]
     assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
     assert "camera=()" in headers["permissions-policy"]
     assert headers["server"] == "nginx"  # no version
@@ -224,14 +233,20 @@ def test_error_answers_carry_the_security_headers_too(edge: Edge) -> None:
 def test_hsts_preload_answer_adds_subdomains_and_preload(preload_edge: Edge) -> None:
     response = preload_edge.request("GET", "/")
     assert response.headers["strict-transport-security"] == (
-        "max-age=63072000; includeSubDomains; preload")
+        "max-age=63072000; includeSubDomains; preload"
+    )
 
 
 def test_forwarded_headers_come_from_the_edge_not_the_client(edge: Edge) -> None:
-    response = edge.request("GET", "/api/whoami",
-                            headers={"X-Forwarded-For": "203.0.113.66",
-                                     "X-Real-IP": "203.0.113.66",
-                                     "X-Forwarded-Proto": "http"})
+    response = edge.request(
+        "GET",
+        "/api/whoami",
+        headers={
+            "X-Forwarded-For": "203.0.113.66",
+            "X-Real-IP": "203.0.113.66",
+            "X-Forwarded-Proto": "http",
+        },
+    )
     seen = response.json()
     assert seen["role"] == "backend"
     assert seen["path"] == "/api/whoami"
@@ -253,7 +268,8 @@ def test_text_is_compressed_except_auth_answers(edge: Edge) -> None:
 
 
 def test_download_is_served_by_nginx_from_the_volume_with_safe_headers(
-        edge: Edge, stubs: dict[str, StubServer]) -> None:
+    edge: Edge, stubs: dict[str, StubServer]
+) -> None:
     response = edge.request("GET", f"/storage/files/{STORED_NAME}")
     assert response.status_code == 200
     assert hashlib.sha256(response.content).digest() == hashlib.sha256(STORED_BYTES).digest()
@@ -266,7 +282,8 @@ def test_download_is_served_by_nginx_from_the_volume_with_safe_headers(
     assert "x-upstream-only" not in headers
     assert "x-accel-redirect" not in headers
     assert headers["x-content-type-options"] == "nosniff"
-    assert "default-src 'none'; sandbox" in headers.get_list("content-security-policy")
+    sandbox = "default-src 'none'; frame-ancestors 'none'; sandbox"
+    assert headers.get_list("content-security-policy") == [sandbox]
     assert headers["strict-transport-security"] == "max-age=63072000"
     assert headers["etag"] and headers["last-modified"]
     assert seen_by(stubs["storage"], f"/storage/files/{STORED_NAME}")
@@ -283,8 +300,9 @@ def test_download_supports_range_and_conditional_requests(edge: Edge) -> None:
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
-def test_storage_refuses_writes_from_outside(edge: Edge, stubs: dict[str, StubServer],
-                                             method: str) -> None:
+def test_storage_refuses_writes_from_outside(
+    edge: Edge, stubs: dict[str, StubServer], method: str
+) -> None:
     before = len(stubs["storage"].seen)
     response = edge.request(method, f"/storage/files/{STORED_NAME}", content=b"x")
     assert response.status_code == 405
@@ -293,12 +311,19 @@ def test_storage_refuses_writes_from_outside(edge: Edge, stubs: dict[str, StubSe
     assert len(stubs["storage"].seen) == before
 
 
-@pytest.mark.parametrize("path", ["/storage/upload?filename=a.txt", f"/storage/meta/{STORED_NAME}",
-                                  "/storage/health/ready", "/storage/files/../meta/x",
-                                  f"/_storage_internal/{STORED_NAME[:2]}/{STORED_NAME[2:4]}/"
-                                  f"{STORED_NAME}"])
-def test_internal_storage_paths_are_not_reachable(edge: Edge, stubs: dict[str, StubServer],
-                                                  path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/storage/upload?filename=a.txt",
+        f"/storage/meta/{STORED_NAME}",
+        "/storage/health/ready",
+        "/storage/files/../meta/x",
+        f"/_storage_internal/{STORED_NAME[:2]}/{STORED_NAME[2:4]}/{STORED_NAME}",
+    ],
+)
+def test_internal_storage_paths_are_not_reachable(
+    edge: Edge, stubs: dict[str, StubServer], path: str
+) -> None:
     before = len(stubs["storage"].seen)
     response = edge.request("GET", path)
     assert response.status_code == 404
@@ -306,7 +331,8 @@ def test_internal_storage_paths_are_not_reachable(edge: Edge, stubs: dict[str, S
 
 
 def test_storage_health_is_public_and_the_client_token_is_not_relayed(
-        edge: Edge, stubs: dict[str, StubServer]) -> None:
+    edge: Edge, stubs: dict[str, StubServer]
+) -> None:
     response = edge.request("GET", "/storage/health", headers={"Authorization": "Bearer forged"})
     assert response.status_code == 200
     assert "Authorization" not in seen_by(stubs["storage"], "/storage/health")[-1]["headers"]
@@ -325,8 +351,7 @@ def test_upload_over_the_limit_gets_a_json_413(edge: Edge, stubs: dict[str, Stub
     before = len(seen_by(stubs["backend"], "/api/upload"))
     response = edge.request("POST", "/api/upload", content=b"x" * (1024 * 1024 + 1))
     assert response.status_code == 413
-    assert response.json()["detail"] == (
-        "The request is too large: uploads are limited to 1 MB.")
+    assert response.json()["detail"] == ("The request is too large: uploads are limited to 1 MB.")
     assert len(seen_by(stubs["backend"], "/api/upload")) == before
 
 
@@ -347,12 +372,15 @@ def test_other_requests_keep_a_small_body_limit(edge: Edge) -> None:
 
 
 def test_login_and_registration_share_a_rate_limit_with_a_json_429(
-        edge: Edge, stubs: dict[str, StubServer]) -> None:
+    edge: Edge, stubs: dict[str, StubServer]
+) -> None:
     burst = int(edge.env["AUTH_RATE_PER_MINUTE"])  # then one more every 60/burst seconds
     with edge.client() as client:
+
         def attempt(path: str) -> httpx.Response:
-            return client.post(path, data={"username": "a", "password": "b"},
-                               extensions={"sni_hostname": DOMAIN})
+            return client.post(
+                path, data={"username": "a", "password": "b"}, extensions={"sni_hostname": DOMAIN}
+            )
 
         logins = [attempt("/api/auth/login") for _ in range(burst + 3)]
         registration = attempt("/api/auth/register")
@@ -370,8 +398,10 @@ def test_login_and_registration_share_a_rate_limit_with_a_json_429(
 
 def test_other_api_calls_are_not_rate_limited(edge: Edge) -> None:
     with edge.client() as client:
-        codes = {client.get("/api/users/me", extensions={"sni_hostname": DOMAIN}).status_code
-                 for _ in range(30)}
+        codes = {
+            client.get("/api/users/me", extensions={"sni_hostname": DOMAIN}).status_code
+            for _ in range(30)
+        }
     assert codes == {200}
 
 
@@ -389,8 +419,14 @@ def test_service_down_gets_a_json_error(session_tmp: Path, stubs: dict[str, Stub
 
 def test_gzip_module_output_is_valid(edge: Edge) -> None:
     """The compressed bytes on the wire decompress to what the backend sent (no double encoding)."""
-    with edge.client() as client, client.stream(
-            "GET", "/api/raw", headers={"Accept-Encoding": "gzip"},
-            extensions={"sni_hostname": DOMAIN}) as response:
+    with (
+        edge.client() as client,
+        client.stream(
+            "GET",
+            "/api/raw",
+            headers={"Accept-Encoding": "gzip"},
+            extensions={"sni_hostname": DOMAIN},
+        ) as response,
+    ):
         raw = b"".join(response.iter_raw())
     assert gzip.decompress(raw).startswith(b'{"role": "backend"')

@@ -64,11 +64,22 @@ def test_expected_files_present(project):
     root, answers = project
     slug = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_slug"]
     expected = [
-        ".copier-answers.yml", ".env", ".env.example", "settings.env", ".gitignore", ".gitattributes", "README.md",
-        "compose.yaml", "scripts/local/stack.py", "scripts/prod/deploy_all.sh",
-        "scripts/prod/deploy_all.bat", f"{slug}/backend/app/main.py",
-        f"{slug}/backend/requirements.txt", f"{slug}/storage/app/main.py",
-        f"{slug}/storage/requirements.txt", f"{slug}/frontend/public/index.html",
+        ".copier-answers.yml",
+        ".env",
+        ".env.example",
+        "settings.env",
+        ".gitignore",
+        ".gitattributes",
+        "README.md",
+        "compose.yaml",
+        "scripts/local/stack.py",
+        "scripts/prod/deploy_all.sh",
+        "scripts/prod/deploy_all.bat",
+        f"{slug}/backend/app/main.py",
+        f"{slug}/backend/requirements.txt",
+        f"{slug}/storage/app/main.py",
+        f"{slug}/storage/requirements.txt",
+        f"{slug}/frontend/public/index.html",
     ]
     missing = [name for name in expected if not (root / name).is_file()]
     assert not missing, f"missing from the render: {missing}"

@@ -34,6 +34,10 @@ def services_venv(project: Path, slug: str) -> Path:
     return runner.ensure_venv(slug)
 
 
+# What the edge sends with every stored file: nothing loads, nothing runs, not framable.
+FILE_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
+
 @pytest.fixture(scope="module")
 def storage_project(session_tmp: Path) -> Path:
     return render(session_tmp / "storage-suite")
@@ -115,8 +119,8 @@ def test_download_through_the_edge_is_nginx_serving_the_volume(
     assert response.status_code == 200
     assert response.content == content
     assert response.headers["content-type"] == "image/png"
-    assert response.headers["content-disposition"] == f'inline; filename="{name}"'
-    assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert response.headers["content-disposition"] == "inline"
+    assert response.headers.get_list("content-security-policy") == [FILE_CSP]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "x-accel-redirect" not in response.headers
     assert response.headers["etag"] and response.headers["last-modified"]
@@ -143,8 +147,8 @@ def test_uploaded_html_downloads_sandboxed(edge: httpx.Client, internal: httpx.C
     name = store(internal, b"<script>alert(document.cookie)</script>", "page.html")
     response = edge.get(f"/storage/files/{name}")
     assert response.status_code == 200
-    assert response.headers["content-disposition"].startswith("attachment;")
-    assert response.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert response.headers["content-disposition"] == "attachment"
+    assert response.headers.get_list("content-security-policy") == [FILE_CSP]
 
 
 @pytest.mark.stack
@@ -185,7 +189,9 @@ def test_traversal_through_the_edge_finds_nothing(
 ) -> None:
     name = store(internal, b"stored bytes", "a.txt")
     path = attempt.format(name=name, aa=name[:2], bb=name[2:4])
-    response = edge.get(httpx.URL(f"{edge.base_url}storage/files/{path}"))
+    # Sent as written: httpx must not normalise the encoded dots and slashes away.
+    base = str(edge.base_url).rstrip("/")
+    response = edge.get(httpx.URL(f"{base}/storage/files/{path}"))
     assert response.status_code in (400, 404), response.status_code
     assert b"root:" not in response.content and b"stored bytes" not in response.content
 
