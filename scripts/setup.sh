@@ -28,6 +28,7 @@ need openssh-client  sh -c 'command -v ssh && command -v scp'
 need openssl         command -v openssl
 need git             command -v git
 need wrk             command -v wrk
+need curl            command -v curl
 need python3-venv    python3 -c 'import ensurepip, venv'
 
 if ((${#missing[@]})); then

@@ -126,8 +126,19 @@ def ssh_server(session_tmp: Path) -> Iterator[SshServer]:
     home = base / "home"
     user = f"closo-deploy-{secrets.token_hex(3)}"
     base.mkdir()
-    subprocess.run(["useradd", "--system", "--home-dir", str(home), "--create-home",
-                    "--shell", "/bin/sh", user], check=True)
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--home-dir",
+            str(home),
+            "--create-home",
+            "--shell",
+            "/bin/sh",
+            user,
+        ],
+        check=True,
+    )
     # '*' (not the default '!'): no password, yet not "locked", which sshd refuses without PAM.
     subprocess.run(["usermod", "-p", "*", user], check=True)
     proc = None
@@ -140,10 +151,14 @@ def ssh_server(session_tmp: Path) -> Iterator[SshServer]:
         (fake / "docker").chmod(0o755)
         ssh_dir = home / ".ssh"
         ssh_dir.mkdir(mode=0o700)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        str(base / "client_key")], check=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                        str(base / "host_key")], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "client_key")],
+            check=True,
+        )
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "host_key")],
+            check=True,
+        )
         (ssh_dir / "authorized_keys").write_text((base / "client_key.pub").read_text())
         (ssh_dir / "authorized_keys").chmod(0o600)
         # The stand-in docker first on PATH for the sessions of this user only.
@@ -157,18 +172,22 @@ def ssh_server(session_tmp: Path) -> Iterator[SshServer]:
             f"PidFile {base / 'sshd.pid'}\nAuthorizedKeysFile .ssh/authorized_keys\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
             f"PermitRootLogin no\nAllowUsers {user}\nPermitUserEnvironment yes\n"
-            "Subsystem sftp internal-sftp\nLogLevel VERBOSE\n")
+            "Subsystem sftp internal-sftp\nLogLevel VERBOSE\n"
+        )
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
         with (base / "sshd.log").open("wb") as log:  # the child keeps its own descriptor
-            proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
-                                    stdout=log, stderr=log)
+            proc = subprocess.Popen(
+                ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stdout=log, stderr=log
+            )
         _wait_for_port(port, proc)
         known_hosts = base / "known_hosts"
         host_key = (base / "host_key.pub").read_text().split()
         known_hosts.write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
-        ssh_opts = (f"-F /dev/null -i {base / 'client_key'} -o IdentitiesOnly=yes "
-                    f"-o BatchMode=yes -o UserKnownHostsFile={known_hosts} "
-                    "-o StrictHostKeyChecking=yes -o ConnectTimeout=5")
+        ssh_opts = (
+            f"-F /dev/null -i {base / 'client_key'} -o IdentitiesOnly=yes "
+            f"-o BatchMode=yes -o UserKnownHostsFile={known_hosts} "
+            "-o StrictHostKeyChecking=yes -o ConnectTimeout=5"
+        )
         yield SshServer(port=port, user=user, home=home, fake_docker_dir=fake, ssh_opts=ssh_opts)
     finally:
         if proc is not None:

@@ -95,13 +95,55 @@ def make_test_ca(directory: Path, names: list[str]) -> tuple[Path, Path, Path]:
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
 
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-days", "2", "-subj", "/CN=closo edge test CA", "-keyout", str(ca_key),
-            "-out", str(ca_crt))
-    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-subj", f"/CN={names[0]}", "-keyout", str(key), "-out", str(csr))
-    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
-            "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(crt))
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=closo edge test CA",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca_crt),
+    )
+    openssl(
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        f"/CN={names[0]}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(crt),
+    )
     return ca_crt, crt, key
 
 
@@ -122,8 +164,14 @@ class Edge:
 
     @property
     def nginx_args(self) -> list[str]:
-        return ["-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"),
-                "-e", str(self.prefix / "logs" / "error.log")]
+        return [
+            "-p",
+            str(self.prefix),
+            "-c",
+            str(self.prefix / "nginx.conf"),
+            "-e",
+            str(self.prefix / "logs" / "error.log"),
+        ]
 
     def check(self) -> subprocess.CompletedProcess[str]:
         return subprocess.run([NGINX, *self.nginx_args, "-t"], capture_output=True, text=True)
@@ -157,22 +205,30 @@ class Edge:
             **kwargs,
         )
 
-    def request(self, method: str, path: str, host: str | None = None,
-                **kwargs: object) -> httpx.Response:
+    def request(
+        self, method: str, path: str, host: str | None = None, **kwargs: object
+    ) -> httpx.Response:
         host = host or self.domain
         with self.client(host) as client:
             return client.request(method, path, extensions={"sni_hostname": host}, **kwargs)
 
-    def http_request(self, method: str, path: str, host: str | None = None,
-                     **kwargs: object) -> httpx.Response:
+    def http_request(
+        self, method: str, path: str, host: str | None = None, **kwargs: object
+    ) -> httpx.Response:
         """A plain-HTTP request to port 80's equivalent."""
         host = host or self.domain
-        return httpx.request(method, f"http://127.0.0.1:{self.http_port}{path}",
-                             headers={"Host": host}, timeout=10, **kwargs)
+        return httpx.request(
+            method,
+            f"http://127.0.0.1:{self.http_port}{path}",
+            headers={"Host": host},
+            timeout=10,
+            **kwargs,
+        )
 
 
-def start_edge(project: Path, prefix: Path, overrides: dict[str, str],
-               ca_file: Path | None = None) -> Edge:
+def start_edge(
+    project: Path, prefix: Path, overrides: dict[str, str], ca_file: Path | None = None
+) -> Edge:
     """Render `project`'s edge templates with the generated .env plus `overrides`, start nginx."""
     http_port, https_port = free_port(), free_port()
     # What compose passes to the nginx container: the settings, then the secrets.
@@ -180,12 +236,14 @@ def start_edge(project: Path, prefix: Path, overrides: dict[str, str],
     for name in ("settings.env", ".env"):
         if (project / name).is_file():
             env.update(read_env_file(project / name))
-    env.update({
-        "HTTP_LISTEN": f"127.0.0.1:{http_port}",
-        "HTTPS_LISTEN": f"127.0.0.1:{https_port}",
-        "HTTPS_PORT_SUFFIX": f":{https_port}",
-        "SERVER_ALIASES": env.get("DOMAIN_ALIASES") or "_",
-    })
+    env.update(
+        {
+            "HTTP_LISTEN": f"127.0.0.1:{http_port}",
+            "HTTPS_LISTEN": f"127.0.0.1:{https_port}",
+            "HTTPS_PORT_SUFFIX": f":{https_port}",
+            "SERVER_ALIASES": env.get("DOMAIN_ALIASES") or "_",
+        }
+    )
     env.update(overrides)
     for sub in ("logs", "temp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
@@ -193,8 +251,7 @@ def start_edge(project: Path, prefix: Path, overrides: dict[str, str],
     assert len(slug_dirs) == 1, f"no single <slug>/nginx/templates in {project}"
     render_edge_templates(slug_dirs[0] / "nginx" / "templates", prefix / "conf.d", env)
     (prefix / "nginx.conf").write_text(main_conf(prefix))
-    edge = Edge(prefix=prefix, env=env, http_port=http_port, https_port=https_port,
-                ca_file=ca_file)
+    edge = Edge(prefix=prefix, env=env, http_port=http_port, https_port=https_port, ca_file=ca_file)
     edge.start()
     return edge
 
@@ -245,27 +302,45 @@ class StubHandler(BaseHTTPRequestHandler):
                 chunk = self.rfile.read(min(length, 1 << 16))
                 body_size += len(chunk)
                 length -= len(chunk)
-        seen = {"role": self.server.role, "method": self.command, "path": self.path,
-                "headers": dict(self.headers.items()), "body_size": body_size}
+        seen = {
+            "role": self.server.role,
+            "method": self.command,
+            "path": self.path,
+            "headers": dict(self.headers.items()),
+            "body_size": body_size,
+        }
         self.server.seen.append(seen)
         role = self.server.role
         if role == "storage" and self.path.startswith("/storage/files/"):
             name = self.path.rsplit("/", 1)[-1]
-            self._reply(200, b"", {
-                "X-Accel-Redirect": f"/_storage_internal/{name[:2]}/{name[2:4]}/{name}",
-                "Content-Type": "text/html",
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "Cache-Control": "private, max-age=3600",
-                "X-Upstream-Only": "dropped on internal redirect",
-            })
+            self._reply(
+                200,
+                b"",
+                {
+                    "X-Accel-Redirect": f"/_storage_internal/{name[:2]}/{name[2:4]}/{name}",
+                    "Content-Type": "text/html",
+                    "Content-Disposition": f'attachment; filename="{name}"',
+                    "Cache-Control": "private, max-age=3600",
+                    "X-Upstream-Only": "dropped on internal redirect",
+                },
+            )
         elif role == "backend" and self.path == "/api/try-accel":
-            self._reply(200, b'{"ok": true}', {"Content-Type": "application/json",
-                                               "X-Accel-Redirect": "/_storage_internal/x"})
+            self._reply(
+                200,
+                b'{"ok": true}',
+                {"Content-Type": "application/json", "X-Accel-Redirect": "/_storage_internal/x"},
+            )
         else:
             payload = json.dumps(seen).encode() + b" " * 512  # long enough for gzip
-            self._reply(200, payload, {"Content-Type": "application/json",
-                                       "X-Frame-Options": "SAMEORIGIN",
-                                       "X-Stub-Role": role})
+            self._reply(
+                200,
+                payload,
+                {
+                    "Content-Type": "application/json",
+                    "X-Frame-Options": "SAMEORIGIN",
+                    "X-Stub-Role": role,
+                },
+            )
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
 

@@ -21,21 +21,32 @@ from deploy_fixtures import SshServer, ssh_server  # noqa: F401 (fixture)
 from helpers import REPO_ROOT, free_port, render
 
 PROD = Path("scripts/prod")
-DEPLOY_STEPS = ["deploy_bdd", "deploy_slave_storage", "deploy_backend",
-                "deploy_frontend_no_port", "deploy_ssl"]
+DEPLOY_STEPS = [
+    "deploy_bdd",
+    "deploy_slave_storage",
+    "deploy_backend",
+    "deploy_frontend_no_port",
+    "deploy_ssl",
+]
 SCRIPTS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore", "config"]
 UP = "compose up -d --no-deps --wait --wait-timeout 300 "
 # What a first deploy_all does on the server, in order (queries such as `compose ps` left out).
 FIRST_DEPLOY = [
     UP + "db",
-    "compose build storage", UP + "storage",
-    "compose build backend", "compose run --rm --no-deps -T backend python -m app.prestart",
+    "compose build storage",
+    UP + "storage",
+    "compose build backend",
+    "compose run --rm --no-deps -T backend python -m app.prestart",
     UP + "backend",
-    "compose build frontend", UP + "frontend",
-    "compose build nginx", "compose build certbot",
-    "compose run --rm --no-deps -T certbot bootstrap.sh placeholder", UP + "nginx",
+    "compose build frontend",
+    UP + "frontend",
+    "compose build nginx",
+    "compose build certbot",
+    "compose run --rm --no-deps -T certbot bootstrap.sh placeholder",
+    UP + "nginx",
     "compose run --rm --no-deps -T certbot bootstrap.sh obtain",
-    "compose exec -T nginx nginx -s reload", UP + "certbot",
+    "compose exec -T nginx nginx -s reload",
+    UP + "certbot",
 ]
 
 
@@ -54,31 +65,46 @@ def server(ssh_server: SshServer) -> SshServer:  # noqa: F811 (fixture)
     return ssh_server
 
 
-def run(project: Path, server: SshServer, script: str, *args: str, stdin: str = "",
-        **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", str(project / PROD / f"{script}.sh"), *args],
-                          env={**server.script_env(), **env}, input=stdin, capture_output=True,
-                          text=True, timeout=120, cwd="/")
+def run(
+    project: Path, server: SshServer, script: str, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(project / PROD / f"{script}.sh"), *args],
+        env={**server.script_env(), **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
 
 
 def secrets_of(project: Path) -> list[str]:
-    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
-               if "=" in line and not line.startswith("#"))
-    return [env[k] for k in ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD",
-                             "STORAGE_TOKEN")]
+    env = dict(
+        line.split("=", 1)
+        for line in (project / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    return [
+        env[k] for k in ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
+    ]
 
 
 # --- Generated from one list ---------------------------------------------------------------------
 def test_committed_scripts_match_the_step_list():
-    result = subprocess.run([sys.executable, "template/scripts/prod/generate.py", "--check"],
-                            cwd=REPO_ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "template/scripts/prod/generate.py", "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def sh_commands(text: str) -> list[str]:
     commands = []
     for line in text.splitlines():
-        if match := re.match(r'^(?:\w+=\$\()?((?:ssh|scp|tar) .+?)\)? \|\| die ', line):
+        if match := re.match(r"^(?:\w+=\$\()?((?:ssh|scp|tar) .+?)\)? \|\| die ", line):
             commands.append(match[1])
         elif match := re.match(r'^sh "\$\(dirname "\$0"\)/(\w+)\.sh" \|\| die ', line):
             commands.append(f"run {match[1]}")
@@ -88,8 +114,10 @@ def sh_commands(text: str) -> list[str]:
 def bat_commands(text: str) -> list[str]:
     commands = []
     for line in text.split("\r\n"):
-        if match := (re.match(r"^((?:ssh|scp|tar) .+)$", line)
-                     or re.match(r"^for /f .* in \(`((?:ssh|scp|tar) .+)`\) do ", line)):
+        if match := (
+            re.match(r"^((?:ssh|scp|tar) .+)$", line)
+            or re.match(r"^for /f .* in \(`((?:ssh|scp|tar) .+)`\) do ", line)
+        ):
             commands.append(re.sub(r"%(\w+)%", r"${\1}", match[1]))
         elif (match := re.match(r'^call "%~dp0(\w+)\.bat"$', line)) and match[1] != "config":
             commands.append(f"run {match[1]}")
@@ -122,8 +150,14 @@ def test_scripts_exist_as_twins_with_their_line_endings_and_modes(rendered_proje
         assert bat.read_bytes().count(b"\n") == bat.read_bytes().count(b"\r\n"), bat
         assert sh.stat().st_mode & stat.S_IXUSR, f"{sh} is not executable"
     config = (rendered_project / PROD / "config.env").read_text()
-    for key in ("SSH_HOST=203.0.113.10", "SSH_USER=debian", "SSH_PORT=22", "SSL_DOMAIN=clo-so.com",
-                "SSL_EMAIL=admin@clo-so.com", "REMOTE_DIR=/opt/closo"):
+    for key in (
+        "SSH_HOST=203.0.113.10",
+        "SSH_USER=debian",
+        "SSH_PORT=22",
+        "SSL_DOMAIN=clo-so.com",
+        "SSL_EMAIL=admin@clo-so.com",
+        "REMOTE_DIR=/opt/closo",
+    ):
         assert key in config.splitlines()
 
 
@@ -161,8 +195,9 @@ def test_deploy_all_stops_at_the_first_failure(project, server):
     result = run(project, server, "deploy_all")
     assert result.returncode == 1
     assert "building the backend image failed" in result.stderr
-    assert "deploy_backend failed: fix the problem above, then run deploy_backend.sh" \
-        in result.stderr
+    assert (
+        "deploy_backend failed: fix the problem above, then run deploy_backend.sh" in result.stderr
+    )
     assert actions(server.docker_calls()) == FIRST_DEPLOY[:4]
     assert "[4/5]" not in result.stdout
     assert not (server.remote_dir / "closo" / "frontend").exists()
@@ -183,8 +218,9 @@ def test_backend_is_not_started_when_its_migrations_fail(project, server):
 def test_a_step_refuses_to_run_before_its_dependencies(project, server):
     result = run(project, server, "deploy_backend")
     assert result.returncode == 1
-    assert "db is not running healthy (not created): deploy it first with deploy_bdd" \
-        in result.stderr
+    assert (
+        "db is not running healthy (not created): deploy it first with deploy_bdd" in result.stderr
+    )
     assert "compose build backend" not in server.docker_calls()
 
 
@@ -239,8 +275,9 @@ def test_status_reports_an_unhealthy_service(project, server):
 
 
 @pytest.mark.deploy
-def test_backup_downloads_the_dump_and_the_files_and_restore_sends_them_back(project, server,
-                                                                             tmp_path):
+def test_backup_downloads_the_dump_and_the_files_and_restore_sends_them_back(
+    project, server, tmp_path
+):
     copy = shutil.copytree(project, tmp_path / "project")
     assert run(copy, server, "deploy_all").returncode == 0
     backup = run(copy, server, "backup")
@@ -261,10 +298,12 @@ def test_backup_downloads_the_dump_and_the_files_and_restore_sends_them_back(pro
     assert (server.home / "restored-db.dump").read_text() == "PGDMP from the operator\n"
     assert (server.home / "restored-storage.tar.gz").read_text() == "fake storage archive\n"
     calls = actions(server.docker_calls())
-    tail = calls[calls.index("compose stop backend storage"):]
+    tail = calls[calls.index("compose stop backend storage") :]
     assert [c.split(" -c ")[0] for c in tail[:3]] == [
-        "compose stop backend storage", "compose exec -T db sh",
-        "compose run --rm --no-deps -T --entrypoint sh storage"]
+        "compose stop backend storage",
+        "compose exec -T db sh",
+        "compose run --rm --no-deps -T --entrypoint sh storage",
+    ]
     assert tail[-3:] == [UP + "storage", UP + "backend", "compose exec -T nginx nginx -s reload"]
 
 

@@ -45,8 +45,9 @@ def test_python_passes_ruff_with_the_projects_own_config(rendered_project):
 def test_shell_scripts_pass_shellcheck(rendered_project):
     scripts = files(rendered_project, "*.sh")
     assert len(scripts) >= 10
-    lint([tool("shellcheck"), "-x", "--source-path=SCRIPTDIR", *map(str, scripts)],
-         rendered_project)
+    lint(
+        [tool("shellcheck"), "-x", "--source-path=SCRIPTDIR", *map(str, scripts)], rendered_project
+    )
 
 
 def test_batch_files_pass_blinter(rendered_project):
@@ -56,10 +57,16 @@ def test_batch_files_pass_blinter(rendered_project):
 
 def test_dockerfiles_have_no_hadolint_error(rendered_project):
     dockerfiles = files(rendered_project, "Dockerfile")
-    assert {d.parent.name for d in dockerfiles} >= {"backend", "storage", "frontend", "nginx",
-                                                     "certbot"}
-    lint([tool("hadolint"), "--failure-threshold", "error", *map(str, dockerfiles)],
-         rendered_project)
+    assert {d.parent.name for d in dockerfiles} >= {
+        "backend",
+        "storage",
+        "frontend",
+        "nginx",
+        "certbot",
+    }
+    lint(
+        [tool("hadolint"), "--failure-threshold", "error", *map(str, dockerfiles)], rendered_project
+    )
 
 
 def test_python_images_are_multi_stage_non_root_with_a_healthcheck(rendered_project):
@@ -72,8 +79,10 @@ def test_python_images_are_multi_stage_non_root_with_a_healthcheck(rendered_proj
 
 
 def test_compose_file_matches_the_compose_specification(rendered_project):
-    lint([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
-         rendered_project)
+    lint(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
+        rendered_project,
+    )
 
 
 def test_compose_cross_references_resolve(rendered_project, compose):
@@ -92,8 +101,11 @@ def test_compose_cross_references_resolve(rendered_project, compose):
         for network in service.get("networks", []):
             assert network in networks, f"{name} joins undeclared network {network}"
         if "build" in service:
-            context = service["build"]["context"] if isinstance(service["build"], dict) \
+            context = (
+                service["build"]["context"]
+                if isinstance(service["build"], dict)
                 else service["build"]
+            )
             assert (rendered_project / context / "Dockerfile").is_file(), f"{name}: no Dockerfile"
 
 
@@ -102,15 +114,24 @@ def test_services_wait_for_healthy_dependencies_that_have_a_healthcheck(rendered
         for dependency, rule in service.get("depends_on", {}).items():
             assert rule == {"condition": "service_healthy"}, (name, dependency)
             target = compose["services"][dependency]
-            dockerfile = rendered_project / str(target.get("build", {}).get("context", "-")
-                                                if isinstance(target.get("build"), dict)
-                                                else target.get("build", "-")) / "Dockerfile"
+            dockerfile = (
+                rendered_project
+                / str(
+                    target.get("build", {}).get("context", "-")
+                    if isinstance(target.get("build"), dict)
+                    else target.get("build", "-")
+                )
+                / "Dockerfile"
+            )
             assert "healthcheck" in target or "HEALTHCHECK" in dockerfile.read_text(), dependency
 
 
 def test_compose_names_ports_secrets_and_logs(rendered_project, compose):
-    env_keys = {line.split("=", 1)[0] for line in (rendered_project / ".env").read_text()
-                .splitlines() if "=" in line and not line.startswith("#")}
+    env_keys = {
+        line.split("=", 1)[0]
+        for line in (rendered_project / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     assert compose["networks"]["default"]["name"] == "closo_network"
     for name, service in compose["services"].items():
         assert service["container_name"] == f"closo_{name}"

@@ -76,8 +76,11 @@ def test_me_without_a_token_is_401(client):
 
 def test_upload_then_download_byte_for_byte(client, user, stack):
     content = os.urandom(300_000) + b"end"
-    uploaded = client.post("/api/upload", headers=user["headers"],
-                           files={"file": ("report.pdf", content, "application/pdf")})
+    uploaded = client.post(
+        "/api/upload",
+        headers=user["headers"],
+        files={"file": ("report.pdf", content, "application/pdf")},
+    )
     assert uploaded.status_code == 201, uploaded.text
     record = uploaded.json()
     assert record["name"] == "report.pdf"
@@ -119,9 +122,18 @@ def test_up_again_keeps_the_running_services(stack):
 
 def test_missing_postgres_binaries_are_named_with_the_fix(rendered_project):
     result = subprocess.run(
-        [sys.executable, str(rendered_project / "scripts/local/stack.py"), "up", "--detach",
-         "--state-dir", str(rendered_project / ".stack-missing-pg")],
-        env={**os.environ, "PG_BIN": "/nonexistent"}, capture_output=True, text=True)
+        [
+            sys.executable,
+            str(rendered_project / "scripts/local/stack.py"),
+            "up",
+            "--detach",
+            "--state-dir",
+            str(rendered_project / ".stack-missing-pg"),
+        ],
+        env={**os.environ, "PG_BIN": "/nonexistent"},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "PostgreSQL ≥ 15 binaries not found" in result.stderr
     assert "apt-get install postgresql-15" in result.stderr
@@ -130,9 +142,18 @@ def test_missing_postgres_binaries_are_named_with_the_fix(rendered_project):
 
 def test_missing_nginx_is_named_with_the_fix(rendered_project):
     result = subprocess.run(
-        [sys.executable, str(rendered_project / "scripts/local/stack.py"), "up", "--detach",
-         "--state-dir", str(rendered_project / ".stack-missing-nginx")],
-        env={**os.environ, "NGINX_BIN": "/nonexistent/nginx"}, capture_output=True, text=True)
+        [
+            sys.executable,
+            str(rendered_project / "scripts/local/stack.py"),
+            "up",
+            "--detach",
+            "--state-dir",
+            str(rendered_project / ".stack-missing-nginx"),
+        ],
+        env={**os.environ, "NGINX_BIN": "/nonexistent/nginx"},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert "nginx not found" in result.stderr and "apt-get install nginx-light" in result.stderr
     assert "Traceback" not in result.stderr
@@ -146,7 +167,9 @@ def test_foreground_up_stops_everything_on_ctrl_c(session_tmp):
     state = base / "state"
     with subprocess.Popen(
         [sys.executable, str(project / "scripts/local/stack.py"), "up", "--state-dir", str(state)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     ) as runner:
         try:
             lines = []
@@ -180,9 +203,23 @@ def test_runner_runs_the_services_own_suites(session_tmp):
     """`stack.py test` runs each service's pytest with the stack's virtualenv and PostgreSQL."""
     project = render(session_tmp / "suites-project")
     result = subprocess.run(
-        [sys.executable, str(project / "scripts/local/stack.py"), "test", "--state-dir",
-         str(session_tmp / "suites-state"), "--", "-q", "-p", "no:cacheprovider", "-k", "health"],
-        capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(project / "scripts/local/stack.py"),
+            "test",
+            "--state-dir",
+            str(session_tmp / "suites-state"),
+            "--",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "health",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "--- backend tests" in result.stdout and "--- storage tests" in result.stdout
     assert len(re.findall(r"\d+ passed", result.stdout)) == 2, result.stdout[-2000:]

@@ -47,13 +47,20 @@ class Acme:
         return next(self.project.glob(f"*/certbot/{name}"))
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["sh", str(self.script(args[0])), *args[1:]], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["sh", str(self.script(args[0])), *args[1:]],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def served_certificate(self) -> dict:
         context = ssl.create_default_context(cafile=str(self.pebble_root))
-        with socket.create_connection(("127.0.0.1", self.edge.https_port), timeout=5) as sock, \
-                context.wrap_socket(sock, server_hostname=DOMAIN) as tls:
+        with (
+            socket.create_connection(("127.0.0.1", self.edge.https_port), timeout=5) as sock,
+            context.wrap_socket(sock, server_hostname=DOMAIN) as tls,
+        ):
             return tls.getpeercert()
 
     def wait_for_served_serial(self, other_than: str | None, timeout: float = 30) -> dict:
@@ -67,14 +74,17 @@ class Acme:
             except ssl.SSLCertVerificationError as error:
                 last_error = error
             time.sleep(0.3)
-        raise AssertionError(f"the edge did not serve a new Pebble certificate: {last_error}\n"
-                             + self.edge.error_log()[-2000:])
+        raise AssertionError(
+            f"the edge did not serve a new Pebble certificate: {last_error}\n"
+            + self.edge.error_log()[-2000:]
+        )
 
 
 def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     with log.open("w") as output:
-        return subprocess.Popen(cmd, stdout=output, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(
+            cmd, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -86,38 +96,74 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def start_pebble(base: Path, http_port: int, listener: tuple[Path, Path, Path], root: Path,
-                 processes: list[subprocess.Popen]) -> str:
+def start_pebble(
+    base: Path,
+    http_port: int,
+    listener: tuple[Path, Path, Path],
+    root: Path,
+    processes: list[subprocess.Popen],
+) -> str:
     """Start pebble-challtestsrv (DNS: every name is 127.0.0.1) and Pebble validating HTTP-01 on
     http_port; write Pebble's root CA to `root`; return the ACME directory URL.
 
     `listener` is (CA, certificate, key) of Pebble's own HTTPS listener (make_test_ca)."""
     listener_ca, listener_cert, listener_key = listener
     dns_port, dns_mgmt_port, acme_port, mgmt_port = (free_port() for _ in range(4))
-    processes.append(_start(
-        ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}", "-http01", "",
-         "-https01", "", "-tlsalpn01", "", "-management", f"127.0.0.1:{dns_mgmt_port}",
-         "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
-        base / "challtestsrv.log"))
+    processes.append(
+        _start(
+            [
+                "pebble-challtestsrv",
+                "-dns01",
+                f"127.0.0.1:{dns_port}",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                f"127.0.0.1:{dns_mgmt_port}",
+                "-defaultIPv4",
+                "127.0.0.1",
+                "-defaultIPv6",
+                "",
+            ],
+            base / "challtestsrv.log",
+        )
+    )
     wait_for_port(dns_mgmt_port)  # the DNS side (UDP) is up by then
     config = base / "pebble.json"
-    config.write_text(json.dumps({"pebble": {
-        "listenAddress": f"127.0.0.1:{acme_port}",
-        "managementListenAddress": f"127.0.0.1:{mgmt_port}",
-        "certificate": str(listener_cert), "privateKey": str(listener_key),
-        "httpPort": http_port, "tlsPort": free_port(),
-        "ocspResponderURL": "", "externalAccountBindingRequired": False,
-        # 90 days like Let's Encrypt; Pebble's 5-year default fails the Mozilla profile.
-        "certificateValidityPeriod": 7776000,
-    }}))
-    processes.append(_start(
-        ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
-        base / "pebble.log",
-        {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}))
+    config.write_text(
+        json.dumps(
+            {
+                "pebble": {
+                    "listenAddress": f"127.0.0.1:{acme_port}",
+                    "managementListenAddress": f"127.0.0.1:{mgmt_port}",
+                    "certificate": str(listener_cert),
+                    "privateKey": str(listener_key),
+                    "httpPort": http_port,
+                    "tlsPort": free_port(),
+                    "ocspResponderURL": "",
+                    "externalAccountBindingRequired": False,
+                    # 90 days like Let's Encrypt; Pebble's 5-year default fails the Mozilla profile.
+                    "certificateValidityPeriod": 7776000,
+                }
+            }
+        )
+    )
+    processes.append(
+        _start(
+            ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
+            base / "pebble.log",
+            {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
+        )
+    )
     wait_for_port(acme_port)
     wait_for_port(mgmt_port)
-    pebble_root = httpx.get(f"https://localhost:{mgmt_port}/roots/0",
-                            verify=ssl.create_default_context(cafile=str(listener_ca)))
+    pebble_root = httpx.get(
+        f"https://localhost:{mgmt_port}/roots/0",
+        verify=ssl.create_default_context(cafile=str(listener_ca)),
+    )
     root.write_text(pebble_root.text)
     return f"https://localhost:{acme_port}/dir"
 
@@ -127,8 +173,7 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
     assert CERTBOT.exists(), f"{CERTBOT} missing: run scripts/setup.sh (tools/certbot.txt)"
     base = session_tmp / "tls"
     project = render(base / "project", domain_aliases=ALIAS)
-    listener_ca, listener_cert, listener_key = make_test_ca(base / "pebble-tls",
-                                                            ["localhost"])
+    listener_ca, listener_cert, listener_key = make_test_ca(base / "pebble-tls", ["localhost"])
     processes: list[subprocess.Popen] = []
     frontend = StubServer("frontend")
     try:
@@ -136,7 +181,9 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
         tls_dir, webroot = base / "served", base / "acme-webroot"
         env = {
             **os.environ,
-            "DOMAIN": DOMAIN, "DOMAIN_ALIASES": ALIAS, "SSL_EMAIL": "admin@clo-so.com",
+            "DOMAIN": DOMAIN,
+            "DOMAIN_ALIASES": ALIAS,
+            "SSL_EMAIL": "admin@clo-so.com",
             "ACME_WEBROOT": str(webroot),
             "TLS_CERTIFICATE": str(tls_dir / "fullchain.pem"),
             "TLS_CERTIFICATE_KEY": str(tls_dir / "privkey.pem"),
@@ -149,25 +196,43 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
         acme = Acme(edge=None, project=project, env=env, pebble_root=base / "pebble-root.pem")  # type: ignore[arg-type]
         placeholder = acme.run("bootstrap.sh", "placeholder")
         assert placeholder.returncode == 0, placeholder.stderr
-        acme.edge = start_edge(project, base / "nginx", {
-            "FRONTEND_UPSTREAM": frontend.address,
-            "BACKEND_UPSTREAM": f"127.0.0.1:{free_port()}",
-            "STORAGE_UPSTREAM": f"127.0.0.1:{free_port()}",
-            "TLS_CERTIFICATE": env["TLS_CERTIFICATE"],
-            "TLS_CERTIFICATE_KEY": env["TLS_CERTIFICATE_KEY"],
-            "ACME_WEBROOT": str(webroot),
-            "STORAGE_DATA_DIR": str(base / "storage_data"),
-        })
+        acme.edge = start_edge(
+            project,
+            base / "nginx",
+            {
+                "FRONTEND_UPSTREAM": frontend.address,
+                "BACKEND_UPSTREAM": f"127.0.0.1:{free_port()}",
+                "STORAGE_UPSTREAM": f"127.0.0.1:{free_port()}",
+                "TLS_CERTIFICATE": env["TLS_CERTIFICATE"],
+                "TLS_CERTIFICATE_KEY": env["TLS_CERTIFICATE_KEY"],
+                "ACME_WEBROOT": str(webroot),
+                "STORAGE_DATA_DIR": str(base / "storage_data"),
+            },
+        )
 
         env["ACME_SERVER"] = start_pebble(
-            base, acme.edge.http_port, (listener_ca, listener_cert, listener_key),
-            acme.pebble_root, processes)
+            base,
+            acme.edge.http_port,
+            (listener_ca, listener_cert, listener_key),
+            acme.pebble_root,
+            processes,
+        )
 
         # The nginx container's watcher, in the foreground against this edge, checking every second.
-        processes.append(_start(
-            ["sh", str(next(project.glob("*/nginx/docker-entrypoint.d/40-certificate-watcher.sh"))),
-             "--foreground", *acme.edge.nginx_args],
-            base / "watcher.log", {**env, "CERTIFICATE_CHECK_SECONDS": "1"}))
+        processes.append(
+            _start(
+                [
+                    "sh",
+                    str(
+                        next(project.glob("*/nginx/docker-entrypoint.d/40-certificate-watcher.sh"))
+                    ),
+                    "--foreground",
+                    *acme.edge.nginx_args,
+                ],
+                base / "watcher.log",
+                {**env, "CERTIFICATE_CHECK_SECONDS": "1"},
+            )
+        )
         acme.first_served = _served_der(acme.edge.https_port)
         yield acme
     finally:
@@ -182,8 +247,10 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
 def _served_der(port: int) -> bytes:
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock, \
-            context.wrap_socket(sock, server_hostname=DOMAIN) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        context.wrap_socket(sock, server_hostname=DOMAIN) as tls,
+    ):
         return tls.getpeercert(binary_form=True)
 
 
@@ -197,14 +264,19 @@ def issued(acme: Acme) -> subprocess.CompletedProcess[str]:
 
 
 def test_placeholder_lets_nginx_start_before_the_first_certificate(acme: Acme) -> None:
-    text = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject", "-issuer"],
-                          input=acme.first_served, capture_output=True, check=True).stdout.decode()
+    text = subprocess.run(
+        ["openssl", "x509", "-inform", "DER", "-noout", "-subject", "-issuer"],
+        input=acme.first_served,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     assert "Placeholder until certbot" in text
     assert Path(acme.env["TLS_CERTIFICATE_KEY"]).stat().st_mode & 0o077 == 0
 
 
 def test_bootstrap_obtains_a_certificate_by_http01_and_nginx_serves_it(
-        acme: Acme, issued: subprocess.CompletedProcess[str]) -> None:
+    acme: Acme, issued: subprocess.CompletedProcess[str]
+) -> None:
     live = Path(acme.env["CERTBOT_CONFIG_DIR"]) / "live" / DOMAIN / "fullchain.pem"
     assert Path(acme.env["TLS_CERTIFICATE"]).read_bytes() == live.read_bytes(), issued.stderr
     cert = acme.served_certificate()  # verified against Pebble's root for DOMAIN
@@ -213,8 +285,10 @@ def test_bootstrap_obtains_a_certificate_by_http01_and_nginx_serves_it(
     issuer = dict(part[0] for part in cert["issuer"])
     assert "Pebble" in issuer["commonName"]
     # A browser-like client over the edge: verified TLS, a page from the frontend.
-    with httpx.Client(verify=ssl.create_default_context(cafile=str(acme.pebble_root)),
-                      base_url=f"https://127.0.0.1:{acme.edge.https_port}") as client:
+    with httpx.Client(
+        verify=ssl.create_default_context(cafile=str(acme.pebble_root)),
+        base_url=f"https://127.0.0.1:{acme.edge.https_port}",
+    ) as client:
         page = client.get("/", headers={"Host": DOMAIN}, extensions={"sni_hostname": DOMAIN})
     assert page.status_code == 200
     assert page.headers["strict-transport-security"] == "max-age=63072000"
@@ -235,21 +309,32 @@ def test_bootstrap_is_idempotent(acme: Acme, issued: object) -> None:
 def test_mozilla_intermediate_compliance(acme: Acme, issued: object) -> None:
     assert SSLYZE.exists(), f"{SSLYZE} missing: run scripts/setup.sh (tools/sslyze.txt)"
     result = subprocess.run(
-        [str(SSLYZE), "--mozilla_config=intermediate", "--certinfo_ca_file",
-         str(acme.pebble_root), f"{DOMAIN}:{acme.edge.https_port}{{127.0.0.1}}"],
-        capture_output=True, text=True, timeout=120)
+        [
+            str(SSLYZE),
+            "--mozilla_config=intermediate",
+            "--certinfo_ca_file",
+            str(acme.pebble_root),
+            f"{DOMAIN}:{acme.edge.https_port}{{127.0.0.1}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     assert f"{DOMAIN}:{acme.edge.https_port}: OK - Compliant." in result.stdout
 
 
 def test_renewal_loop_renews_and_nginx_serves_the_new_certificate(
-        acme: Acme, issued: object) -> None:
+    acme: Acme, issued: object
+) -> None:
     serial = acme.served_certificate()["serialNumber"]
     loop = subprocess.Popen(
-        ["sh", str(acme.script("renew-loop.sh")), "--force-renewal",
-         "--no-random-sleep-on-renew"],
-        env={**acme.env, "RENEW_INTERVAL_HOURS": "48"}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        ["sh", str(acme.script("renew-loop.sh")), "--force-renewal", "--no-random-sleep-on-renew"],
+        env={**acme.env, "RENEW_INTERVAL_HOURS": "48"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         renewed = acme.wait_for_served_serial(other_than=serial, timeout=60)
     finally:
@@ -261,8 +346,9 @@ def test_renewal_loop_renews_and_nginx_serves_the_new_certificate(
     assert "renewal loop stopped" in output
 
 
-def test_native_runner_gets_its_certificate_from_acme(session_tmp: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_native_runner_gets_its_certificate_from_acme(
+    session_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`stack.py up --acme-server`: the whole stack behind a certificate Pebble issued by HTTP-01
     through the edge, by the same certbot/bootstrap.sh that deploy_ssl runs on a server."""
     base = session_tmp / "runner-acme"
@@ -274,23 +360,38 @@ def test_native_runner_gets_its_certificate_from_acme(session_tmp: Path,
     try:
         directory = start_pebble(base, http_port, listener, root, processes)
         monkeypatch.setenv("CERTBOT", str(CERTBOT))
-        stack.run("up", "--detach", "--http-port", str(http_port), "--server-name", DOMAIN,
-                  "--acme-server", directory, "--acme-ca", str(listener[0]))
+        stack.run(
+            "up",
+            "--detach",
+            "--http-port",
+            str(http_port),
+            "--server-name",
+            DOMAIN,
+            "--acme-server",
+            directory,
+            "--acme-ca",
+            str(listener[0]),
+        )
         stack.refresh()
         context = ssl.create_default_context(cafile=str(root))  # Pebble's root, nothing else
-        with socket.create_connection(("127.0.0.1", stack.port("nginx")), timeout=5) as sock, \
-                context.wrap_socket(sock, server_hostname=DOMAIN) as tls:
+        with (
+            socket.create_connection(("127.0.0.1", stack.port("nginx")), timeout=5) as sock,
+            context.wrap_socket(sock, server_hostname=DOMAIN) as tls,
+        ):
             assert tls.getpeercert()["subjectAltName"] == (("DNS", DOMAIN),)
-            tls.sendall(f"GET /api/health HTTP/1.1\r\nHost: {DOMAIN}\r\n"
-                        "Connection: close\r\n\r\n".encode())
+            tls.sendall(
+                f"GET /api/health HTTP/1.1\r\nHost: {DOMAIN}\r\nConnection: close\r\n\r\n".encode()
+            )
             assert tls.recv(64).startswith(b"HTTP/1.1 200")
         # A later `up` keeps the ACME certificate without asking the server again.
         for process in processes:
             _stop(process)
         stack.run("down")
         stack.run("up", "--detach")
-        assert json.loads((stack.state_dir / "run" / "stack.json").read_text())["tls"][
-            "issuer"] == "acme"
+        assert (
+            json.loads((stack.state_dir / "run" / "stack.json").read_text())["tls"]["issuer"]
+            == "acme"
+        )
     finally:
         stack.run("down", check=False)
         for process in processes:

@@ -58,8 +58,13 @@ def git_identity() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def template_repo(session_tmp: Path, git_identity: None) -> Path:
     repo = first_release(session_tmp / "update-template")
-    release(repo, "0.2.0", add_release_notes_file, change_update_schedule,
-            lambda r: rename_question(r, "ssh_user", "deploy_user", carry_over=True))
+    release(
+        repo,
+        "0.2.0",
+        add_release_notes_file,
+        change_update_schedule,
+        lambda r: rename_question(r, "ssh_user", "deploy_user", carry_over=True),
+    )
     return repo
 
 
@@ -92,6 +97,7 @@ def skip_if_exists_paths(project: Path) -> list[Path]:
 
 # --- Versions ------------------------------------------------------------------------------------
 
+
 def test_copy_needs_no_trust_and_records_the_release(deployment: Path, template_repo: Path):
     answers = answers_of(deployment)
     assert answers["_commit"] == "v0.1.0"
@@ -118,6 +124,7 @@ def test_update_goes_to_the_latest_tag_with_its_new_files_and_changes(updated):
 
 # --- Secrets -------------------------------------------------------------------------------------
 
+
 def test_env_is_byte_identical_after_update(updated, template_repo: Path, tmp_path: Path):
     project, before = updated
     assert (project / ".env").read_bytes() == before[".env"]
@@ -142,6 +149,7 @@ def test_skip_if_exists_files_keep_their_bytes_even_when_tracked(deployment: Pat
 
 # --- Answers -------------------------------------------------------------------------------------
 
+
 def test_renamed_answer_is_carried_over_by_the_new_default(updated):
     project, before = updated
     answers = answers_of(project)
@@ -155,9 +163,12 @@ def test_renamed_answer_is_carried_over_by_the_new_default(updated):
 
 def test_renamed_answer_is_migrated_by_a_trusted_migration(session_tmp: Path, tmp_path: Path):
     repo = first_release(session_tmp / "migrating-template")
-    release(repo, "0.2.0", lambda r: rename_question(r, "ssh_user", "deploy_user",
-                                                     carry_over=False),
-            lambda r: add_answer_migration(r, "0.2.0", "ssh_user", "deploy_user"))
+    release(
+        repo,
+        "0.2.0",
+        lambda r: rename_question(r, "ssh_user", "deploy_user", carry_over=False),
+        lambda r: add_answer_migration(r, "0.2.0", "ssh_user", "deploy_user"),
+    )
     project = generate(repo, tmp_path / "deployment", "v0.1.0", **ANSWERS)
     with pytest.raises(UnsafeTemplateError, match="migrations"):
         update(project)
@@ -172,23 +183,29 @@ def test_changed_answer_reaches_every_rendered_file(redomained: Path):
     kept = {str(path.relative_to(redomained)) for path in skip_if_exists_paths(redomained)}
     assert answers_of(redomained)["domain"] == NEW_DOMAIN
     assert NEW_DOMAIN in (redomained / RENDERED_NEW_FILE).read_text()
-    stale = [name for name, content in files_of(redomained).items()
-             if OLD_DOMAIN.encode() in content and name not in kept]
+    stale = [
+        name
+        for name, content in files_of(redomained).items()
+        if OLD_DOMAIN.encode() in content and name not in kept
+    ]
     assert stale == []
 
 
 def test_changed_answer_reaches_every_file_env_included(redomained: Path):
-    stale = [name for name, content in files_of(redomained).items()
-             if OLD_DOMAIN.encode() in content]
+    stale = [
+        name for name, content in files_of(redomained).items() if OLD_DOMAIN.encode() in content
+    ]
     assert stale == []
 
 
 # --- Local edits and conflicts -------------------------------------------------------------------
 
+
 def test_local_edits_survive_the_update(deployment: Path):
     workflow = deployment / WORKFLOW
-    workflow.write_text(workflow.read_text().replace("runs-on: ubuntu-latest",
-                                                     "runs-on: self-hosted"))
+    workflow.write_text(
+        workflow.read_text().replace("runs-on: ubuntu-latest", "runs-on: self-hosted")
+    )
     (deployment / ".gitignore").write_text((deployment / ".gitignore").read_text() + "notes/\n")
     (deployment / "LOCAL.md").write_text("Our own runbook.\n")
     git(deployment, "add", "-A")
@@ -213,8 +230,11 @@ def test_conflicting_edit_is_reported_by_git_and_resolvable(deployment: Path):
     assert "<<<<<<< before updating" in text and ">>>>>>> after updating" in text
     assert ours in text and NEW_SCHEDULE in text
     # Resolve as docs/update.md says: keep one side, drop the markers, `git add` the file.
-    resolved = [line for line in text.splitlines(keepends=True)
-                if not line.startswith(("<<<<<<<", "=======", ">>>>>>>", NEW_SCHEDULE))]
+    resolved = [
+        line
+        for line in text.splitlines(keepends=True)
+        if not line.startswith(("<<<<<<<", "=======", ">>>>>>>", NEW_SCHEDULE))
+    ]
     workflow.write_text("".join(resolved))
     git(deployment, "add", str(WORKFLOW))
     assert unmerged_paths(deployment) == set()
@@ -224,8 +244,13 @@ def test_conflicting_edit_is_reported_by_git_and_resolvable(deployment: Path):
 
 def test_docs_explain_how_to_resolve_a_conflict():
     docs = (REPO_ROOT / "docs" / "update.md").read_text()
-    for needle in ("git ls-files -u", "<<<<<<< before updating", ">>>>>>> after updating",
-                   "git add", "copier check-update"):
+    for needle in (
+        "git ls-files -u",
+        "<<<<<<< before updating",
+        ">>>>>>> after updating",
+        "git add",
+        "copier check-update",
+    ):
         assert needle in docs, needle
 
 
@@ -243,6 +268,7 @@ def test_update_refuses_a_dirty_repository(deployment: Path, dirt: str):
 
 # --- The CI check in the generated project --------------------------------------------------------
 
+
 def check_step_script(project: Path) -> str:
     workflow = yaml.safe_load((project / WORKFLOW).read_text())
     steps = workflow["jobs"]["check-update"]["steps"]
@@ -251,14 +277,24 @@ def check_step_script(project: Path) -> str:
 
 def run_check_step(project: Path, summary: Path) -> subprocess.CompletedProcess[str]:
     """The workflow's check step, as the runner executes it (copier on PATH, a step summary)."""
-    env = {"PATH": f"{COPIER.parent}:/usr/local/bin:/usr/bin:/bin", "HOME": str(project),
-           "GITHUB_STEP_SUMMARY": str(summary)}
-    return subprocess.run(["bash", "-c", check_step_script(project)], cwd=project, env=env,
-                          capture_output=True, text=True, check=False)
+    env = {
+        "PATH": f"{COPIER.parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(project),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    return subprocess.run(
+        ["bash", "-c", check_step_script(project)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
-def test_ci_check_fails_with_a_summary_when_a_newer_release_exists(deployment: Path,
-                                                                   tmp_path: Path):
+def test_ci_check_fails_with_a_summary_when_a_newer_release_exists(
+    deployment: Path, tmp_path: Path
+):
     summary = tmp_path / "summary.md"
     done = run_check_step(deployment, summary)
     assert done.returncode == 1, done.stderr
@@ -278,11 +314,23 @@ def test_ci_check_passes_when_up_to_date(updated, tmp_path: Path):
 def test_ci_workflow_is_valid_and_its_script_lints(rendered_project: Path, tmp_path: Path):
     workflow = rendered_project / WORKFLOW
     schema = subprocess.run(
-        [str(COPIER.with_name("check-jsonschema")), "--builtin-schema", "vendor.github-workflows",
-         str(workflow)], capture_output=True, text=True, check=False)
+        [
+            str(COPIER.with_name("check-jsonschema")),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(workflow),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert schema.returncode == 0, schema.stdout + schema.stderr
     script = tmp_path / "check.sh"
     script.write_text(check_step_script(rendered_project))
-    lint = subprocess.run([str(COPIER.with_name("shellcheck")), "--shell=bash", str(script)],
-                          capture_output=True, text=True, check=False)
+    lint = subprocess.run(
+        [str(COPIER.with_name("shellcheck")), "--shell=bash", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert lint.returncode == 0, lint.stdout

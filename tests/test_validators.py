@@ -35,8 +35,9 @@ BAD_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize(("question", "value", "message"), BAD_ANSWERS,
-                         ids=[f"{q}:{v}" for q, v, _ in BAD_ANSWERS])
+@pytest.mark.parametrize(
+    ("question", "value", "message"), BAD_ANSWERS, ids=[f"{q}:{v}" for q, v, _ in BAD_ANSWERS]
+)
 def test_bad_answer_is_refused_with_a_clear_message(session_tmp, question, value, message):
     dest = session_tmp / f"refused-{question}"
     with pytest.raises(ValueError, match=question) as refused:
@@ -55,8 +56,9 @@ GOOD_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize(("question", "value"), GOOD_ANSWERS,
-                         ids=[f"{q}:{v}" for q, v in GOOD_ANSWERS])
+@pytest.mark.parametrize(
+    ("question", "value"), GOOD_ANSWERS, ids=[f"{q}:{v}" for q, v in GOOD_ANSWERS]
+)
 def test_good_answer_is_accepted(session_tmp, question, value):
     render(session_tmp / f"accepted-{question}-{abs(hash(value))}", **{question: value})
 
@@ -65,9 +67,14 @@ def test_bad_answer_is_refused_at_the_prompt_and_can_be_corrected(session_tmp):
     """A person typing a bad domain sees why at the prompt, fixes it, and the copy goes on."""
     source = template_snapshot(session_tmp / "prompt-src")
     copier = str(Path(sys.executable).parent / "copier")
-    child = pexpect.spawn(copier, ["copy", str(source), str(session_tmp / "prompt-dest")],
-                          encoding="utf-8", timeout=30, dimensions=(40, 200),
-                          env={"TERM": "dumb", "PATH": "/usr/bin:/bin"})
+    child = pexpect.spawn(
+        copier,
+        ["copy", str(source), str(session_tmp / "prompt-dest")],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 200),
+        env={"TERM": "dumb", "PATH": "/usr/bin:/bin"},
+    )
     try:
         child.expect("Human-readable name")
         child.sendline("")

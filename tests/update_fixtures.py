@@ -22,8 +22,10 @@ OLD_SCHEDULE = '    - cron: "17 6 * * 1"  # Mondays at 06:17 UTC'
 NEW_SCHEDULE = '    - cron: "17 6 * * 1,4"  # Mondays and Thursdays at 06:17 UTC'
 NEW_FILE = Path("template/RELEASE-0.2.0.md.jinja")
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Update Tests", "GIT_AUTHOR_EMAIL": "update-tests@example.com",
-    "GIT_COMMITTER_NAME": "Update Tests", "GIT_COMMITTER_EMAIL": "update-tests@example.com",
+    "GIT_AUTHOR_NAME": "Update Tests",
+    "GIT_AUTHOR_EMAIL": "update-tests@example.com",
+    "GIT_COMMITTER_NAME": "Update Tests",
+    "GIT_COMMITTER_EMAIL": "update-tests@example.com",
 }
 
 
@@ -58,10 +60,12 @@ def release(repo: Path, version: str, *edits: Callable[[Path], None]) -> None:
 
 # --- Edits a release makes -----------------------------------------------------------------------
 
+
 def add_release_notes_file(repo: Path) -> None:
     """A new generated file that uses answers (new in 0.2.0)."""
     (repo / NEW_FILE).write_text(
-        "# Deployment of {{ domain }}\n\nDeploys as {{ deploy_user }}@{{ ssh_host }}.\n")
+        "# Deployment of {{ domain }}\n\nDeploys as {{ deploy_user }}@{{ ssh_host }}.\n"
+    )
 
 
 def change_update_schedule(repo: Path) -> None:
@@ -99,21 +103,37 @@ def add_answer_migration(repo: Path, version: str, old: str, new: str) -> None:
         "import pathlib, re, sys; p = pathlib.Path(sys.argv[1]); "
         "p.write_text(re.sub(r'(?m)^' + sys.argv[2] + ':', sys.argv[3] + ':', p.read_text()))"
     )
-    config["_migrations"] = [{
-        "version": f"v{version}",
-        "when": "{{ _stage == 'before' }}",
-        "command": ["{{ _copier_python }}", "-c", script,
-                    "{{ _copier_conf.answers_file }}", old, new],
-    }]
+    config["_migrations"] = [
+        {
+            "version": f"v{version}",
+            "when": "{{ _stage == 'before' }}",
+            "command": [
+                "{{ _copier_python }}",
+                "-c",
+                script,
+                "{{ _copier_conf.answers_file }}",
+                old,
+                new,
+            ],
+        }
+    ]
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
 
 
 # --- Deployments ---------------------------------------------------------------------------------
 
+
 def generate(template: Path, dest: Path, vcs_ref: str, **answers: object) -> Path:
     """`copier copy` at `vcs_ref`, then `git init && git add -A && git commit` as the docs say."""
-    copier.run_copy(str(template), str(dest), data=answers, vcs_ref=vcs_ref, defaults=True,
-                    quiet=True, unsafe=False)
+    copier.run_copy(
+        str(template),
+        str(dest),
+        data=answers,
+        vcs_ref=vcs_ref,
+        defaults=True,
+        quiet=True,
+        unsafe=False,
+    )
     git(dest, "init", "--quiet", "--initial-branch=main")
     commit_all(dest, "Generated from closo-template")
     return dest
@@ -121,13 +141,21 @@ def generate(template: Path, dest: Path, vcs_ref: str, **answers: object) -> Pat
 
 def update(project: Path, *, unsafe: bool = False, **answers: object) -> None:
     """`copier update --skip-answered --defaults`: the documented command, to the latest tag."""
-    copier.run_update(str(project), data=answers, skip_answered=True, defaults=True,
-                      overwrite=True, quiet=True, unsafe=unsafe)
+    copier.run_update(
+        str(project),
+        data=answers,
+        skip_answered=True,
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        unsafe=unsafe,
+    )
 
 
 def run_copier_cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(COPIER), *args], cwd=project, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [str(COPIER), *args], cwd=project, capture_output=True, text=True, check=False
+    )
 
 
 def answers_of(project: Path) -> dict[str, object]:
@@ -141,6 +169,8 @@ def unmerged_paths(project: Path) -> set[str]:
 
 def files_of(project: Path) -> dict[str, bytes]:
     """Every file of the deployment but git's own, ignored ones (.env) included, by path."""
-    return {str(path.relative_to(project)): path.read_bytes()
-            for path in sorted(project.rglob("*"))
-            if path.is_file() and ".git" not in path.relative_to(project).parts[:1]}
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(project).parts[:1]
+    }
