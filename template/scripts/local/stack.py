@@ -160,6 +160,8 @@ def port_is_free(port: int) -> bool:
 
 
 def pid_alive(pid: int | None) -> bool:
+    """Running, and not a zombie: an exited process that its parent (us, or init for the detached
+    ones, which some inits reap only every few seconds) has not collected yet."""
     if not pid:
         return False
     try:
@@ -168,12 +170,15 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child (ours, not yet reaped) is not alive.
     with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
+        done, _ = os.waitpid(pid, os.WNOHANG)  # our own child: collect it if it exited
         if done:
             return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (not Linux): kill(0) is all we know
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # --- prerequisites ------------------------------------------------------------------------------
