@@ -1,15 +1,14 @@
 """The edge nginx rendered from the generated templates, on loopback with its own prefix.
 
 Used by test_edge.py (routing, headers, limits against stub upstreams) and test_tls.py (ACME
-issuance and renewal against Pebble). The templates are rendered the way the official nginx image
-does it: `envsubst` replaces `${VAR}`/`$VAR` only for variables defined in the environment.
+issuance and renewal against Pebble). The templates are rendered as the official nginx image does
+(`envsubst` replaces `${VAR}`/`$VAR` only for variables defined in the environment), by the
+generated native runner's own code (write_nginx_prefix), so the tests run what users run.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import socket
 import ssl
@@ -21,67 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from helpers import free_port
+from helpers import free_port, load_runner, read_env
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-MIME_TYPES = "/etc/nginx/mime.types"
-
-
-def envsubst(text: str, env: dict[str, str]) -> str:
-    """Replace ${VAR} and $VAR for variables defined in env, as the nginx image's envsubst does."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return env[name] if name in env else match.group(0)
-
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", replace, text)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
-
-
-def render_edge_templates(templates: Path, conf_d: Path, env: dict[str, str]) -> list[Path]:
-    """Render templates/**/*.template into conf_d/ (folders kept); fail on a ${VAR} left unset."""
-    rendered = []
-    for template in sorted(templates.rglob("*.template")):
-        text = envsubst(template.read_text(), env)
-        left = sorted(set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", text)))
-        assert not left, f"{template.name}: variables not set: {left}"
-        target = conf_d / template.relative_to(templates).with_suffix("")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        rendered.append(target)
-    return rendered
-
-
-def main_conf(prefix: Path) -> str:
-    """What the official image's /etc/nginx/nginx.conf does, with every path in `prefix`."""
-    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-    return f"""{user}
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log notice;
-events {{ worker_connections 256; }}
-http {{
-    include {MIME_TYPES};
-    default_type application/octet-stream;
-    access_log {prefix}/logs/access.log;
-    sendfile on;
-    keepalive_timeout 65;
-    client_body_temp_path {prefix}/temp/client_body;
-    proxy_temp_path {prefix}/temp/proxy;
-    fastcgi_temp_path {prefix}/temp/fastcgi;
-    uwsgi_temp_path {prefix}/temp/uwsgi;
-    scgi_temp_path {prefix}/temp/scgi;
-    include conf.d/*.conf;
-}}
-"""
 
 
 def make_test_ca(directory: Path, names: list[str]) -> tuple[Path, Path, Path]:
@@ -179,7 +120,7 @@ class Edge:
     def start(self) -> None:
         checked = self.check()
         assert checked.returncode == 0, checked.stderr
-        self.process = subprocess.Popen([NGINX, *self.nginx_args, "-g", "daemon off;"])
+        self.process = subprocess.Popen([NGINX, *self.nginx_args])  # daemon off in nginx.conf
         wait_for_port(self.https_port)
 
     def reload(self) -> None:
@@ -235,7 +176,7 @@ def start_edge(
     env = {}
     for name in ("settings.env", ".env"):
         if (project / name).is_file():
-            env.update(read_env_file(project / name))
+            env.update(read_env(project / name))
     env.update(
         {
             "HTTP_LISTEN": f"127.0.0.1:{http_port}",
@@ -245,12 +186,9 @@ def start_edge(
         }
     )
     env.update(overrides)
-    for sub in ("logs", "temp"):
-        (prefix / sub).mkdir(parents=True, exist_ok=True)
     slug_dirs = [p for p in project.iterdir() if (p / "nginx" / "templates").is_dir()]
     assert len(slug_dirs) == 1, f"no single <slug>/nginx/templates in {project}"
-    render_edge_templates(slug_dirs[0] / "nginx" / "templates", prefix / "conf.d", env)
-    (prefix / "nginx.conf").write_text(main_conf(prefix))
+    load_runner(project).write_nginx_prefix(prefix, slug_dirs[0] / "nginx" / "templates", env)
     edge = Edge(prefix=prefix, env=env, http_port=http_port, https_port=https_port, ca_file=ca_file)
     edge.start()
     return edge

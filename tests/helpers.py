@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -65,6 +66,16 @@ def render(dest: Path, **answers: object) -> Path:
     )
     dest.chmod(0o755)
     return dest
+
+
+def load_runner(project: Path):
+    """A rendered project's native runner (scripts/local/stack.py) as a module, so tests set up
+    nginx exactly as the runner does (write_nginx_prefix, envsubst) instead of a copy of it."""
+    path = project / "scripts" / "local" / "stack.py"
+    spec = importlib.util.spec_from_file_location(f"stack_{abs(hash(str(project)))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from browser_fixtures import FRONTEND_PUBLIC, read_messages
-from helpers import free_port, render
+from helpers import free_port, load_runner, render
 
 LANGUAGES = ("fr", "en")
 SOURCES = sorted(p for p in FRONTEND_PUBLIC.rglob("*") if p.is_file())
@@ -150,36 +150,9 @@ def test_every_key_the_code_uses_exists():
 # --- the frontend's own nginx ---------------------------------------------------------------------
 
 
-def write_nginx_prefix(prefix: Path, public: Path, port: int) -> Path:
-    """An nginx prefix like the native runner's: main nginx.conf + conf.d rendered by envsubst."""
-    (prefix / "conf.d").mkdir(parents=True, exist_ok=True)
-    (prefix / "logs").mkdir()
+def test_frontend_nginx_template_uses_only_its_documented_variables() -> None:
     template = (FRONTEND_TEMPLATES / "default.conf.template").read_text()
-    variables = set(re.findall(r"\$\{(\w+)\}", template))
-    assert variables == {"FRONTEND_LISTEN", "FRONTEND_ROOT"}, "undocumented variables"
-    conf = template.replace("${FRONTEND_LISTEN}", f"127.0.0.1:{port}").replace(
-        "${FRONTEND_ROOT}", str(public)
-    )
-    (prefix / "conf.d" / "default.conf").write_text(conf)
-    (prefix / "nginx.conf").write_text(f"""
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    access_log {prefix}/logs/access.log;
-    client_body_temp_path {prefix}/tmp-body;
-    proxy_temp_path {prefix}/tmp-proxy;
-    fastcgi_temp_path {prefix}/tmp-fastcgi;
-    uwsgi_temp_path {prefix}/tmp-uwsgi;
-    scgi_temp_path {prefix}/tmp-scgi;
-    include conf.d/*.conf;
-}}
-""")
-    return prefix / "nginx.conf"
+    assert set(re.findall(r"\$\{(\w+)\}", template)) == {"FRONTEND_LISTEN", "FRONTEND_ROOT"}
 
 
 @dataclass
@@ -196,12 +169,13 @@ def frontend(session_tmp: Path, rendered_project: Path) -> Iterator[Frontend]:
     prefix = session_tmp / "frontend-nginx"
     public = shutil.copytree(public_dir(rendered_project), prefix / "public")
     (public / ".env").write_text("SECRET=1\n")  # must never be served
-    conf = write_nginx_prefix(prefix, public, port)
-    test = subprocess.run(
-        [nginx, "-p", str(prefix), "-c", str(conf), "-t"], capture_output=True, text=True
-    )
+    env = {"FRONTEND_LISTEN": f"127.0.0.1:{port}", "FRONTEND_ROOT": str(public)}
+    templates = next(rendered_project.glob("*/frontend/nginx/templates"))
+    load_runner(rendered_project).write_nginx_prefix(prefix, templates, env)  # as `up` does
+    args = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+    test = subprocess.run([*args, "-t"], capture_output=True, text=True)
     assert test.returncode == 0, test.stderr
-    subprocess.run([nginx, "-p", str(prefix), "-c", str(conf)], check=True)
+    server = subprocess.Popen(args)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -211,7 +185,8 @@ def frontend(session_tmp: Path, rendered_project: Path) -> Iterator[Frontend]:
         except httpx.TransportError:
             time.sleep(0.1)
     yield Frontend(url, public)
-    subprocess.run([nginx, "-p", str(prefix), "-c", str(conf), "-s", "quit"], check=False)
+    server.terminate()
+    server.wait(timeout=10)
 
 
 def test_index_is_never_stored(frontend: Frontend):
