@@ -55,11 +55,11 @@ python=${PYTHON:-python3}
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "Python ≥ 3.11 is needed (found $("$python" --version 2>&1)); set PYTHON to one."
 
-install_venv() { # install_venv <venv dir> <requirements file>
-  local venv=$1 requirements=$2 stamp
+install_venv() { # install_venv <venv dir> <requirements file> <what>
+  local venv=$1 requirements=$2 what=$3 stamp
   stamp=$(sha256sum "$requirements" | cut -c1-16)
   [[ -f $venv/.installed && $(cat "$venv/.installed") == "$stamp" ]] && return 0
-  say "installing $(basename "$requirements") into $venv"
+  say "installing $what into $venv"
   [[ -x $venv/bin/python ]] || "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
   echo "$stamp" > "$venv/.installed"
@@ -72,9 +72,9 @@ import sys, tomllib
 group = tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["test"]
 open(sys.argv[1], "w").write("\n".join(group) + "\n")
 PY
-install_venv .venv "$requirements"
+install_venv .venv "$requirements" "the test tools (pyproject.toml, group test)"
 for tool in tools/*.txt; do
   [[ -e $tool ]] || continue
-  install_venv ".venv-tools/$(basename "$tool" .txt)" "$tool"
+  install_venv ".venv-tools/$(basename "$tool" .txt)" "$tool" "$tool"
 done
 say "ready"
