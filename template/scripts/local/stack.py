@@ -151,7 +151,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Free to listen on, as the servers bind: connections of a stopped server lingering in
+    TIME_WAIT do not count (SO_REUSEADDR), or a restart would move the service to a new port."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -457,14 +460,27 @@ class Stack:
     # ports and environments
 
     def choose_ports(self, http_port: int | None, https_port: int | None) -> None:
+        """Keep each service's port across `up`s; a new one only when another program took it.
+        A running service that talks to a moved one is stopped, so that `up` restarts it with
+        the new address (the backend for postgres/storage, the edge for its upstreams)."""
         ports = self.state.ports
         wanted = {"http": http_port, "https": https_port}
+        moved = set()
         for name in ("postgres", "storage", "backend", "frontend", "http", "https"):
             if wanted.get(name):
-                ports[name] = wanted[name]
+                new = wanted[name]
             elif not ports.get(name) or (not self.running(name) and not port_is_free(ports[name])):
-                ports[name] = free_port()
+                new = free_port()
+            else:
+                continue
+            if ports.get(name) not in (None, new):
+                moved.add(name)
+            ports[name] = new
         self.state.save()
+        if moved & {"postgres", "storage"}:
+            stop_pid(self.state.pids.get("backend"))
+        if moved & {"storage", "backend", "frontend", "http", "https"}:
+            stop_pid(self.state.pids.get("nginx"), signal.SIGQUIT)
 
     def running(self, port_name: str) -> bool:
         service = {"http": "nginx", "https": "nginx"}.get(port_name, port_name)

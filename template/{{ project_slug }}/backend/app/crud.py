@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import psycopg_pool
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +44,8 @@ async def get_account(*, user_id: uuid.UUID) -> Account | None:
                 cursor = await connection.execute(ACCOUNT_BY_ID, (user_id,))
                 row = await cursor.fetchone()
             break
+        except psycopg_pool.PoolTimeout:
+            raise  # no connection to be had: the database is down, retrying only doubles the wait
         except psycopg.OperationalError:
             # A database restart cuts every pooled connection: drop the dead ones, then retry.
             if attempt == 2:

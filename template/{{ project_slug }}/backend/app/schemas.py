@@ -54,6 +54,12 @@ class PasswordChange(RequestBody):
     new_password: Password
 
 
+class ErrorMessage(BaseModel):
+    """Every error the API answers: a sentence a person understands (422: a list of problems)."""
+
+    detail: str
+
+
 class UserPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

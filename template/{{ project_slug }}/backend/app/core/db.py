@@ -18,12 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.core.config import settings
 
+DATABASE_WAIT_SECONDS = 3
+
 # Creating the engine opens no connection; the pool fills on first use.
 # pool_pre_ping: a connection dropped by a database restart is replaced, not failing a request.
 # Pool sizes: at most 15 + 5 connections per worker, so 4 workers stay under PostgreSQL's
 # default max_connections (100).
+# Timeouts: while the database is down a request must fail fast with a 503, not hang; a few
+# seconds cover a busy pool and a slow connect.
 engine = create_async_engine(
-    settings.database_url, pool_size=5, max_overflow=10, pool_pre_ping=True
+    settings.database_url,
+    pool_size=5,
+    max_overflow=10,
+    pool_pre_ping=True,
+    pool_timeout=DATABASE_WAIT_SECONDS,
+    connect_args={"connect_timeout": DATABASE_WAIT_SECONDS},
 )
 SessionFactory = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -42,11 +51,12 @@ account_pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPoo
         user=settings.POSTGRES_USER,
         password=settings.POSTGRES_PASSWORD,
         application_name="backend-accounts",
+        connect_timeout=DATABASE_WAIT_SECONDS,
     ),
     kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0},
     min_size=1,
     max_size=5,  # a lookup holds its connection for ~0.1 ms: 5 serve thousands per second
-    timeout=10.0,
+    timeout=DATABASE_WAIT_SECONDS,
     open=False,
     name="accounts",
 )

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app import crud
 from app.api.deps import SessionDep, unauthorized
+from app.api.responses import error
 from app.core.config import settings
 from app.core.security import decode_token, hash_password, verify_password
 from app.schemas import PASSWORD_MAX_LENGTH, Token, UserCreate, UserPublic
@@ -62,7 +63,12 @@ def _session_refused(detail: str) -> JSONResponse:
     return _clear_cookie(response)  # type: ignore[return-value]
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPublic,
+    responses={409: error("An account with this e-mail address already exists")},
+)
 async def register_user(body: UserCreate, session: SessionDep) -> object:
     hashed = await hash_password(body.password)
     try:
@@ -75,7 +81,14 @@ async def register_user(body: UserCreate, session: SessionDep) -> object:
         ) from exc
 
 
-@router.post("/login", response_model=Token)
+@router.post(
+    "/login",
+    response_model=Token,
+    responses={
+        401: error("Incorrect e-mail address or password"),
+        403: error("The account is deactivated"),
+    },
+)
 async def login(
     response: Response,
     session: SessionDep,
@@ -93,7 +106,11 @@ async def login(
     return _token_response(response, await start_session(session, user=user))
 
 
-@router.post("/refresh", response_model=Token, responses={401: {"description": "No valid session"}})
+@router.post(
+    "/refresh",
+    response_model=Token,
+    responses={401: error("No valid session: sign in again")},
+)
 async def refresh_access_token(
     response: Response, session: SessionDep, refresh_token: RefreshCookie = None
 ) -> object:

@@ -11,13 +11,14 @@ from starlette.requests import ClientDisconnect
 
 from app import crud
 from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep
+from app.api.responses import FILE_NOT_FOUND, SIGNED_IN, STORAGE_DOWN, error
 from app.core.config import settings
 from app.models import File
 from app.schemas import FilePublic, Page
 from app.services.storage import StorageClient, StorageError, StoredFile
 from app.services.uploads import UploadError, UploadTooLargeError, open_file_part
 
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], responses=SIGNED_IN)
 logger = logging.getLogger(__name__)
 
 # Room for the multipart boundaries and part headers around the file itself.
@@ -42,6 +43,13 @@ def _too_large(limit_kind: str) -> HTTPException:
     "/upload",
     status_code=status.HTTP_201_CREATED,
     response_model=FilePublic,
+    responses={
+        400: error("The upload was cut short or its multipart body is malformed"),
+        413: error("The file is larger than the upload limit"),
+        415: error("The body is not multipart/form-data"),
+        507: error("The file would exceed the user's storage quota"),
+        **STORAGE_DOWN,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -139,7 +147,7 @@ async def read_files(user: CurrentUser, session: SessionDep, page: PaginationDep
     return {"items": files, "total": total}
 
 
-@router.get("/files/{file_id}", response_model=FilePublic)
+@router.get("/files/{file_id}", response_model=FilePublic, responses=FILE_NOT_FOUND)
 async def read_file(file_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> File:
     file = await crud.get_file(session, owner_id=user.id, file_id=file_id)
     if file is None:
@@ -147,7 +155,11 @@ async def read_file(file_id: uuid.UUID, user: CurrentUser, session: SessionDep) 
     return file
 
 
-@router.delete("/files/{file_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/files/{file_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**FILE_NOT_FOUND, **STORAGE_DOWN},
+)
 async def delete_file(
     file_id: uuid.UUID, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> Response:

@@ -8,13 +8,14 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from app import crud
 from app.api.deps import AdminUser, CurrentSessionId, CurrentUser, PaginationDep, SessionDep
+from app.api.responses import ADMIN, SIGNED_IN, USER_NOT_FOUND, error
 from app.core.security import hash_password, verify_password
 from app.crud import Account
 from app.models import User
 from app.schemas import Page, PasswordChange, UserAdminUpdate, UserPublic, UserUpdate
 from app.services.sessions import revoke_user_sessions
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 
 EMAIL_TAKEN = "An account with this e-mail address already exists."
 
@@ -31,7 +32,9 @@ async def read_user_me(user: CurrentUser) -> Account:
     return user
 
 
-@router.patch("/me", response_model=UserPublic)
+@router.patch(
+    "/me", response_model=UserPublic, responses={409: error("The e-mail address is taken")}
+)
 async def update_user_me(body: UserUpdate, current: CurrentUser, session: SessionDep) -> User:
     user = await _load_user(session, current.id)
     changes = body.model_dump(exclude_unset=True)
@@ -43,7 +46,11 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
         raise HTTPException(status.HTTP_409_CONFLICT, detail=EMAIL_TAKEN) from exc
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: error("The current password is wrong")},
+)
 async def change_password_me(
     body: PasswordChange, user: CurrentUser, session_id: CurrentSessionId, session: SessionDep
 ) -> Response:
@@ -58,13 +65,21 @@ async def change_password_me(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("", response_model=Page[UserPublic])
+@router.get("", response_model=Page[UserPublic], responses=ADMIN)
 async def read_users(_: AdminUser, session: SessionDep, page: PaginationDep) -> dict:
     users, total = await crud.list_users(session, offset=page.offset, limit=page.limit)
     return {"items": users, "total": total}
 
 
-@router.patch("/{user_id}", response_model=UserPublic)
+@router.patch(
+    "/{user_id}",
+    response_model=UserPublic,
+    responses={
+        **ADMIN,
+        **USER_NOT_FOUND,
+        400: error("An administrator cannot deactivate themself"),
+    },
+)
 async def update_user(
     user_id: uuid.UUID, body: UserAdminUpdate, admin: AdminUser, session: SessionDep
 ) -> User:
