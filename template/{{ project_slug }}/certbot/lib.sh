@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # Helpers shared by the certbot scripts (sourced, not run). POSIX sh.
 #
-# Settings, from the environment (the certbot container gets .env plus the paths below):
+# Settings, from the environment (the certbot container gets settings.env plus the paths below):
 #   DOMAIN, DOMAIN_ALIASES     names on the certificate (DOMAIN first; aliases space-separated)
 #   SSL_EMAIL                  Let's Encrypt account e-mail (expiry warnings)
 #   CERTBOT_STAGING            1: Let's Encrypt's staging server (untrusted certificates, high limits)
@@ -34,7 +34,7 @@ die() {
 require() {
     for name in "$@"; do
         eval "value=\${$name:-}"
-        [ -n "$value" ] || die "$name is not set: it comes from .env (see .env.example)."
+        [ -n "$value" ] || die "$name is not set: it comes from settings.env."
     done
 }
 

@@ -43,7 +43,7 @@ def wait_for_database(engine: Engine, *, timeout: float = 60.0, interval: float 
                 raise SystemExit(
                     f"PostgreSQL at {settings.POSTGRES_HOST}:{settings.POSTGRES_PORT} did not "
                     f"answer within {timeout:.0f} s ({exc.orig}). Check that it runs and "
-                    "that POSTGRES_* in .env are right."
+                    "that POSTGRES_* in settings.env and .env are right."
                 ) from exc
             time.sleep(interval)
 
