@@ -29,7 +29,7 @@ need openssl         command -v openssl
 need git             command -v git
 need wrk             command -v wrk
 need curl            command -v curl
-need python3-venv    python3 -c 'import ensurepip, venv'
+need python3-venv    /usr/bin/python3 -c 'import ensurepip, venv'
 
 if ((${#missing[@]})); then
   install_cmd="apt-get install -y --no-install-recommends ${missing[*]}"

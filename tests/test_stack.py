@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack, render
+from helpers import Stack, read_env, render
 
 pytestmark = pytest.mark.stack
 
@@ -226,3 +226,26 @@ def test_runner_runs_the_services_own_suites(session_tmp):
     # It started PostgreSQL for the run, so it stopped it afterwards.
     state = json.loads((session_tmp / "suites-state" / "run" / "stack.json").read_text())
     assert state["pids"] == {}
+
+
+def test_a_checkout_without_env_gets_new_secrets_on_request(session_tmp):
+    """A teammate's clone or a CI job has no .env (git-ignored): `up` says how to make one,
+    `secrets` makes it, and never replaces an existing one."""
+    project = render(session_tmp / "no-env")
+    (project / ".env").unlink()
+    runner = [sys.executable, str(project / "scripts/local/stack.py")]
+    refused = subprocess.run([*runner, "up", "--detach"], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "stack.py secrets" in refused.stderr and "Traceback" not in refused.stderr
+
+    made = subprocess.run([*runner, "secrets"], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    env = read_env(project / ".env")
+    assert env.keys() == read_env(project / ".env.example").keys()
+    assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in env.values())
+    assert (project / ".env").stat().st_mode & 0o777 == 0o600
+
+    before = (project / ".env").read_bytes()
+    again = subprocess.run([*runner, "secrets"], capture_output=True, text=True)
+    assert again.returncode == 1 and "its secrets are kept" in again.stderr
+    assert (project / ".env").read_bytes() == before

@@ -8,6 +8,7 @@ Usage:
     python3 scripts/local/stack.py status [--state-dir DIR]
     python3 scripts/local/stack.py down   [--state-dir DIR]
     python3 scripts/local/stack.py test   [--state-dir DIR] [-- PYTEST_ARGS]
+    python3 scripts/local/stack.py secrets    (a new .env with fresh secrets, e.g. in CI)
 
 `up` prepares what it needs on first use (a virtualenv with the services' pinned dependencies, a
 PostgreSQL cluster and a self-signed certificate in the state dir), migrates the database, starts
@@ -29,6 +30,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -56,7 +58,8 @@ def read_env_file(path: Path) -> dict[str, str]:
     """Parse a docker-compose style env file: KEY=VALUE lines, comments, optional quotes."""
     if not path.is_file():
         fix = (
-            "restore it from your copy, or from .env.example with fresh secrets"
+            "restore the deployment's copy, or make new secrets for a local stack with "
+            "`python3 scripts/local/stack.py secrets`"
             if path.name == ".env"
             else "restore it from git (`git checkout -- settings.env`)"
         )
@@ -74,6 +77,22 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         env[key.strip()] = value
     return env
+
+
+def write_new_secrets() -> Path:
+    """A new .env: a fresh random value for every secret that .env.example lists. For a checkout
+    without one (a teammate's clone, CI); never over an existing .env, whose secrets a deployment
+    depends on."""
+    env_file = PROJECT / ".env"
+    if env_file.exists():
+        raise StackError(
+            f"{env_file} exists: its secrets are kept. Delete it first to replace them."
+        )
+    names = read_env_file(PROJECT / ".env.example")
+    with os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write("# Secrets made by `stack.py secrets` (see .env.example). Git-ignored.\n")
+        out.writelines(f"{name}={secrets.token_hex(32)}\n" for name in names)
+    return env_file
 
 
 def project_slug() -> str:
@@ -1011,6 +1030,7 @@ def _interrupt(*_: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("secrets", help="write a new .env with fresh random secrets")
     for name in ("up", "status", "down", "test"):
         cmd = sub.add_parser(name)
         cmd.add_argument(
@@ -1040,6 +1060,9 @@ def main(argv: list[str] | None = None) -> int:
             cmd.add_argument("--acme-ca", help="CA bundle that verifies the ACME server's HTTPS")
     args = parser.parse_args(argv)
     try:
+        if args.command == "secrets":
+            print(f"New secrets written to {write_new_secrets()} (mode 600).")
+            return 0
         stack = Stack(args.state_dir)
         if args.command == "status":
             print(json.dumps(stack.status(), indent=2))

@@ -36,6 +36,8 @@ class Step:
 
 # {slug} is the project's folder of services (PROJECT_SLUG in config). "install" unpacks the
 # step's upload on the server; "require:SERVICE@SCRIPT" stops early when a dependency is down.
+# A table reads better here than one argument a line.
+# fmt: off
 DEPLOY_STEPS = (
     Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml", "settings.env"),
          ("env", "install", "up:db")),
@@ -55,6 +57,7 @@ DEPLOY_STEPS = (
           "require:storage@deploy_slave_storage", "require:frontend@deploy_frontend_no_port",
           "build:nginx", "build:certbot", "certificate", "up:certbot")),
 )
+# fmt: on
 
 
 # --- Operations: each renders to one command (or a few lines) in sh and in bat ----------------
@@ -119,9 +122,11 @@ SSH = 'ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}"'
 SCP = 'scp ${SSH_OPTS} -P "${SSH_PORT}"'
 REMOTE = "${SCP_HOST}:${REMOTE_DIR}"  # scp target (IPv6 addresses in brackets)
 HELPER = "sh ${REMOTE_DIR}/.deploy/remote.sh"
-UNREACHABLE = ("cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, "
-               "SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} "
-               "${SSH_USER}@${SSH_HOST}'.")
+UNREACHABLE = (
+    "cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, "
+    "SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} "
+    "${SSH_USER}@${SSH_HOST}'."
+)
 
 
 def reach_server() -> Cmd:
@@ -130,9 +135,11 @@ def reach_server() -> Cmd:
 
 def send_helper(*extra: str) -> Cmd:
     files = " ".join(("scripts/prod/remote.sh", *extra))
-    return Cmd(f'{SCP} {files} "{REMOTE}/.deploy/"',
-               "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable "
-               "by ${SSH_USER}?")
+    return Cmd(
+        f'{SCP} {files} "{REMOTE}/.deploy/"',
+        "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable "
+        "by ${SSH_USER}?",
+    )
 
 
 def deploy_script(step: Step) -> Script:
@@ -153,12 +160,16 @@ def deploy_script(step: Step) -> Script:
             MakeDir(OUTBOX),
             Say(f"{tag}: deploying to ${{SSH_USER}}@${{SSH_HOST}}:${{REMOTE_DIR}}"),
             reach_server(),
-            Cmd(f"tar -czf {OUTBOX}/{archive} {excludes} {quoted}",
-                "packing " + " ".join(paths) + " failed: are you in an intact project folder?"),
+            Cmd(
+                f"tar -czf {OUTBOX}/{archive} {excludes} {quoted}",
+                "packing " + " ".join(paths) + " failed: are you in an intact project folder?",
+            ),
             send_helper(f"{OUTBOX}/{archive}"),
-            Cmd(f'{SSH} "{HELPER} {actions}" < .env',
+            Cmd(
+                f'{SSH} "{HELPER} {actions}" < .env',
                 f"{step.script} failed on the server (reason above): fix it, then run "
-                f"{step.script} again."),
+                f"{step.script} again.",
+            ),
             Say(f"{tag}: done, healthy on ${{SSH_HOST}}."),
         ),
     )
@@ -166,17 +177,23 @@ def deploy_script(step: Step) -> Script:
 
 def deploy_all() -> Script:
     return Script(
-        "deploy_all", "deploy_all",
+        "deploy_all",
+        "deploy_all",
         "Deploys the whole stack, the five steps in order; stops at the first failure.",
         tuple(RunScript(s.script) for s in DEPLOY_STEPS)
-        + (Say("Deployed database, storage, backend, frontend and HTTPS edge to "
-               "${SSH_HOST}: https://${SSL_DOMAIN}/"),),
+        + (
+            Say(
+                "Deployed database, storage, backend, frontend and HTTPS edge to "
+                "${SSH_HOST}: https://${SSL_DOMAIN}/"
+            ),
+        ),
     )
 
 
 def status() -> Script:
     return Script(
-        "status", "status",
+        "status",
+        "status",
         "Shows the containers and their health, the certificate's days left and the volumes' disk "
         "use; exits 1 if anything is unhealthy.",
         (
@@ -184,9 +201,11 @@ def status() -> Script:
             Say("Status of ${SSH_HOST}:${REMOTE_DIR}"),
             reach_server(),
             send_helper(),
-            Cmd(f'{SSH} "{HELPER} status"',
+            Cmd(
+                f'{SSH} "{HELPER} status"',
                 "the server reports a problem (FAIL above): run the deploy script of that service, "
-                "or read its log with 'docker compose logs SERVICE' on the server."),
+                "or read its log with 'docker compose logs SERVICE' on the server.",
+            ),
             Say("All services healthy."),
         ),
     )
@@ -194,7 +213,8 @@ def status() -> Script:
 
 def backup() -> Script:
     return Script(
-        "backup", "backup",
+        "backup",
+        "backup",
         "Dumps the database (pg_dump) and archives the storage volume on the server, then "
         "downloads both to backups/NAME on this machine.",
         (
@@ -203,11 +223,16 @@ def backup() -> Script:
             Say("Backing up ${SSH_HOST}:${REMOTE_DIR}"),
             reach_server(),
             send_helper(),
-            Cmd(f'{SSH} "{HELPER} backup"',
-                "the backup failed on the server (reason above).", capture="BACKUP_NAME"),
-            Cmd(f'{SCP} -r "{REMOTE}/backups/${{BACKUP_NAME}}" backups/',
+            Cmd(
+                f'{SSH} "{HELPER} backup"',
+                "the backup failed on the server (reason above).",
+                capture="BACKUP_NAME",
+            ),
+            Cmd(
+                f'{SCP} -r "{REMOTE}/backups/${{BACKUP_NAME}}" backups/',
                 "downloading backups/${BACKUP_NAME} failed: it is still on the server in "
-                "${REMOTE_DIR}/backups."),
+                "${REMOTE_DIR}/backups.",
+            ),
             Say("Backup saved in backups/${BACKUP_NAME} (db.dump, storage.tar.gz)."),
         ),
     )
@@ -215,23 +240,33 @@ def backup() -> Script:
 
 def restore() -> Script:
     return Script(
-        "restore", "restore NAME",
+        "restore",
+        "restore NAME",
         "Replaces the server's database and stored files with the local backup backups/NAME, "
         "after a confirmation.",
         (
             NeedTools(("ssh", "scp")),
-            NeedArg("BACKUP_NAME", "restore NAME (a folder of backups/, e.g. 20250101-120000)",
-                    "0123456789-"),
-            Confirm("This REPLACES the database and all stored files on ${SSH_HOST} with "
-                    "backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
-                    "SSL_DOMAIN"),
+            NeedArg(
+                "BACKUP_NAME",
+                "restore NAME (a folder of backups/, e.g. 20250101-120000)",
+                "0123456789-",
+            ),
+            Confirm(
+                "This REPLACES the database and all stored files on ${SSH_HOST} with "
+                "backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
+                "SSL_DOMAIN",
+            ),
             reach_server(),
             Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
             send_helper(),
-            Cmd(f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
-                "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?"),
-            Cmd(f'{SSH} "{HELPER} restore:${{BACKUP_NAME}}"',
-                "the restore failed on the server (reason above)."),
+            Cmd(
+                f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
+                "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?",
+            ),
+            Cmd(
+                f'{SSH} "{HELPER} restore:${{BACKUP_NAME}}"',
+                "the restore failed on the server (reason above).",
+            ),
             Say("Restored backups/${BACKUP_NAME} on ${SSH_HOST}."),
         ),
     )
@@ -273,32 +308,49 @@ def _sh_op(op: object) -> list[str]:
     if isinstance(op, Say):
         return [f"echo {sh_text(op.text)}"]
     if isinstance(op, NeedTools):
-        return [f"command -v {t} >/dev/null 2>&1 || die {sh_text(_missing_tool(t))}"
-                for t in op.tools]
+        return [
+            f"command -v {t} >/dev/null 2>&1 || die {sh_text(_missing_tool(t))}" for t in op.tools
+        ]
     if isinstance(op, NeedEnv):
-        return [f"[ -f .env ] || die {sh_text(_MISSING_ENV)}",
-                "# No ._ files from macOS tar.", "export COPYFILE_DISABLE=1"]
+        return [
+            f"[ -f .env ] || die {sh_text(_MISSING_ENV)}",
+            "# No ._ files from macOS tar.",
+            "export COPYFILE_DISABLE=1",
+        ]
     if isinstance(op, MakeDir):
         return [f"mkdir -p {op.path}"]
     if isinstance(op, NeedArg):
-        return [f'{op.variable}="${{1:-}}"',
-                f'case "${{{op.variable}}}" in',
-                f'    "" | *[!{op.pattern}]*) die {sh_text("usage: " + op.usage)} ;;',
-                "esac"]
+        return [
+            f'{op.variable}="${{1:-}}"',
+            f'case "${{{op.variable}}}" in',
+            f'    "" | *[!{op.pattern}]*) die {sh_text("usage: " + op.usage)} ;;',
+            "esac",
+        ]
     if isinstance(op, Confirm):
-        return [f"printf '%s' {sh_text(op.prompt)}",
-                "read -r answer || answer=",
-                f'[ "$answer" = "${{{op.expected}}}" ] || die "not confirmed: nothing changed."']
+        return [
+            f"printf '%s' {sh_text(op.prompt)}",
+            "read -r answer || answer=",
+            f'[ "$answer" = "${{{op.expected}}}" ] || die "not confirmed: nothing changed."',
+        ]
     if isinstance(op, RunScript):
-        return [f'sh "$(dirname "$0")/{op.script}.sh" || die '
-                + sh_text(f"{op.script} failed: fix the problem above, then run {op.script}.sh "
-                          "and the steps after it (or deploy_all.sh again).")]
+        return [
+            f'sh "$(dirname "$0")/{op.script}.sh" || die '
+            + sh_text(
+                f"{op.script} failed: fix the problem above, then run {op.script}.sh "
+                "and the steps after it (or deploy_all.sh again)."
+            )
+        ]
     if isinstance(op, Cmd):
-        prefix = "# shellcheck disable=SC2086 # SSH_OPTS holds several options\n" \
-            if "${SSH_OPTS}" in op.argv else ""
+        prefix = (
+            "# shellcheck disable=SC2086 # SSH_OPTS holds several options\n"
+            if "${SSH_OPTS}" in op.argv
+            else ""
+        )
         if op.capture:
-            return [f"{prefix}{op.capture}=$({op.argv}) || die {sh_text(op.error)}",
-                    f'[ -n "${{{op.capture}}}" ] || die {sh_text(op.error)}']
+            return [
+                f"{prefix}{op.capture}=$({op.argv}) || die {sh_text(op.error)}",
+                f'[ -n "${{{op.capture}}}" ] || die {sh_text(op.error)}',
+            ]
         return [f"{prefix}{op.argv} || die {sh_text(op.error)}"]
     raise TypeError(op)
 
@@ -357,43 +409,64 @@ def _bat_op(op: object) -> list[str]:
     if isinstance(op, MakeDir):
         return [f"if not exist {op.path} mkdir {op.path}"]
     if isinstance(op, NeedArg):
-        return [f'set "{op.variable}=%~1"',
-                f"if not defined {op.variable} {_bat_fail('usage: ' + op.usage)}",
-                # findstr /r "^[chars]*$" fails on any other character.
-                f'echo %{op.variable}%| findstr /r /x "[{op.pattern}]*" >nul',
-                f"if errorlevel 1 {_bat_fail('usage: ' + op.usage)}"]
+        return [
+            f'set "{op.variable}=%~1"',
+            f"if not defined {op.variable} {_bat_fail('usage: ' + op.usage)}",
+            # findstr /r "^[chars]*$" fails on any other character.
+            f'echo %{op.variable}%| findstr /r /x "[{op.pattern}]*" >nul',
+            f"if errorlevel 1 {_bat_fail('usage: ' + op.usage)}",
+        ]
     if isinstance(op, Confirm):
-        return ['set "ANSWER="',
-                f'set /p "ANSWER={bat_vars(op.prompt)}"',
-                f'if not "%ANSWER%"=="%{op.expected}%" '
-                + _bat_fail("not confirmed: nothing changed.")]
+        return [
+            'set "ANSWER="',
+            f'set /p "ANSWER={bat_vars(op.prompt)}"',
+            f'if not "%ANSWER%"=="%{op.expected}%" ' + _bat_fail("not confirmed: nothing changed."),
+        ]
     if isinstance(op, RunScript):
-        return [f'call "%~dp0{op.script}.bat"',
-                "if errorlevel 1 "
-                + _bat_fail(f"{op.script} failed: fix the problem above, then run {op.script}.bat "
-                            "and the steps after it (or deploy_all.bat again).")]
+        return [
+            f'call "%~dp0{op.script}.bat"',
+            "if errorlevel 1 "
+            + _bat_fail(
+                f"{op.script} failed: fix the problem above, then run {op.script}.bat "
+                "and the steps after it (or deploy_all.bat again)."
+            ),
+        ]
     if isinstance(op, Cmd):
         argv = bat_vars(op.argv)
         if op.capture:
-            return [f'set "{op.capture}="',
-                    f'for /f "usebackq delims=" %%n in (`{argv}`) do set "{op.capture}=%%n"',
-                    f"if not defined {op.capture} {_bat_fail(op.error)}"]
+            return [
+                f'set "{op.capture}="',
+                f'for /f "usebackq delims=" %%n in (`{argv}`) do set "{op.capture}=%%n"',
+                f"if not defined {op.capture} {_bat_fail(op.error)}",
+            ]
         return [argv, f"if errorlevel 1 {_bat_fail(op.error)}"]
     raise TypeError(op)
 
 
-_MISSING_ENV = (".env not found in the project folder: it holds the secrets the server needs. "
-                "Restore it from your copy, or rebuild it from .env.example with new secrets.")
+_MISSING_ENV = (
+    ".env not found in the project folder: it holds the secrets the server needs. "
+    "Restore it from your copy, or rebuild it from .env.example with new secrets."
+)
 
 
 def _missing_tool(tool: str) -> str:
-    return (f"'{tool}' not found: install the OpenSSH client and tar "
-            "(built into Windows 10+, packages openssh-client and tar elsewhere).")
+    return (
+        f"'{tool}' not found: install the OpenSSH client and tar "
+        "(built into Windows 10+, packages openssh-client and tar elsewhere)."
+    )
 
 
 # --- config.sh / config.bat: load config.env, the environment winning --------------------------
-SETTINGS = ("SSH_HOST", "SSH_USER", "SSH_PORT", "SSH_OPTS", "SSL_DOMAIN", "SSL_EMAIL", "REMOTE_DIR",
-            "PROJECT_SLUG")
+SETTINGS = (
+    "SSH_HOST",
+    "SSH_USER",
+    "SSH_PORT",
+    "SSH_OPTS",
+    "SSL_DOMAIN",
+    "SSL_EMAIL",
+    "REMOTE_DIR",
+    "PROJECT_SLUG",
+)
 OPTIONAL = ("SSH_OPTS",)
 
 
@@ -403,14 +476,16 @@ def config_sh() -> str:
         "# Sourced by the deploy scripts: loads config.env, where a variable already set in the",
         "# environment wins. Generated by generate.py with its .bat twin: edit that, not this.",
         "config_value() {",
-        "    sed -n \"s/^$1=//p\" \"$(dirname \"$0\")/config.env\" | tr -d '\\r' | tail -n 1",
+        '    sed -n "s/^$1=//p" "$(dirname "$0")/config.env" | tr -d \'\\r\' | tail -n 1',
         "}",
     ]
     for name in SETTINGS:
         lines.append(f': "${{{name}:=$(config_value {name})}}"')
         if name not in OPTIONAL:
-            lines.append(f'[ -n "${{{name}}}" ] || {{ echo "  [x] {name} is missing in '
-                         'scripts/prod/config.env." >&2; exit 1; }')
+            lines.append(
+                f'[ -n "${{{name}}}" ] || {{ echo "  [x] {name} is missing in '
+                'scripts/prod/config.env." >&2; exit 1; }'
+            )
     lines += [
         "# scp needs an IPv6 address in brackets.",
         "# shellcheck disable=SC2034 # used by the scripts that source this file",
@@ -431,8 +506,10 @@ def config_bat() -> str:
     for name in SETTINGS:
         lines.append(f"call :load {name}")
         if name not in OPTIONAL:
-            lines.append(f"if not defined {name} (echo   [x] {name} is missing in "
-                         "scripts\\prod\\config.env. 1>&2& exit /b 1)")
+            lines.append(
+                f"if not defined {name} (echo   [x] {name} is missing in "
+                "scripts\\prod\\config.env. 1>&2& exit /b 1)"
+            )
     lines += [
         "rem scp needs an IPv6 address in brackets (a host name or IPv4 address has no colon).",
         'set "SCP_HOST=%SSH_USER%@%SSH_HOST%"',
