@@ -3,6 +3,11 @@
 Every page opened through `open_page` records console errors, uncaught exceptions and CSP
 violations; `Watch.assert_clean()` fails the test on any of them, except failed HTTP answers
 the test expects (a 401 for a wrong password is the point of that test).
+
+Fixtures (conftest.py imports them for every module): `browser`, one Chromium for the whole
+session (Playwright's sync API cannot run two instances at once in one thread, so the browser
+modules share it), and `open_page`, which uses the `site` fixture each browser module defines for
+the stack it drives.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ import json
 import re
 import ssl
 import struct
+import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import pytest
 from helpers import REPO_ROOT, Stack
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 FRONTEND_PUBLIC = REPO_ROOT / "template" / "{{ project_slug }}" / "frontend" / "public"
+PASSWORD = "correct horse battery"
 # Chromium reports every non-2xx answer as "Failed to load resource: … status of 401 (…)".
 FAILED_RESOURCE = re.compile(r"Failed to load resource: .* status of (\d+)")
 # Reports CSP violations through the console, where `Watch` sees them (runs before the app).
@@ -189,4 +198,49 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
         + chunk(b"IHDR", header)
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, site: Site) -> Iterator[PageOpener]:
+    """`open_page()` → (page, watch): a page in a fresh context; all closed after the test."""
+    opener = PageOpener(browser, site)
+    yield opener
+    opener.close()
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:10]}@example.com"
+
+
+def sign_in(page: Page, site: Site, email: str, password: str = PASSWORD) -> None:
+    T = site.T
+    page.goto(f"{site.url}/")
+    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    page.get_by_label(T("signin.email")).fill(email)
+    page.get_by_label(T("signin.password")).fill(password)
+    page.get_by_role("button", name=T("signin.submit")).click()
+    expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+
+
+def throttle_uploads(page: Page, bytes_per_second: int) -> None:
+    """Slow the browser's uploads down (Chromium's network emulation), so progress can be seen."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_second,
+        },
     )

@@ -12,6 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+# Browser fixtures for every browser module: one Chromium per session (two Playwright instances
+# cannot run in one thread), and `open_page` for the `site` fixture each module defines.
+from browser_fixtures import browser, open_page  # noqa: E402
 from helpers import (  # noqa: E402
     REPO_ROOT,
     PgCluster,
@@ -22,7 +25,7 @@ from helpers import (  # noqa: E402
     world_readable_tmpdir,
 )
 
-__all__ = ["REPO_ROOT", "render"]
+__all__ = ["REPO_ROOT", "browser", "open_page", "render"]
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -76,6 +77,38 @@ def load_runner(project: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def services_venv(project: Path) -> Path:
+    """The generated runner's own virtualenv for the services' pins (built once, then cached)."""
+    runner = load_runner(project)
+    return runner.ensure_venv(runner.project_slug())
+
+
+def run_service_suite(
+    project: Path, service: str, *, min_tests: int, min_coverage: int, env: dict[str, str]
+) -> str:
+    """Run a generated service's own pytest suite with coverage in the runner's virtualenv;
+    assert it passed whole (at least min_tests, nothing skipped or failed) and covered at least
+    min_coverage % of its lines. Returns pytest's output."""
+    folder = next(project.glob(f"*/{service}/app/main.py")).parents[1]
+    result = subprocess.run(
+        [str(services_venv(project) / "bin" / "python"), "-m", "pytest", "-q",
+         "-p", "no:cacheprovider", "-rfEs", "--cov=app", f"--cov-fail-under={min_coverage}",
+         "--cov-report=term"],
+        cwd=folder, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+             "COVERAGE_FILE": str(project.parent / f"{service}.coverage"), **env},
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    summary = output.strip().splitlines()[-1]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed and int(passed.group(1)) >= min_tests, summary
+    assert not re.search(r"skipped|xfail|failed|error", summary), summary
+    total = re.search(r"^TOTAL\s.*?(\d+)%$", output, re.MULTILINE)
+    assert total and int(total.group(1)) >= min_coverage, output[-3000:]
+    return output
 
 
 def free_port() -> int:

@@ -8,29 +8,16 @@ create and drop a database of its own and leave that one alone.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import PG_BIN, PgCluster, read_env, render
+from helpers import PG_BIN, PgCluster, read_env, render, run_service_suite, services_venv
 
 MIN_TESTS = 110  # the suite covers every route and failure path of the issue; fewer is a bug
 MIN_COVERAGE = 90
 USER_DB = "closo_user_data"
-
-
-def services_venv(project: Path, slug: str) -> Path:
-    """The generated runner's own virtualenv for the services' pins (built once, then cached)."""
-    spec = importlib.util.spec_from_file_location(
-        "generated_stack", project / "scripts" / "local" / "stack.py"
-    )
-    assert spec and spec.loader
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
-    return runner.ensure_venv(slug)
 
 
 def psql(cluster: PgCluster, sql: str, database: str = "postgres") -> str:
@@ -73,41 +60,13 @@ def user_database(pg_cluster: PgCluster) -> str:
 def test_generated_backend_suite_passes_with_coverage(
     backend_project: Path, pg_cluster: PgCluster, user_database: str
 ) -> None:
-    backend = next(backend_project.glob("*/backend/app/main.py")).parents[1]
-    python = services_venv(backend_project, backend.parent.name) / "bin" / "python"
-    result = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-rfEs",
-            "--cov=app",
-            f"--cov-fail-under={MIN_COVERAGE}",
-            "--cov-report=term",
-        ],
-        cwd=backend,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={
-            **os.environ,
-            **pg_cluster.env(),
-            "POSTGRES_DB": user_database,
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "COVERAGE_FILE": str(backend_project.parent / "backend.coverage"),
-        },
+    run_service_suite(
+        backend_project,
+        "backend",
+        min_tests=MIN_TESTS,
+        min_coverage=MIN_COVERAGE,
+        env={**pg_cluster.env(), "POSTGRES_DB": user_database},
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    summary = output.strip().splitlines()[-1]
-    passed = re.search(r"(\d+) passed", summary)
-    assert passed and int(passed.group(1)) >= MIN_TESTS, summary
-    assert not re.search(r"skipped|xfail|failed|error", summary), summary
-    total = re.search(r"^TOTAL\s.*?(\d+)%$", output, re.MULTILINE)
-    assert total and int(total.group(1)) >= MIN_COVERAGE, output[-3000:]
 
     # The suite's own database is gone and the user's data is untouched.
     leftovers = psql(pg_cluster, "SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
@@ -125,7 +84,7 @@ def test_generated_backend_suite_refuses_to_run_without_a_database_server(
     backend_project: Path,
 ) -> None:
     backend = next(backend_project.glob("*/backend/app/main.py")).parents[1]
-    python = services_venv(backend_project, backend.parent.name) / "bin" / "python"
+    python = services_venv(backend_project) / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTGRES_")}
     result = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
@@ -145,7 +104,7 @@ def test_generated_backend_refuses_to_start_with_a_placeholder_secret(
     backend_project: Path, pg_cluster: PgCluster
 ) -> None:
     backend = next(backend_project.glob("*/backend/app/main.py")).parents[1]
-    python = services_venv(backend_project, backend.parent.name) / "bin" / "python"
+    python = services_venv(backend_project) / "bin" / "python"
     settings = {**read_env(backend_project / "settings.env"), **read_env(backend_project / ".env")}
     result = subprocess.run(
         [str(python), "-m", "app.prestart"],

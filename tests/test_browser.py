@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser_fixtures import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PageOpener,
+    PASSWORD,
     Site,
     make_site,
     png_bytes,
     screenshot,
+    sign_in,
+    throttle_uploads,
+    unique_email,
 )
 from helpers import Stack
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-PASSWORD = "correct horse battery"
 # Progress text between 1 % and 99 %, with sizes before it ("512 ko sur 1 Mo (48 %)").
 PART_WAY = re.compile(r"^\d.*\d.*\(([1-9]|[1-9]\d) %\)$")
 
@@ -36,51 +35,6 @@ PART_WAY = re.compile(r"^\d.*\d.*\(([1-9]|[1-9]\d) %\)$")
 @pytest.fixture(scope="session")
 def site(stack: Stack) -> Site:
     return make_site(stack)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def open_page(browser: Browser, site: Site) -> Iterator[PageOpener]:
-    """`open_page()` → (page, watch): a page in a fresh context; all closed after the test."""
-    opener = PageOpener(browser, site)
-    yield opener
-    opener.close()
-
-
-def unique_email(prefix: str) -> str:
-    return f"{prefix}.{uuid.uuid4().hex[:10]}@example.com"
-
-
-def sign_in(page: Page, site: Site, email: str, password: str = PASSWORD) -> None:
-    T = site.T
-    page.goto(f"{site.url}/")
-    expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
-    page.get_by_label(T("signin.email")).fill(email)
-    page.get_by_label(T("signin.password")).fill(password)
-    page.get_by_role("button", name=T("signin.submit")).click()
-    expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
-
-
-def throttle_uploads(page: Page, bytes_per_second: int) -> None:
-    """Slow the browser's uploads down (Chromium's network emulation), so progress can be seen."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {
-            "offline": False,
-            "latency": 0,
-            "downloadThroughput": -1,
-            "uploadThroughput": bytes_per_second,
-        },
-    )
 
 
 def test_user_journey(open_page, site: Site, session_tmp: Path):

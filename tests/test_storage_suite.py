@@ -7,31 +7,17 @@ stack (real nginx, TLS and storage) and write to storage directly, as the backen
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack, render
+from helpers import Stack, render, run_service_suite
 
 MIN_TESTS = 100  # the suite covers every rule of the storage issue; a shrinking count is a bug
 MIN_COVERAGE = 90
-
-
-def services_venv(project: Path, slug: str) -> Path:
-    """The generated runner's own virtualenv for the services' pins (built once, then cached)."""
-    spec = importlib.util.spec_from_file_location(
-        "generated_stack", project / "scripts" / "local" / "stack.py"
-    )
-    assert spec and spec.loader
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
-    return runner.ensure_venv(slug)
 
 
 # What the edge sends with every stored file: nothing loads, nothing runs, not framable.
@@ -44,37 +30,9 @@ def storage_project(session_tmp: Path) -> Path:
 
 
 def test_generated_storage_suite_passes(storage_project: Path) -> None:
-    storage = next(storage_project.glob("*/storage/app/main.py")).parents[1]
-    python = services_venv(storage_project, storage.parent.name) / "bin" / "python"
-    result = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-rfEs",
-            "--cov=app",
-            f"--cov-fail-under={MIN_COVERAGE}",
-            "--cov-report=term",
-        ],
-        cwd=storage,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={
-            **os.environ,
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "COVERAGE_FILE": str(storage_project.parent / "storage.coverage"),
-        },
+    run_service_suite(
+        storage_project, "storage", min_tests=MIN_TESTS, min_coverage=MIN_COVERAGE, env={}
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    summary = output.strip().splitlines()[-1]
-    passed = re.search(r"(\d+) passed", summary)
-    assert passed and int(passed.group(1)) >= MIN_TESTS, summary
-    assert not re.search(r"skipped|xfail|failed|error", summary), summary
 
 
 # --- end to end: the real storage behind the real edge nginx ------------------------------------
