@@ -10,11 +10,14 @@ bash scripts/setup.sh
 dir=${1:-demo}
 
 if [[ ! -f $dir/.copier-answers.yml ]]; then
-  .venv/bin/copier copy --defaults --vcs-ref HEAD . "$dir"
+  # An absolute source, so that `copier update` in the demo finds the template again.
+  .venv/bin/copier copy --quiet --defaults --vcs-ref HEAD "$PWD" "$dir" >/dev/null
   chmod 755 "$dir"
   git -C "$dir" init -q
   git -C "$dir" add -A
   git -C "$dir" -c user.name=demo -c user.email=demo@example.com commit -qm "Generated from closo-template"
 fi
 .venv/bin/python "$dir/scripts/local/stack.py" up --detach
+admin=$(sed -n 's/^FIRST_ADMIN_EMAIL=//p' "$dir/settings.env")
+echo "Sign in as $admin with FIRST_ADMIN_PASSWORD from $dir/.env (the certificate is self-signed)."
 echo "Stop it with: python3 $dir/scripts/local/stack.py down"

@@ -312,3 +312,26 @@ def test_restore_refuses_a_name_that_is_not_a_backup(project, server):
     result = run(project, server, "restore", "../etc")
     assert result.returncode == 1 and "usage: restore NAME" in result.stderr
     assert server.docker_calls() == []
+
+
+@pytest.mark.deploy
+def test_a_step_never_replaces_the_secrets_the_server_runs_with(project, server, tmp_path):
+    """A .env made elsewhere (a new clone, `stack.py secrets`) must not lock the backend out of
+    the database that was created with the server's password."""
+    assert run(project, server, "deploy_bdd").returncode == 0
+    on_server = (server.remote_dir / ".env").read_bytes()
+    calls_before = len(server.docker_calls())
+    other = shutil.copytree(project, tmp_path / "other-clone")
+    env = (other / ".env").read_text()
+    (other / ".env").write_text(env.replace(secrets_of(project)[0], "0" * 32))
+
+    result = run(other, server, "deploy_bdd")
+    assert result.returncode == 1
+    assert "your .env has another POSTGRES_PASSWORD than the server's" in result.stderr
+    assert (server.remote_dir / ".env").read_bytes() == on_server
+    assert not (server.remote_dir / ".env.incoming").exists()
+    assert actions(server.docker_calls()[calls_before:]) == [], "it went on after refusing"
+    assert "0" * 32 not in result.stdout + result.stderr
+
+    # The same secrets again (an ordinary redeploy) go through.
+    assert run(project, server, "deploy_bdd").returncode == 0

@@ -38,12 +38,26 @@ check_env() {
 }
 
 # .env arrives on stdin (over the ssh channel): written atomically, readable by its owner only.
+# It never replaces secrets the running stack depends on: PostgreSQL keeps the password it was
+# created with, so a .env made elsewhere (a new clone, `stack.py secrets`) would lock the backend
+# out of its database. Rotating a secret is a deliberate step (docs/deployment.md).
 receive_env() {
-    cat > .env.incoming
+    (umask 077 && cat > .env.incoming)
     [ -s .env.incoming ] || { rm -f .env.incoming; fail "received an empty .env: check the local .env."; }
-    chmod 600 .env.incoming
+    if [ -f .env ]; then
+        for name in POSTGRES_PASSWORD SECRET_KEY STORAGE_TOKEN; do
+            if [ "$(secret_of .env "$name")" != "$(secret_of .env.incoming "$name")" ]; then
+                rm -f .env.incoming
+                fail "your .env has another $name than the server's $(pwd)/.env, which the running stack uses: nothing was changed. Copy the server's .env to your project folder (scp) and run the step again; to rotate secrets, follow docs/deployment.md."
+            fi
+        done
+    fi
     mv .env.incoming .env
     say ".env updated (mode 600)"
+}
+
+secret_of() {
+    sed -n "s/^$2=//p" "$1" | tail -n 1
 }
 
 # A value of settings.env (tracked settings; the secrets in .env are never read here).

@@ -1,4 +1,4 @@
-"""Settings read from the environment (the deployment's `.env`), checked once at start-up."""
+"""Settings read from the environment (the deployment's settings.env and .env), checked once."""
 
 from __future__ import annotations
 
@@ -97,7 +97,9 @@ def load_settings() -> Settings:
             f"{error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors()
         )
-        raise SystemExit(f"The backend's settings (.env) are not usable:\n{problems}") from None
+        raise SystemExit(
+            f"The backend's settings (settings.env, .env) are not usable:\n{problems}"
+        ) from None
 
 
 settings = load_settings()

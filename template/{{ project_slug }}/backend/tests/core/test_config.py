@@ -54,6 +54,6 @@ def test_unusable_settings_stop_the_process_with_one_readable_message(monkeypatc
     with pytest.raises(SystemExit) as stop:
         load_settings()
     message = str(stop.value)
-    assert message.startswith("The backend's settings (.env) are not usable:")
+    assert message.startswith("The backend's settings (settings.env, .env) are not usable:")
     assert "POSTGRES_DB: Field required" in message
     assert "Traceback" not in message

@@ -20,7 +20,12 @@ function sendOnce(file, token, onProgress, signal) {
     xhr.setRequestHeader('Authorization', `Bearer ${token}`);
     xhr.setRequestHeader('Accept', 'application/json');
     xhr.upload.addEventListener('progress', (event) => {
-      onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+      // The body is the file wrapped in multipart headers: count in the file's own bytes, so the
+      // row says "200 kB of 200 kB" like the list afterwards, not the body's "200.2 kB".
+      const loaded = event.lengthComputable && event.total > 0
+        ? Math.round((event.loaded / event.total) * file.size)
+        : Math.min(event.loaded, file.size);
+      onProgress(loaded, file.size);
     });
     xhr.addEventListener('load', () => {
       const body = parseJson(xhr.responseText);
