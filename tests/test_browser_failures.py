@@ -194,6 +194,15 @@ def test_drag_and_drop_two_files(open_page, site: Site):
     assert zone.evaluate(style, "backgroundColor") != resting
     screenshot(page, "22-drop-zone-hover")
 
+    # A drop that misses the zone is refused, or the browser would open the file instead of the app.
+    missed = page.evaluate(
+        "(dt) => !document.querySelector('header').dispatchEvent("
+        "new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}))",
+        transfer,
+    )
+    assert missed is True, "a file dropped outside the zone would replace the app"
+    expect(page.locator(".upload-row")).to_have_count(0)
+
     throttle_uploads(page, 128 * 1024)  # slow enough to see both rows progress
     zone.dispatch_event("drop", {"dataTransfer": transfer})
     expect(zone).not_to_have_class(IS_DRAGGING)

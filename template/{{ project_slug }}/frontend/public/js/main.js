@@ -121,6 +121,13 @@ async function restoreSession() {
   }
 }
 
+// A file dropped anywhere but the drop zone would make the browser open it in place of the app.
+for (const name of ['dragover', 'drop']) {
+  window.addEventListener(name, (event) => {
+    if (event.dataTransfer?.types.includes('Files')) event.preventDefault();
+  });
+}
+
 await restoreSession();
 window.addEventListener('hashchange', render);
 render();
