@@ -53,7 +53,7 @@ case "$*" in
     *pg_dump*) printf 'PGDMP fake dump\n' ;;
     "compose exec -T storage tar -czf"*) printf 'fake storage archive\n' ;;
     *pg_restore*) cat > "$HOME/restored-db.dump" ;;
-    *"tar -xzf - -C /data"*) cat > "$HOME/restored-storage.tar.gz" ;;
+    *"tar -xzf - -C /data/.restoring"*) cat > "$HOME/restored-storage.tar.gz" ;;
 esac
 exit 0
 """

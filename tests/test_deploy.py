@@ -299,11 +299,14 @@ def test_backup_downloads_the_dump_and_the_files_and_restore_sends_them_back(
     assert (server.home / "restored-storage.tar.gz").read_text() == "fake storage archive\n"
     calls = actions(server.docker_calls())
     tail = calls[calls.index("compose stop backend storage") :]
-    assert [c.split(" -c ")[0] for c in tail[:3]] == [
+    # Files unpacked aside first, then the database, then the files swapped in.
+    assert [c.split(" -c ")[0] for c in tail[:4]] == [
         "compose stop backend storage",
+        "compose run --rm --no-deps -T --entrypoint sh storage",
         "compose exec -T db sh",
         "compose run --rm --no-deps -T --entrypoint sh storage",
     ]
+    assert ".restoring" in tail[1] and "pg_restore" in tail[2] and "mv " in tail[3]
     assert tail[-3:] == [UP + "storage", UP + "backend", "compose exec -T nginx nginx -s reload"]
 
 
@@ -335,3 +338,18 @@ def test_a_step_never_replaces_the_secrets_the_server_runs_with(project, server,
 
     # The same secrets again (an ordinary redeploy) go through.
     assert run(project, server, "deploy_bdd").returncode == 0
+
+
+@pytest.mark.deploy
+def test_a_failed_restore_brings_the_site_back_unchanged(project, server, tmp_path):
+    copy = shutil.copytree(project, tmp_path / "project")
+    assert run(copy, server, "deploy_all").returncode == 0
+    name = run(copy, server, "backup").stdout.split("backups/")[-1].split()[0]
+    server.tell_docker(fail=("compose exec -T db sh -c *pg_restore*",))
+    result = run(copy, server, "restore", name, stdin="clo-so.com\n")
+    assert result.returncode == 1
+    assert "pg_restore failed" in result.stderr and "unchanged" in result.stderr
+    calls = actions(server.docker_calls())
+    tail = calls[calls.index("compose stop backend storage") :]
+    assert not any("mv " in c for c in tail), "files were swapped after the database failed"
+    assert tail[-2:] == [UP + "storage", UP + "backend"], "the site was left down"

@@ -203,18 +203,37 @@ restore() {
         || fail "backups/$name is incomplete on the server: upload it again."
     say "stopping backend and storage"
     compose stop backend storage || fail "stopping backend and storage failed."
+    # Unpack beside the current files first: a broken archive changes nothing.
+    say "unpacking the stored files"
+    compose run --rm --no-deps -T --entrypoint sh storage -c \
+        'rm -rf /data/.restoring && mkdir /data/.restoring && tar -xzf - -C /data/.restoring' \
+        < "backups/$name/storage.tar.gz" \
+        || restart_and_fail "unpacking backups/$name/storage.tar.gz failed (output above); nothing was changed."
     say "restoring the database"
     # shellcheck disable=SC2016 # expanded by the shell inside the db container
     compose exec -T db sh -c \
         'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction' \
-        < "backups/$name/db.dump" || fail "pg_restore failed (output above); the database is unchanged."
-    say "restoring the stored files"
-    compose run --rm --no-deps -T --entrypoint sh storage -c \
-        'find /data -mindepth 1 -delete && tar -xzf - -C /data' < "backups/$name/storage.tar.gz" \
-        || fail "restoring the files failed (output above)."
+        < "backups/$name/db.dump" || {
+        compose run --rm --no-deps -T --entrypoint sh storage -c 'rm -rf /data/.restoring'
+        restart_and_fail "pg_restore failed (output above); the database and the files are unchanged."
+    }
+    say "swapping the restored files in"
+    swap='cd /data && find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +'
+    # shellcheck disable=SC2016 # expanded by the shell inside the storage container
+    swap="$swap"' && cd .restoring && for f in * .[!.]* ..?*; do if [ -e "$f" ]; then mv "$f" /data/; fi; done'
+    compose run --rm --no-deps -T --entrypoint sh storage -c "$swap && cd /data && rmdir .restoring" \
+        || fail "the database is restored but swapping the files failed (output above): run restore again."
     up storage
     up backend
     reload_edge
+}
+
+# After a failed restore step that changed nothing: the site comes back as it was.
+restart_and_fail() {
+    say "starting storage and backend again"
+    up storage
+    up backend
+    fail "$1"
 }
 
 main() {
