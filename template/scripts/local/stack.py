@@ -395,6 +395,14 @@ def http_ok(url: str, server_name: str | None = None, timeout: float = 2) -> boo
         conn.close()
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes pid started (Linux /proc); empty where that is not known."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def served_certificate(port: int, server_name: str) -> bytes | None:
     """DER of the certificate the edge presents for server_name (None if it does not answer)."""
     context = ssl._create_unverified_context()  # noqa: S323 - we compare bytes, not trust
@@ -865,10 +873,15 @@ class Stack:
         expected = ssl.PEM_cert_to_DER_cert(
             certificate.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
         )
-        os.kill(self.state.pids["nginx"], signal.SIGHUP)
+        master = self.state.pids["nginx"]
+        # Until the workers of the old configuration have exited, they may still answer with
+        # the placeholder: wait for them to go, then for the new certificate.
+        old_workers = child_pids(master)
+        os.kill(master, signal.SIGHUP)
         wait_until(
             lambda: (
-                served_certificate(self.state.ports["https"], self.state.data["server_name"])
+                not any(pid_alive(pid) for pid in old_workers)
+                and served_certificate(self.state.ports["https"], self.state.data["server_name"])
                 == expected
             ),
             "nginx (reload with the ACME certificate)",
