@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import account_pool
+from app.core.db import SessionFactory, account_pool
 from app.models import File, Role, User
 
 # The columns of models.User, read by primary key on every authenticated request (see core/db.py).
@@ -137,3 +137,10 @@ async def used_bytes(session: AsyncSession, *, owner_id: uuid.UUID, lock: bool =
         select(func.coalesce(func.sum(File.size), 0)).where(File.owner_id == owner_id)
     )
     return int(total or 0)
+
+
+async def file_row_exists(*, stored_name: str) -> bool:
+    """Whether a row references this stored file, asked on a connection of its own."""
+    async with SessionFactory() as session:
+        found = await session.scalar(select(File.id).where(File.stored_name == stored_name))
+    return found is not None

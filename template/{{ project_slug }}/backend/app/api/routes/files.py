@@ -111,7 +111,10 @@ async def _record_upload(
     name: str,
     stored: StoredFile,
 ) -> File:
-    """Insert the file's row; if that fails (quota raced, database down), delete the stored file."""
+    """Insert the file's row; if that fails (quota raced, database down), delete the stored file,
+    unless the row may exist: a file without a row only wastes space, a row without its file is
+    a user's file lost."""
+    committing = False
     try:
         # Locks the user's row: concurrent uploads of one user are counted one after the other.
         used = await crud.used_bytes(session, owner_id=user_id, lock=True)
@@ -126,17 +129,32 @@ async def _record_upload(
             content_type=stored.content_type,
         )
         session.add(row)
-        await session.commit()
-        await session.refresh(row)
+        committing = True
+        # A client that leaves now must not cut the commit in two: it runs to its end.
+        with anyio.CancelScope(shield=True):
+            await session.commit()
+            await session.refresh(row)
     except BaseException:
         with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
             await session.rollback()
-            try:
-                await storage.delete(stored.name)
-            except StorageError:
-                logger.error("orphan file %s left in storage after a failed insert", stored.name)
+            if committing and await _row_may_exist(stored.name):
+                logger.error("kept stored file %s: its row may have been committed", stored.name)
+            else:
+                try:
+                    await storage.delete(stored.name)
+                except StorageError:
+                    logger.error("orphan file %s left after a failed insert", stored.name)
         raise
     return row
+
+
+async def _row_may_exist(stored_name: str) -> bool:
+    """After a failed commit: True unless the database says for sure that no row has the name
+    (a connection lost during COMMIT leaves its outcome unknown)."""
+    try:
+        return await crud.file_row_exists(stored_name=stored_name)
+    except Exception:  # database still unreachable: unknown, so keep the file
+        return True
 
 
 @router.get("/files", response_model=Page[FilePublic])

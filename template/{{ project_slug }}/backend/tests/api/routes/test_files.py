@@ -4,8 +4,11 @@ import uuid
 import anyio
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
+from app import crud
 from app.core.config import settings
 from tests.conftest import Member, create_user
 from tests.storage_fake import FakeStorage
@@ -378,3 +381,60 @@ async def test_a_client_that_leaves_mid_upload_leaves_nothing_behind(
     assert b"interrupted" in sent[1]["body"]
     assert storage.files == {}
     assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+def _commit_then_lose_the_connection(monkeypatch: pytest.MonkeyPatch, *, committed: bool) -> None:
+    """The database connection drops at the COMMIT of the file's row (the upload's second commit;
+    the first hands the connection back before the transfer): after it took effect, or before."""
+    real_commit = AsyncSession.commit
+    calls = 0
+
+    async def commit(self: AsyncSession) -> None:
+        nonlocal calls
+        calls += 1
+        if calls != 2 or committed:
+            await real_commit(self)
+        if calls == 2:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(AsyncSession, "commit", commit)
+
+
+async def test_a_commit_lost_after_it_took_effect_keeps_the_file(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row exists although the request failed: its file must stay, or the user loses it."""
+    _commit_then_lose_the_connection(monkeypatch, committed=True)
+    response = await upload(client, user, b"kept bytes")
+    monkeypatch.undo()
+    assert response.status_code == 503
+    listed = (await client.get("/api/files", headers=user.headers)).json()["items"]
+    assert [item["size"] for item in listed] == [len(b"kept bytes")]
+    assert list(storage.files.values()) == [b"kept bytes"]
+
+
+async def test_a_commit_that_did_not_happen_deletes_the_stored_file(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _commit_then_lose_the_connection(monkeypatch, committed=False)
+    response = await upload(client, user, b"gone bytes")
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+    assert storage.files == {}
+
+
+async def test_when_the_outcome_cannot_be_checked_the_file_is_kept(
+    client: httpx.AsyncClient, user: Member, storage: FakeStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Database still unreachable after a failed commit: an orphan file, never a lost one."""
+    _commit_then_lose_the_connection(monkeypatch, committed=False)
+
+    async def unreachable(**_: object) -> bool:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(crud, "file_row_exists", unreachable)
+    response = await upload(client, user, b"orphan bytes")
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert list(storage.files.values()) == [b"orphan bytes"]
