@@ -4,6 +4,7 @@ the storage volume seen from outside, forged tokens, process memory."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -198,8 +199,12 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
 
 
 def assert_volume_matches_database(stack: Stack) -> None:
-    """Every row has its file and every file its row; no temporary file is left behind."""
+    """Every row has its file and every file its row; no temporary file is left behind. (A file
+    whose COMMIT outcome was unknown is settled by the backend once the database answers: allow
+    it a few seconds.)"""
     wait_for(lambda: not temp_files(stack), f"temporary files left: {temp_files(stack)}")
+    with contextlib.suppress(AssertionError):  # the assertion below says what differs
+        wait_for(lambda: set(disk_files(stack)) == db_stored_names(stack), "settled", 10)
     on_disk, in_db = set(disk_files(stack)), db_stored_names(stack)
     assert on_disk == in_db, (
         f"files without a row: {sorted(on_disk - in_db)}; rows without a file: "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 
 import anyio
@@ -112,8 +114,7 @@ async def _record_upload(
     stored: StoredFile,
 ) -> File:
     """Insert the file's row; if that fails (quota raced, database down), delete the stored file,
-    unless the row may exist: a file without a row only wastes space, a row without its file is
-    a user's file lost."""
+    but never while its row may exist: a row without its file is a user's file lost."""
     committing = False
     try:
         # Locks the user's row: concurrent uploads of one user are counted one after the other.
@@ -137,24 +138,55 @@ async def _record_upload(
     except BaseException:
         with anyio.CancelScope(shield=True):  # a cancelled request still cleans up
             await session.rollback()
-            if committing and await _row_may_exist(stored.name):
-                logger.error("kept stored file %s: its row may have been committed", stored.name)
-            else:
-                try:
-                    await storage.delete(stored.name)
-                except StorageError:
-                    logger.error("orphan file %s left after a failed insert", stored.name)
+            row_exists = await _row_exists(stored.name) if committing else False
+            if row_exists is None:
+                _settle_later(storage, stored.name)
+            elif not row_exists:
+                await _delete_stored(storage, stored.name)
         raise
     return row
 
 
-async def _row_may_exist(stored_name: str) -> bool:
-    """After a failed commit: True unless the database says for sure that no row has the name
-    (a connection lost during COMMIT leaves its outcome unknown)."""
+async def _row_exists(stored_name: str) -> bool | None:
+    """After a failed commit, whether a row references the file; None while the database does not
+    answer (a connection lost during COMMIT leaves the outcome unknown until it does)."""
     try:
         return await crud.file_row_exists(stored_name=stored_name)
-    except Exception:  # database still unreachable: unknown, so keep the file
-        return True
+    except Exception:
+        return None
+
+
+async def _delete_stored(storage: StorageClient, stored_name: str) -> None:
+    try:
+        await storage.delete(stored_name)
+    except StorageError:
+        logger.error("orphan file %s left in storage after a failed insert", stored_name)
+
+
+# Files whose row may or may not exist, settled once the database answers again.
+_settling: set[asyncio.Task[None]] = set()
+SETTLE_RETRY_SECONDS = 0.5
+SETTLE_GIVE_UP_SECONDS = 600
+
+
+def _settle_later(storage: StorageClient, stored_name: str) -> None:
+    task = asyncio.get_running_loop().create_task(_settle(storage, stored_name))
+    _settling.add(task)
+    task.add_done_callback(_settling.discard)
+
+
+async def _settle(storage: StorageClient, stored_name: str) -> None:
+    """Keep the file if its row exists, delete it if not: never a row without its file, and no
+    orphan either once the database is back."""
+    deadline = time.monotonic() + SETTLE_GIVE_UP_SECONDS
+    while time.monotonic() < deadline:
+        row_exists = await _row_exists(stored_name)
+        if row_exists is not None:
+            if not row_exists:
+                await _delete_stored(storage, stored_name)
+            return
+        await asyncio.sleep(SETTLE_RETRY_SECONDS)
+    logger.error("orphan file %s: the database did not answer to settle it", stored_name)
 
 
 @router.get("/files", response_model=Page[FilePublic])

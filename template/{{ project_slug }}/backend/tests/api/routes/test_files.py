@@ -427,7 +427,8 @@ async def test_a_commit_that_did_not_happen_deletes_the_stored_file(
 async def test_when_the_outcome_cannot_be_checked_the_file_is_kept(
     client: httpx.AsyncClient, user: Member, storage: FakeStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Database still unreachable after a failed commit: an orphan file, never a lost one."""
+    """Database still unreachable after a failed commit: the file stays until the database can
+    say that no row has it, then it goes (no orphan, and never a row without its file)."""
     _commit_then_lose_the_connection(monkeypatch, committed=False)
 
     async def unreachable(**_: object) -> bool:
@@ -435,6 +436,13 @@ async def test_when_the_outcome_cannot_be_checked_the_file_is_kept(
 
     monkeypatch.setattr(crud, "file_row_exists", unreachable)
     response = await upload(client, user, b"orphan bytes")
-    monkeypatch.undo()
     assert response.status_code == 503
+    await anyio.sleep(1.2)  # the database still does not answer: the file is kept meanwhile
     assert list(storage.files.values()) == [b"orphan bytes"]
+    monkeypatch.undo()  # the database answers again
+    for _ in range(50):  # settled within a retry interval or two
+        if not storage.files:
+            break
+        await anyio.sleep(0.1)
+    assert storage.files == {}
+    assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
