@@ -120,42 +120,23 @@ def test_up_again_keeps_the_running_services(stack):
     assert after == before
 
 
-def test_missing_postgres_binaries_are_named_with_the_fix(rendered_project):
+@pytest.mark.parametrize(
+    ("variable", "problem", "fix"),
+    [
+        ("PG_BIN", "PostgreSQL ≥ 15 binaries not found", "apt-get install postgresql-15"),
+        ("NGINX_BIN", "nginx not found", "apt-get install nginx-light"),
+    ],
+)
+def test_a_missing_binary_is_named_with_the_fix(rendered_project, variable, problem, fix):
     result = subprocess.run(
-        [
-            sys.executable,
-            str(rendered_project / "scripts/local/stack.py"),
-            "up",
-            "--detach",
-            "--state-dir",
-            str(rendered_project / ".stack-missing-pg"),
-        ],
-        env={**os.environ, "PG_BIN": "/nonexistent"},
+        [sys.executable, str(rendered_project / "scripts/local/stack.py"), "up", "--detach",
+         "--state-dir", str(rendered_project / f".stack-missing-{variable}")],
+        env={**os.environ, variable: "/nonexistent/binary"},
         capture_output=True,
         text=True,
-    )
+    )  # fmt: skip
     assert result.returncode == 1
-    assert "PostgreSQL ≥ 15 binaries not found" in result.stderr
-    assert "apt-get install postgresql-15" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_missing_nginx_is_named_with_the_fix(rendered_project):
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(rendered_project / "scripts/local/stack.py"),
-            "up",
-            "--detach",
-            "--state-dir",
-            str(rendered_project / ".stack-missing-nginx"),
-        ],
-        env={**os.environ, "NGINX_BIN": "/nonexistent/nginx"},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 1
-    assert "nginx not found" in result.stderr and "apt-get install nginx-light" in result.stderr
+    assert problem in result.stderr and fix in result.stderr
     assert "Traceback" not in result.stderr
 
 
