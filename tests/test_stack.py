@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack, read_env, render
+from helpers import Stack, load_runner, read_env, render
 
 pytestmark = pytest.mark.stack
 
@@ -230,3 +230,10 @@ def test_a_checkout_without_env_gets_new_secrets_on_request(session_tmp):
     again = subprocess.run([*runner, "secrets"], capture_output=True, text=True)
     assert again.returncode == 1 and "its secrets are kept" in again.stderr
     assert (project / ".env").read_bytes() == before
+
+
+def test_an_old_python_is_refused_with_the_fix(rendered_project, monkeypatch, capsys):
+    runner = load_runner(rendered_project)
+    monkeypatch.setattr(runner.sys, "version_info", (3, 10, 12))
+    assert runner.main(["status"]) == 1
+    assert "Python ≥ 3.11 is needed" in capsys.readouterr().err

@@ -1057,6 +1057,14 @@ def _interrupt(*_: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The services' code and pins need 3.11, as this script does.
+    if sys.version_info < (3, 11):  # noqa: UP036 - says so instead of failing later
+        print(
+            f"error: Python ≥ 3.11 is needed (this is {sys.version.split()[0]}): run this script "
+            "with a newer interpreter, e.g. `python3.12 scripts/local/stack.py up`.",
+            file=sys.stderr,
+        )
+        return 1
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("secrets", help="write a new .env with fresh random secrets")
