@@ -1,0 +1,99 @@
+"""The deploy scripts (scripts/prod/) as text: generated from one list, twins in step.
+
+Fast checks that need nothing but the rendered files: the committed scripts match generate.py's
+list of steps, each .bat issues the same ssh/scp/tar commands as its .sh twin in the same order,
+line endings and modes. What the scripts do when run is proven by test_deploy.py (the .sh over a
+real sshd) and test_windows.py (the .bat under a real cmd).
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT
+
+PROD = Path("scripts/prod")
+DEPLOY_STEPS = [
+    "deploy_bdd",
+    "deploy_slave_storage",
+    "deploy_backend",
+    "deploy_frontend_no_port",
+    "deploy_ssl",
+]
+SCRIPTS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore", "config"]
+
+
+# --- Generated from one list ---------------------------------------------------------------------
+def test_committed_scripts_match_the_step_list():
+    result = subprocess.run(
+        [sys.executable, "template/scripts/prod/generate.py", "--check"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def sh_commands(text: str) -> list[str]:
+    commands = []
+    for line in text.splitlines():
+        if match := re.match(r"^(?:\w+=\$\()?((?:ssh|scp|tar) .+?)\)? \|\| die ", line):
+            commands.append(match[1])
+        elif match := re.match(r'^sh "\$\(dirname "\$0"\)/(\w+)\.sh" \|\| die ', line):
+            commands.append(f"run {match[1]}")
+    return commands
+
+
+def bat_commands(text: str) -> list[str]:
+    commands = []
+    for line in text.split("\r\n"):
+        if match := (
+            re.match(r"^((?:ssh|scp|tar) .+)$", line)
+            or re.match(r"^for /f .* in \(`((?:ssh|scp|tar) .+)`\) do ", line)
+        ):
+            commands.append(re.sub(r"%(\w+)%", r"${\1}", match[1]))
+        elif (match := re.match(r'^call "%~dp0(\w+)\.bat"$', line)) and match[1] != "config":
+            commands.append(f"run {match[1]}")
+    return commands
+
+
+@pytest.mark.parametrize("script", [s for s in SCRIPTS if s != "config"])
+def test_bat_and_sh_twins_run_the_same_commands_in_the_same_order(rendered_project, script):
+    sh = (rendered_project / PROD / f"{script}.sh").read_text()
+    bat = (rendered_project / PROD / f"{script}.bat").read_bytes().decode()
+    assert sh_commands(sh), f"no command found in {script}.sh"
+    assert sh_commands(sh) == bat_commands(bat)
+    # Every command is followed by a check that stops the .bat at the first failure.
+    lines = bat.split("\r\n")
+    for i, line in enumerate(lines):
+        if re.match(r"^(ssh|scp|tar|call) ", line):
+            assert lines[i + 1].startswith("if errorlevel 1 "), (script, line)
+
+
+def test_deploy_all_runs_the_five_steps_in_order(rendered_project):
+    sh = (rendered_project / PROD / "deploy_all.sh").read_text()
+    assert sh_commands(sh) == [f"run {step}" for step in DEPLOY_STEPS]
+
+
+def test_scripts_exist_as_twins_with_their_line_endings_and_modes(rendered_project):
+    for script in SCRIPTS:
+        sh = rendered_project / PROD / f"{script}.sh"
+        bat = rendered_project / PROD / f"{script}.bat"
+        assert b"\r" not in sh.read_bytes(), sh
+        assert bat.read_bytes().count(b"\n") == bat.read_bytes().count(b"\r\n"), bat
+        assert sh.stat().st_mode & stat.S_IXUSR, f"{sh} is not executable"
+    config = (rendered_project / PROD / "config.env").read_text()
+    for key in (
+        "SSH_HOST=203.0.113.10",
+        "SSH_USER=debian",
+        "SSH_PORT=22",
+        "SSL_DOMAIN=clo-so.com",
+        "SSL_EMAIL=admin@clo-so.com",
+        "REMOTE_DIR=/opt/closo",
+    ):
+        assert key in config.splitlines()
