@@ -13,12 +13,11 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from deploy_fixtures import SshServer, ssh_server  # noqa: F401 (fixture)
-from helpers import REPO_ROOT, free_port, render
+from helpers import free_port, render
 
 PROD = Path("scripts/prod")
 DEPLOY_STEPS = [
