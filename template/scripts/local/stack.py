@@ -429,12 +429,25 @@ def wait_until(check, what: str, log: Path, pid: int | None = None) -> None:
     )
 
 
+def http2_settings(env: dict[str, str]) -> dict[str, str]:
+    """HTTP/2 as the local nginx spells it: the `http2` directive from nginx 1.25.1 on (the image's
+    1.28 warns at every start about the old form), the `listen ... http2` flag before (Debian 12
+    has 1.22, which knows no directive)."""
+    if "HTTP2_DIRECTIVE" in env:
+        return {}
+    version = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True).stderr
+    match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version)
+    if match and tuple(map(int, match.groups())) >= (1, 25, 1):
+        return {"HTTP2_DIRECTIVE": "http2 on;"}
+    return {"HTTP2_DIRECTIVE": "", "HTTPS_LISTEN": env.get("HTTPS_LISTEN", "") + " http2"}
+
+
 def write_nginx_prefix(prefix: Path, templates: Path, env: dict[str, str]) -> None:
     """An nginx prefix as the official image has it: templates rendered into conf.d/ and a main
     nginx.conf like the image's (mime types, sendfile, conf.d/*.conf in http), with every path
     (pid, logs, temp files) inside the prefix. Run it with `nginx -p PREFIX -c PREFIX/nginx.conf`.
     """
-    render_templates(templates, prefix / "conf.d", env)
+    render_templates(templates, prefix / "conf.d", {**env, **http2_settings(env)})
     for sub in ("logs", "temp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     user = ""

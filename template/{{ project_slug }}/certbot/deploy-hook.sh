@@ -9,6 +9,9 @@ set -eu
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$here/lib.sh"
+# certbot reports anything a hook writes to stderr as "ran with error output", even on success:
+# the hook's log lines go to stdout, which certbot logs as ordinary output.
+exec 2>&1
 
 require RENEWED_LINEAGE TLS_CERTIFICATE TLS_CERTIFICATE_KEY
 install_certificate "$RENEWED_LINEAGE/fullchain.pem" "$RENEWED_LINEAGE/privkey.pem"

@@ -1,0 +1,211 @@
+"""A Docker engine of the tests' own: Debian's dockerd with its own socket, pid file and state.
+
+Its data root lives outside the clone (in the user's cache folder), so images built by one run,
+the look-alike base images above all, are there for the next run on the same machine. Containers,
+volumes and networks are not kept: the engine starts with none. It is stopped by its PID, pass or
+fail. Installed by tests/support/docker/install.sh (scripts/setup.sh runs it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "closo-template"
+DOCKERD = Path("/usr/sbin/dockerd")
+
+
+class DockerError(RuntimeError):
+    """A docker command failed; the message holds its output."""
+
+
+@dataclass
+class Engine:
+    """A running dockerd: `docker(...)` talks to it; `env` points any docker CLI at it."""
+
+    socket: Path
+    pidfile: Path
+    log: Path
+    data_root: Path
+    exec_root: Path
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_HOST": self.host}
+
+    def docker(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        input: bytes | None = None,  # noqa: A002 - subprocess's name
+        timeout: float = 600,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["docker", *args],
+            env=self.env,
+            cwd=cwd,
+            input=input.decode() if input is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise DockerError(
+                f"docker {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    def compose(self, project: Path, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+        return self.docker("compose", *args, cwd=project, **kwargs)
+
+    def has_image(self, name: str) -> bool:
+        return self.docker("image", "inspect", name, check=False).returncode == 0
+
+    def image_labels(self, name: str) -> dict[str, str]:
+        result = self.docker("image", "inspect", "--format", "{{json .Config.Labels}}", name)
+        return json.loads(result.stdout) or {}
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM to dockerd (it stops its containers and its containerd), SIGKILL if it hangs."""
+        pid = self.pid()
+        if pid is None or not _alive(pid):
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.pidfile.unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        """Stop the daemon and start it again with the same state, as a server reboot would."""
+        self.stop()
+        _spawn(self)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (our own exited child) is not alive.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _spawn(engine: Engine, timeout: float = 60) -> None:
+    with engine.log.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                str(DOCKERD),
+                "--data-root",
+                str(engine.data_root),
+                "--exec-root",
+                str(engine.exec_root),
+                "--pidfile",
+                str(engine.pidfile),
+                "--host",
+                engine.host,
+                "--group",
+                "docker",
+            ],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl+C of pytest reaches the fixture's stop, not dockerd first.
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DockerError(
+                f"dockerd exited {process.returncode}:\n{engine.log.read_text()[-3000:]}"
+            )
+        if (
+            engine.socket.exists()
+            and engine.docker("info", check=False, timeout=10).returncode == 0
+        ):
+            return
+        time.sleep(0.2)
+    raise DockerError(
+        f"dockerd did not answer within {timeout}s:\n{engine.log.read_text()[-3000:]}"
+    )
+
+
+def start_engine(run_dir: Path) -> Engine:
+    """Start dockerd with its socket in `run_dir` and its data root in the user's cache."""
+    if os.geteuid() != 0:
+        raise DockerError(
+            "the containers and deploy layers start a Docker engine of their own: run them as root."
+        )
+    if not DOCKERD.exists() or not shutil.which("docker"):
+        raise DockerError(
+            "dockerd or the docker CLI is missing: run scripts/setup.sh (it runs "
+            "tests/support/docker/install.sh)."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_root = CACHE / "docker-data"
+    data_root.mkdir(parents=True, exist_ok=True)
+    engine = Engine(
+        socket=run_dir / "docker.sock",
+        pidfile=CACHE / "dockerd.pid",  # beside the data root: one daemon per data root
+        log=run_dir / "dockerd.log",
+        data_root=data_root,
+        exec_root=run_dir / "exec",
+    )
+    engine.stop()  # a daemon left by a killed run holds the data root
+    _spawn(engine)
+    _remove_leftovers(engine)
+    return engine
+
+
+def _remove_leftovers(engine: Engine) -> None:
+    """Containers, volumes and networks of an earlier run that did not end cleanly."""
+    if ids := engine.docker("ps", "--all", "--quiet").stdout.split():
+        engine.docker("rm", "--force", "--volumes", *ids)
+    engine.docker("network", "prune", "--force")
+    if names := engine.docker("volume", "ls", "--quiet").stdout.split():
+        engine.docker("volume", "rm", "--force", *names)
+
+
+def wait_healthy(engine: Engine, containers: Sequence[str], timeout: float = 180) -> dict[str, str]:
+    """Wait until every container reports healthy; return their last states."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        for name in containers:
+            result = engine.docker(
+                "inspect",
+                "--format",
+                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                name,
+                check=False,
+            )
+            states[name] = result.stdout.strip() or "missing"
+        if all(state == "running healthy" for state in states.values()):
+            return states
+        time.sleep(1)
+    raise AssertionError(f"not healthy within {timeout}s: {states}")
