@@ -52,12 +52,10 @@ def sh_commands(text: str) -> list[str]:
 def bat_commands(text: str) -> list[str]:
     commands = []
     for line in text.split("\r\n"):
-        if match := (
-            re.match(r"^((?:ssh|scp|tar) .+)$", line)
-            or re.match(r"^for /f .* in \(`((?:ssh|scp|tar) .+)`\) do ", line)
-        ):
-            commands.append(re.sub(r"%(\w+)%", r"${\1}", match[1]))
-        elif (match := re.match(r'^call "%~dp0(\w+)\.bat"$', line)) and match[1] != "config":
+        # A command whose output a variable receives writes it to a file first (>"!CAPTURED!").
+        if match := re.match(r'^((?:ssh|scp|tar) .+?)(?: >"!CAPTURED!")?$', line):
+            commands.append(re.sub(r"!(\w+)!", r"${\1}", match[1]))
+        elif match := re.match(r'^call "!HERE!(\w+)\.bat"$', line):
             commands.append(f"run {match[1]}")
     return commands
 
@@ -68,11 +66,23 @@ def test_bat_and_sh_twins_run_the_same_commands_in_the_same_order(rendered_proje
     bat = (rendered_project / PROD / f"{script}.bat").read_bytes().decode()
     assert sh_commands(sh), f"no command found in {script}.sh"
     assert sh_commands(sh) == bat_commands(bat)
-    # Every command is followed by a check that stops the .bat at the first failure.
+    # Every command is followed by a check that stops the .bat at the first failure, negative
+    # exit codes included (`if errorlevel 1` is false for them).
     lines = bat.split("\r\n")
     for i, line in enumerate(lines):
-        if re.match(r"^(ssh|scp|tar|call) ", line):
-            assert lines[i + 1].startswith("if errorlevel 1 "), (script, line)
+        if re.match(r"^(ssh|scp|tar|call|where) ", line):
+            assert lines[i + 1].startswith("if %errorlevel% neq 0 "), (script, line)
+    assert "errorlevel 1" not in bat
+
+
+def test_bat_messages_end_without_a_stray_space(rendered_project):
+    for script in SCRIPTS:
+        bat = (rendered_project / PROD / f"{script}.bat").read_bytes().decode()
+        for line in bat.split("\r\n"):
+            assert not (line.lstrip().startswith(("echo", ">&2 echo")) and line.endswith(" ")), (
+                script,
+                line,
+            )
 
 
 def test_deploy_all_runs_the_five_steps_in_order(rendered_project):
