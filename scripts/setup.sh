@@ -30,6 +30,10 @@ need git             command -v git
 need wrk             command -v wrk
 need curl            command -v curl
 need python3-venv    /usr/bin/python3 -c 'import ensurepip, venv'
+# The windows test layer: Wine runs the .bat scripts, mingw-w64 builds the ssh/scp/tar stand-ins.
+need wine            command -v wine
+need wine64          test -x /usr/lib/wine/wine64
+need gcc-mingw-w64-x86-64-win32 command -v x86_64-w64-mingw32-gcc
 
 if ((${#missing[@]})); then
   install_cmd="apt-get install -y --no-install-recommends ${missing[*]}"
@@ -48,6 +52,7 @@ if ((${#missing[@]})); then
     sudo apt-get update && sudo $install_cmd"
   fi
 fi
+bash tests/support/wine/install.sh >/dev/null  # Wine 10's cmd.exe, downloaded once into the cache
 [[ $system_only == --system-only ]] && exit 0
 
 # --- Python tools

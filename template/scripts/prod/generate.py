@@ -458,19 +458,18 @@ def _bat_op(op: object) -> list[str]:
     if isinstance(op, MakeDir):
         return [f"if not exist {op.path} mkdir {op.path}"]
     if isinstance(op, NeedArg):
-        # The argument was read into the variable at the top. for /f splits "<first allowed
-        # character><value>" at the allowed characters: a token left means another character.
-        # (The first character is never the eol one, so no line is skipped.)
-        first, eol = op.pattern[0], op.pattern[1]
+        # The argument was read into the variable at the top. Each allowed character is removed
+        # from a copy of it: anything left is another character. (One line per character: in a
+        # loop, Wine's cmd expands !REST:%%c=! before %%c; the `if defined` guards are needed
+        # because an undefined variable with :x= expands to the text "x=".)
         if not op.pattern.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"pattern {op.pattern!r}: letters, digits, - and _ only")
         usage = "usage: " + op.usage
         return [
             *_bat_fail_if(f"if not defined {op.variable}", usage),
-            *_bat_fail_if(
-                f'for /f "eol={eol} delims={op.pattern}" %%c in ("{first}!{op.variable}!") do',
-                usage,
-            ),
+            f'set "REST=!{op.variable}!"',
+            *(f'if defined REST set "REST=!REST:{char}=!"' for char in op.pattern),
+            *_bat_fail_if("if defined REST", usage),
         ]
     if isinstance(op, Confirm):
         return [

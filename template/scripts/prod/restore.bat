@@ -30,7 +30,19 @@ if not defined BACKUP_NAME (
     >&2 echo   [x] usage: restore NAME ^(a folder of backups/, e.g. 20250101-120000^)
     goto :failed
 )
-for /f "eol=1 delims=0123456789-" %%c in ("0!BACKUP_NAME!") do (
+set "REST=!BACKUP_NAME!"
+if defined REST set "REST=!REST:0=!"
+if defined REST set "REST=!REST:1=!"
+if defined REST set "REST=!REST:2=!"
+if defined REST set "REST=!REST:3=!"
+if defined REST set "REST=!REST:4=!"
+if defined REST set "REST=!REST:5=!"
+if defined REST set "REST=!REST:6=!"
+if defined REST set "REST=!REST:7=!"
+if defined REST set "REST=!REST:8=!"
+if defined REST set "REST=!REST:9=!"
+if defined REST set "REST=!REST:-=!"
+if defined REST (
     >&2 echo   [x] usage: restore NAME ^(a folder of backups/, e.g. 20250101-120000^)
     goto :failed
 )
