@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import re
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import read_env, render
+from helpers import REPO_ROOT, read_env, render
 
 SECRETS = ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
+# Asked (secret questions) with storage_backend=s3; written into .env only.
+S3_SECRETS = {
+    "S3_ACCESS_KEY_ID": "SCWEXAMPLEKEYID00000",
+    "S3_SECRET_ACCESS_KEY": "ex4mple-s3cret-v4lue",
+}
+S3_ANSWERS = {
+    "storage_backend": "s3",
+    "s3_endpoint": "https://s3.fr-par.scw.cloud",
+    "s3_region": "fr-par",
+    "s3_bucket": "closo-files",
+    **{name.lower(): value for name, value in S3_SECRETS.items()},
+}
 # Jinja left behind: `{{ name }}`, `{{ name | filter }}`, `{% if … %}`. Not `${{ … }}` (GitHub
 # Actions) nor `{{ … }}` that is not a plain expression (escaped braces in f-strings and nginx).
 JINJA_LEFT = re.compile(
@@ -26,11 +39,17 @@ ANSWER_SETS = [
     {"ssh_host": "2001:db8::10", "ssh_port": 2222, "ssh_user": "deploy"},
     {"python_version": "3.11", "postgres_version": "17", "max_upload_mb": 1},
     {"db_name": "app_db", "db_user": "app_user", "remote_dir": "/srv/site"},
+    S3_ANSWERS,
 ]
 
 
 def answer_id(answers: dict) -> str:
-    return "-".join(f"{k}:{v}" for k, v in answers.items()) or "defaults"
+    shown = {k: v for k, v in answers.items() if k.upper() not in S3_SECRETS}
+    return "-".join(f"{k}:{v}" for k, v in shown.items()) or "defaults"
+
+
+def asked_secrets(answers: dict) -> dict[str, str]:
+    return S3_SECRETS if answers.get("storage_backend") == "s3" else {}
 
 
 def text_files(root: Path):
@@ -105,18 +124,20 @@ def test_answers_reach_the_files(project):
 
 
 def test_env_holds_the_secrets_and_settings_the_rest(project):
-    root, _ = project
+    root, answers = project
     env, example = read_env(root / ".env"), read_env(root / ".env.example")
     settings = read_env(root / "settings.env")
-    assert sorted(env) == sorted(SECRETS)
-    assert example == dict.fromkeys(SECRETS, ""), ".env.example documents the secrets, no values"
+    names = [*SECRETS, *asked_secrets(answers)]
+    assert sorted(env) == sorted(names)
+    assert example == dict.fromkeys(names, ""), ".env.example documents the secrets, no values"
+    assert {name: env[name] for name in asked_secrets(answers)} == asked_secrets(answers)
     assert not set(settings) & set(SECRETS), "a secret in the tracked settings.env"
     ignored = (root / ".gitignore").read_text().split()
     assert ".env" in ignored and "settings.env" not in ignored
 
 
 def test_secrets_live_in_env_only(project):
-    root, _ = project
+    root, answers = project
     env = read_env(root / ".env")
     for name in SECRETS:
         assert re.fullmatch(r"[0-9a-f]{32,}", env[name]), f"{name} is not a long random hex string"
@@ -128,7 +149,7 @@ def test_secrets_live_in_env_only(project):
             continue
         if path.name == "settings.env":
             assert not any(name in text for name in SECRETS)
-        for name in SECRETS:
+        for name in [*SECRETS, *asked_secrets(answers)]:
             assert env[name] not in text, f"{name}'s value leaked into {path.relative_to(root)}"
 
 
@@ -138,3 +159,23 @@ def test_two_renders_get_different_secrets(session_tmp):
     for name in SECRETS:
         assert first[name] != second[name], f"{name} is the same in two renders"
     assert len({first[name] for name in SECRETS}) == len(SECRETS), "two secrets share a value"
+
+
+def test_the_s3_answers_configure_storage_compose_and_the_edge(session_tmp):
+    root = render(session_tmp / "render-s3-compose", **S3_ANSWERS)
+    settings = read_env(root / "settings.env")
+    assert settings["STORAGE_BACKEND"] == "s3"
+    assert settings["S3_ENDPOINT"] == "https://s3.fr-par.scw.cloud"
+    assert (settings["S3_REGION"], settings["S3_BUCKET"]) == ("fr-par", "closo-files")
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    storage_env = compose["services"]["storage"]["environment"]
+    assert storage_env["S3_SECRET_ACCESS_KEY"].startswith("${S3_SECRET_ACCESS_KEY:?")
+    assert compose["services"]["nginx"]["environment"]["S3_RESOLVER"] == "127.0.0.11"
+    schema = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema"), "--builtin-schema",
+         "vendor.compose-spec", "compose.yaml"],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    local = read_env(render(session_tmp / "render-local-compose") / "settings.env")
+    assert local["STORAGE_BACKEND"] == "local" and local["S3_ENDPOINT"] == ""

@@ -97,6 +97,21 @@ def write_new_secrets() -> Path:
     return env_file
 
 
+def system_resolver() -> str:
+    """The first name server of /etc/resolv.conf, for nginx's `resolver` (S3 downloads look the
+    store's host up at request time, as Docker's DNS does it in compose)."""
+    try:
+        lines = Path("/etc/resolv.conf").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            address = fields[1].split("%")[0]
+            return f"[{address}]" if ":" in address else address
+    return "127.0.0.53"  # systemd-resolved's stub, the usual one when resolv.conf says nothing
+
+
 def project_slug() -> str:
     """The services folder: the one directory of the project that holds backend/ and storage/."""
     candidates = [
@@ -575,6 +590,7 @@ class Stack:
                 "TLS_CERTIFICATE_KEY": tls["key"],
                 "ACME_WEBROOT": str(self.state.path("acme-webroot")),
                 "STORAGE_DATA_DIR": str(self.state.path("storage_data")),
+                "S3_RESOLVER": system_resolver(),
                 "FRONTEND_LISTEN": f"127.0.0.1:{ports['frontend']}",
                 "FRONTEND_ROOT": str(self.services_dir / "frontend" / "public"),
             }

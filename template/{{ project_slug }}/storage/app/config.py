@@ -1,7 +1,9 @@
 """Settings of the storage service: the environment, then the deployment root's env files."""
 
 import logging
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -10,6 +12,12 @@ logger = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 32
 PLACEHOLDER_TOKENS = {"changethis", "change-me", "changeme", "secret", "token", "storage-token"}
+# scheme://host[:port] and nothing else: nginx proxies to this origin (see docs/CONTRACTS.md).
+S3_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+# S3's rules for bucket names (3-63 characters, lowercase letters, digits, dots, hyphens).
+S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class Settings(BaseSettings):
@@ -23,6 +31,15 @@ class Settings(BaseSettings):
     # true when nginx sits in front and serves downloads itself (X-Accel-Redirect).
     STORAGE_ACCEL_REDIRECT: bool = False
     MAX_UPLOAD_MB: int = Field(default=50, ge=1, le=102400)
+    # Where files live: `local` (STORAGE_DIR, a volume) or `s3` (a bucket of an S3-compatible store)
+    STORAGE_BACKEND: Literal["local", "s3"] = "local"
+    S3_ENDPOINT: str = ""
+    S3_REGION: str = "us-east-1"
+    S3_BUCKET: str = ""
+    S3_ACCESS_KEY_ID: SecretStr = SecretStr("")
+    S3_SECRET_ACCESS_KEY: SecretStr = SecretStr("")
+    # How long a download's presigned URL stays valid: nginx uses it at once, so a minute is plenty.
+    S3_PRESIGN_SECONDS: int = Field(default=60, ge=5, le=3600)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -47,4 +64,29 @@ class Settings(BaseSettings):
             )
         if weak:
             logger.warning("STORAGE_TOKEN is weak; accepted only because ENVIRONMENT=local")
+        return self
+
+    @model_validator(mode="after")
+    def _check_s3(self) -> "Settings":
+        if self.STORAGE_BACKEND != "s3":
+            return self
+        problems = []
+        if not S3_ORIGIN.fullmatch(self.S3_ENDPOINT):
+            problems.append(
+                f"S3_ENDPOINT={self.S3_ENDPOINT!r} is not an origin such as "
+                "https://s3.fr-par.scw.cloud (scheme and host, optional port, no path)"
+            )
+        if not S3_BUCKET_NAME.fullmatch(self.S3_BUCKET):
+            problems.append(
+                f"S3_BUCKET={self.S3_BUCKET!r} is not a bucket name (3-63 lowercase letters, "
+                "digits, dots, hyphens)"
+            )
+        for name in ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+            if not getattr(self, name).get_secret_value().strip():
+                problems.append(f"{name} is empty: set it in .env (see .env.example)")
+        if not self.STORAGE_ACCEL_REDIRECT:
+            # Downloads never pass through this process with S3: nginx fetches them from the store.
+            problems.append("STORAGE_ACCEL_REDIRECT must be true (nginx serves the downloads)")
+        if problems:
+            raise ValueError("STORAGE_BACKEND=s3: " + "; ".join(problems) + ".")
         return self

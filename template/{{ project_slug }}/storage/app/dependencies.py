@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from app.config import Settings
+from app.s3store import S3Store
 from app.store import FileStore
 
 
@@ -13,12 +14,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> FileStore:
+def get_store(request: Request) -> FileStore | S3Store:
     return request.app.state.store
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[FileStore, Depends(get_store)]
+# The volume or the bucket (STORAGE_BACKEND): the same methods, so routers need not ask which.
+StoreDep = Annotated[FileStore | S3Store, Depends(get_store)]
 
 
 def require_internal_token(

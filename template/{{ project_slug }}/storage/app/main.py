@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app.config import Settings
 from app.routers import files, health
+from app.s3store import ObjectStoreError, S3Store
 from app.store import FileStore
 
 logger = logging.getLogger(__name__)
@@ -19,9 +20,17 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "The storage service failed unexpectedly; see its log."}, 500)
 
 
+async def _object_store_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("object store error on %s %s: %s", request.method, request.url.path, exc)
+    detail = f"The object store is unavailable ({exc}): try again shortly."
+    return JSONResponse({"detail": detail}, 503)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    store = FileStore(settings.STORAGE_DIR)
+    store = (
+        S3Store(settings) if settings.STORAGE_BACKEND == "s3" else FileStore(settings.STORAGE_DIR)
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.include_router(files.router, prefix="/storage")
     app.include_router(health.router, prefix="/storage")
+    app.add_exception_handler(ObjectStoreError, _object_store_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
 

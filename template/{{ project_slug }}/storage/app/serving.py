@@ -14,6 +14,8 @@ CACHE_CONTROL = "private, max-age=31536000, immutable"
 # Uploaded HTML or SVG opened from the site's origin must not run script or load anything.
 CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
 ACCEL_LOCATION = "/_storage_internal"
+# The edge's internal location that proxies to S3_ENDPOINT (STORAGE_BACKEND=s3).
+S3_ACCEL_LOCATION = "/_storage_s3"
 
 
 def safe_headers(name: str) -> dict[str, str]:
@@ -34,6 +36,17 @@ def accel_redirect(name: str) -> Response:
     """
     target = "/".join((ACCEL_LOCATION, *names.shard_of(name), name))
     headers = {**safe_headers(name), "X-Accel-Redirect": target}
+    return Response(headers=headers, media_type=names.content_type_of(name))
+
+
+def s3_redirect(name: str, presigned_target: str) -> Response:
+    """Let nginx fetch the object from the store with a short presigned URL and relay it.
+
+    `presigned_target` is the URL's path and query (`/<bucket>/<name>?X-Amz-...`); the edge adds
+    the origin (S3_ENDPOINT), forwards Range and conditional headers, and keeps the safe headers
+    of this answer as it does for the volume (docs/CONTRACTS.md).
+    """
+    headers = {**safe_headers(name), "X-Accel-Redirect": S3_ACCEL_LOCATION + presigned_target}
     return Response(headers=headers, media_type=names.content_type_of(name))
 
 

@@ -101,8 +101,8 @@ class FileStore:
         _fsync_dir(path.parent)
         return True
 
-    def begin_upload(self, limit: int) -> "Upload":
-        return Upload(self, limit)
+    def begin_upload(self, limit: int, extension: str | None) -> "Upload":
+        return Upload(self, limit, extension)
 
     def check_writable(self) -> None:
         """Raise OSError unless a file can be created, written, synced and removed in the volume."""
@@ -122,9 +122,10 @@ class Upload:
     removes the temporary file, so nothing partial is ever left behind.
     """
 
-    def __init__(self, store: FileStore, limit: int) -> None:
+    def __init__(self, store: FileStore, limit: int, extension: str | None) -> None:
         self._store = store
         self._limit = limit
+        self._extension = extension
         self._buffer = bytearray()
         self._sha256 = hashlib.sha256()
         self.size = 0
@@ -165,14 +166,14 @@ class Upload:
             data.release()
         self._buffer.clear()
 
-    def commit(self, extension: str | None) -> tuple[str, str]:
+    def commit(self) -> tuple[str, str]:
         """Make the file durable and visible under a new generated name; return (name, sha256)."""
         self.flush()
         try:
             os.fchmod(self._file.fileno(), FILE_MODE)
             os.fsync(self._file.fileno())
             self._file.close()
-            name = names.generate_name(extension)
+            name = names.generate_name(self._extension)
             target = self._store.path_of(name)
             self._make_shard_dirs(target.parent)
             digest = self._sha256.hexdigest()

@@ -19,9 +19,9 @@ def store(tmp_path: Path) -> FileStore:
 def test_files_and_shards_are_readable_by_nginx_whatever_the_umask(store: FileStore) -> None:
     previous = os.umask(0o077)
     try:
-        with store.begin_upload(limit=100) as upload:
+        with store.begin_upload(limit=100, extension="txt") as upload:
             upload.add(b"hello")
-            name, _ = upload.commit("txt")
+            name, _ = upload.commit()
     finally:
         os.umask(previous)
     path = store.path_of(name)
@@ -33,7 +33,7 @@ def test_files_and_shards_are_readable_by_nginx_whatever_the_umask(store: FileSt
 
 
 def test_an_upload_left_without_commit_leaves_nothing(store: FileStore) -> None:
-    with pytest.raises(UploadTooLarge), store.begin_upload(limit=4) as upload:
+    with pytest.raises(UploadTooLarge), store.begin_upload(limit=4, extension=None) as upload:
         upload.add(b"abc")
         upload.flush()
         upload.add(b"de")
@@ -41,9 +41,9 @@ def test_an_upload_left_without_commit_leaves_nothing(store: FileStore) -> None:
 
 
 def test_sha256_is_recorded_when_the_file_system_keeps_xattrs(store: FileStore) -> None:
-    with store.begin_upload(limit=100) as upload:
+    with store.begin_upload(limit=100, extension=None) as upload:
         upload.add(b"abc")
-        name, digest = upload.commit(None)
+        name, digest = upload.commit()
     assert digest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert store.sha256_of(name) in (digest, None)
 

@@ -9,6 +9,7 @@ from starlette.requests import ClientDisconnect
 
 from app import names, serving
 from app.dependencies import InternalOnly, SettingsDep, StoreDep
+from app.s3store import ObjectStoreError, S3Store
 from app.schemas import FileMeta, StoredFile
 from app.store import UploadTooLarge, VolumeFull
 
@@ -56,11 +57,11 @@ async def upload_file(
         raise _too_large(settings.MAX_UPLOAD_MB)  # refused before a byte is read
     extension = names.normalise_extension(filename, request.headers.get("content-type"))
     try:
-        with await run_in_threadpool(store.begin_upload, limit) as upload:
+        with await run_in_threadpool(store.begin_upload, limit, extension) as upload:
             async for chunk in request.stream():
                 if upload.add(chunk):
                     await run_in_threadpool(upload.flush)
-            name, sha256 = await run_in_threadpool(upload.commit, extension)
+            name, sha256 = await run_in_threadpool(upload.commit)
     except UploadTooLarge:
         raise _too_large(settings.MAX_UPLOAD_MB) from None
     except VolumeFull as error:
@@ -69,6 +70,12 @@ async def upload_file(
     except ClientDisconnect:
         logger.info("client disconnected mid-upload; nothing was kept")
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The upload was interrupted.") from None
+    except ObjectStoreError as error:
+        logger.error("upload failed on the object store: %s", error)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"The object store could not be written ({error}); nothing was kept.",
+        ) from error
     except OSError as error:  # read-only volume, lost permissions, I/O error
         logger.exception("upload failed on the storage volume")
         raise HTTPException(
@@ -93,6 +100,8 @@ async def read_file(
     file_status = await run_in_threadpool(store.stat, name)
     if file_status is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if isinstance(store, S3Store):
+        return serving.s3_redirect(name, store.presigned_target(name, request.method))
     if settings.STORAGE_ACCEL_REDIRECT:
         return serving.accel_redirect(name)
     return serving.stream_file(request, store, name, file_status)

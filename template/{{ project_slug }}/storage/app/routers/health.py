@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.dependencies import InternalOnly, StoreDep
+from app.s3store import ObjectStoreError
 from app.schemas import Status
 
 logger = logging.getLogger(__name__)
@@ -21,11 +22,18 @@ async def read_health() -> Status:
 @router.get(
     "/ready",
     dependencies=[InternalOnly],
-    responses={503: {"description": "The storage volume is not writable"}},
+    responses={503: {"description": "The storage volume is not writable, or the bucket unusable"}},
 )
 async def read_readiness(store: StoreDep) -> Status:
     try:
         await run_in_threadpool(store.check_writable)
+    except ObjectStoreError as error:
+        logger.warning("readiness check failed: %s", error)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"The bucket cannot be used ({error}): check S3_ENDPOINT, S3_BUCKET and the "
+            "S3 credentials in .env.",
+        ) from error
     except OSError as error:
         logger.warning("readiness check failed: %s", error)
         raise HTTPException(

@@ -1,9 +1,7 @@
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import AUTH, stored_files, upload
+from tests.conftest import AUTH, Backend, upload
 
 
 def test_meta_describes_a_stored_file(client: TestClient) -> None:
@@ -17,10 +15,10 @@ def test_meta_describes_a_stored_file(client: TestClient) -> None:
     assert meta["sha256"] in (stored["sha256"], None)  # None where the disk keeps no xattrs
 
 
-def test_delete_removes_the_file_and_then_it_is_gone(client: TestClient, volume: Path) -> None:
+def test_delete_removes_the_file_and_then_it_is_gone(client: TestClient, backend: Backend) -> None:
     name = upload(client, b"bye").json()["name"]
     assert client.delete(f"/storage/files/{name}", headers=AUTH).status_code == 204
-    assert stored_files(volume) == []
+    assert backend.stored() == []
     assert client.get(f"/storage/files/{name}").status_code == 404
     again = client.delete(f"/storage/files/{name}", headers=AUTH)
     assert again.status_code == 404
@@ -35,14 +33,14 @@ def test_delete_removes_the_file_and_then_it_is_gone(client: TestClient, volume:
     ],
 )
 def test_internal_routes_need_the_token(
-    client: TestClient, volume: Path, method: str, path: str
+    client: TestClient, backend: Backend, method: str, path: str
 ) -> None:
     name = upload(client, b"keep me").json()["name"]
     response = client.request(
         method, path.format(name=name), headers={"Authorization": "Bearer wrong"}
     )
     assert response.status_code == 401
-    assert len(stored_files(volume)) == 1
+    assert len(backend.stored()) == 1
 
 
 def test_unsupported_methods_are_405(client: TestClient) -> None:

