@@ -53,6 +53,8 @@ if ((${#missing[@]})); then
   fi
 fi
 bash tests/support/wine/install.sh >/dev/null  # Wine 10's cmd.exe, downloaded once into the cache
+# The containers and deploy layers: a Docker engine the tests start themselves, compose v2.
+bash tests/support/docker/install.sh
 [[ $system_only == --system-only ]] && exit 0
 
 # --- Python tools

@@ -24,6 +24,7 @@ from helpers import (  # noqa: E402
     start_pg_cluster,
     world_readable_tmpdir,
 )
+from support.docker.engine import Engine, start_engine  # noqa: E402
 
 __all__ = ["REPO_ROOT", "browser", "open_page", "render"]
 
@@ -63,3 +64,15 @@ def stack(session_tmp: Path) -> Iterator[Stack]:
     booted = boot_stack(session_tmp / "stack", settings={"AUTH_RATE_PER_MINUTE": "600"})
     yield booted
     booted.down()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(session_tmp: Path) -> Iterator[Engine]:
+    """A Docker engine of the tests' own (containers and deploy layers), stopped by its PID.
+
+    Images stay in its data root between runs (see support/docker/engine.py)."""
+    engine = start_engine(session_tmp / "docker")
+    try:
+        yield engine
+    finally:
+        engine.stop()

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "closo-template"
@@ -35,6 +35,7 @@ class Engine:
     log: Path
     data_root: Path
     exec_root: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
@@ -95,6 +96,9 @@ class Engine:
             time.sleep(0.2)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)  # reap our own child
+            self.process = None
         self.pidfile.unlink(missing_ok=True)
 
     def restart(self) -> None:
@@ -138,6 +142,7 @@ def _spawn(engine: Engine, timeout: float = 60) -> None:
             # Its own session: a Ctrl+C of pytest reaches the fixture's stop, not dockerd first.
             start_new_session=True,
         )
+    engine.process = process
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
