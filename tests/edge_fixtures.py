@@ -31,7 +31,8 @@ def make_test_ca(directory: Path, names: list[str]) -> tuple[Path, Path, Path]:
     ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
     key, csr, crt = directory / "leaf.key", directory / "leaf.csr", directory / "leaf.crt"
     ext = directory / "leaf.ext"
-    ext.write_text("subjectAltName=" + ",".join(f"DNS:{n}" for n in names) + "\n")
+    kinds = [f"IP:{n}" if n.replace(".", "").isdigit() else f"DNS:{n}" for n in names]
+    ext.write_text("subjectAltName=" + ",".join(kinds) + "\n")
 
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)

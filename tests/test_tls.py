@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from edge_fixtures import Edge, StubServer, make_test_ca, start_edge, wait_for_port
+from edge_fixtures import Edge, StubServer, make_test_ca, start_edge
 from helpers import REPO_ROOT, Stack, free_port, render
+from support.pebble import start_pebble, start_process, stop_process
 
 pytestmark = pytest.mark.tls
 
@@ -80,94 +81,6 @@ class Acme:
         )
 
 
-def _start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    with log.open("w") as output:
-        return subprocess.Popen(
-            cmd, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def start_pebble(
-    base: Path,
-    http_port: int,
-    listener: tuple[Path, Path, Path],
-    root: Path,
-    processes: list[subprocess.Popen],
-) -> str:
-    """Start pebble-challtestsrv (DNS: every name is 127.0.0.1) and Pebble validating HTTP-01 on
-    http_port; write Pebble's root CA to `root`; return the ACME directory URL.
-
-    `listener` is (CA, certificate, key) of Pebble's own HTTPS listener (make_test_ca)."""
-    listener_ca, listener_cert, listener_key = listener
-    dns_port, dns_mgmt_port, acme_port, mgmt_port = (free_port() for _ in range(4))
-    processes.append(
-        _start(
-            [
-                "pebble-challtestsrv",
-                "-dns01",
-                f"127.0.0.1:{dns_port}",
-                "-http01",
-                "",
-                "-https01",
-                "",
-                "-tlsalpn01",
-                "",
-                "-management",
-                f"127.0.0.1:{dns_mgmt_port}",
-                "-defaultIPv4",
-                "127.0.0.1",
-                "-defaultIPv6",
-                "",
-            ],
-            base / "challtestsrv.log",
-        )
-    )
-    wait_for_port(dns_mgmt_port)  # the DNS side (UDP) is up by then
-    config = base / "pebble.json"
-    config.write_text(
-        json.dumps(
-            {
-                "pebble": {
-                    "listenAddress": f"127.0.0.1:{acme_port}",
-                    "managementListenAddress": f"127.0.0.1:{mgmt_port}",
-                    "certificate": str(listener_cert),
-                    "privateKey": str(listener_key),
-                    "httpPort": http_port,
-                    "tlsPort": free_port(),
-                    "ocspResponderURL": "",
-                    "externalAccountBindingRequired": False,
-                    # 90 days like Let's Encrypt; Pebble's 5-year default fails the Mozilla profile.
-                    "certificateValidityPeriod": 7776000,
-                }
-            }
-        )
-    )
-    processes.append(
-        _start(
-            ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns_port}"],
-            base / "pebble.log",
-            {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
-        )
-    )
-    wait_for_port(acme_port)
-    wait_for_port(mgmt_port)
-    pebble_root = httpx.get(
-        f"https://localhost:{mgmt_port}/roots/0",
-        verify=ssl.create_default_context(cafile=str(listener_ca)),
-    )
-    root.write_text(pebble_root.text)
-    return f"https://localhost:{acme_port}/dir"
-
-
 @pytest.fixture(scope="module")
 def acme(session_tmp: Path) -> Iterator[Acme]:
     assert CERTBOT.exists(), f"{CERTBOT} missing: run scripts/setup.sh (tools/certbot.txt)"
@@ -220,7 +133,7 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
 
         # The nginx container's watcher, in the foreground against this edge, checking every second.
         processes.append(
-            _start(
+            start_process(
                 [
                     "sh",
                     str(
@@ -237,7 +150,7 @@ def acme(session_tmp: Path) -> Iterator[Acme]:
         yield acme
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop_process(process)
         if acme.edge:
             acme.edge.stop()
         frontend.shutdown()
@@ -385,7 +298,7 @@ def test_native_runner_gets_its_certificate_from_acme(
             assert tls.recv(64).startswith(b"HTTP/1.1 200")
         # A later `up` keeps the ACME certificate without asking the server again.
         for process in processes:
-            _stop(process)
+            stop_process(process)
         stack.run("down")
         stack.run("up", "--detach")
         assert (
@@ -395,4 +308,4 @@ def test_native_runner_gets_its_certificate_from_acme(
     finally:
         stack.run("down", check=False)
         for process in processes:
-            _stop(process)
+            stop_process(process)

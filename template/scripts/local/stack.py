@@ -444,17 +444,24 @@ def wait_until(check, what: str, log: Path, pid: int | None = None) -> None:
     )
 
 
-def http2_settings(env: dict[str, str]) -> dict[str, str]:
-    """HTTP/2 as the local nginx spells it: the `http2` directive from nginx 1.25.1 on (the image's
-    1.28 warns at every start about the old form), the `listen ... http2` flag before (Debian 12
-    has 1.22, which knows no directive)."""
-    if "HTTP2_DIRECTIVE" in env:
-        return {}
-    version = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True).stderr
-    match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version)
-    if match and tuple(map(int, match.groups())) >= (1, 25, 1):
-        return {"HTTP2_DIRECTIVE": "http2 on;"}
-    return {"HTTP2_DIRECTIVE": "", "HTTPS_LISTEN": env.get("HTTPS_LISTEN", "") + " http2"}
+def local_nginx_settings(env: dict[str, str]) -> dict[str, str]:
+    """What differs between the image's nginx and this machine's, unless `env` already says.
+
+    HTTP/2: the `http2` directive from nginx 1.25.1 on (the image's 1.28 warns at every start about
+    the old form), the `listen ... http2` flag before (Debian 12 has 1.22, which knows no
+    directive). S3_RESOLVER: the system's name server instead of Docker's."""
+    settings = {}
+    if "S3_RESOLVER" not in env:
+        settings["S3_RESOLVER"] = system_resolver()
+    if "HTTP2_DIRECTIVE" not in env:
+        version = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True).stderr
+        match = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", version)
+        if match and tuple(map(int, match.groups())) >= (1, 25, 1):
+            settings["HTTP2_DIRECTIVE"] = "http2 on;"
+        else:
+            settings["HTTP2_DIRECTIVE"] = ""
+            settings["HTTPS_LISTEN"] = env.get("HTTPS_LISTEN", "") + " http2"
+    return settings
 
 
 def write_nginx_prefix(prefix: Path, templates: Path, env: dict[str, str]) -> None:
@@ -462,7 +469,7 @@ def write_nginx_prefix(prefix: Path, templates: Path, env: dict[str, str]) -> No
     nginx.conf like the image's (mime types, sendfile, conf.d/*.conf in http), with every path
     (pid, logs, temp files) inside the prefix. Run it with `nginx -p PREFIX -c PREFIX/nginx.conf`.
     """
-    render_templates(templates, prefix / "conf.d", {**env, **http2_settings(env)})
+    render_templates(templates, prefix / "conf.d", {**env, **local_nginx_settings(env)})
     for sub in ("logs", "temp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     user = ""
@@ -590,7 +597,6 @@ class Stack:
                 "TLS_CERTIFICATE_KEY": tls["key"],
                 "ACME_WEBROOT": str(self.state.path("acme-webroot")),
                 "STORAGE_DATA_DIR": str(self.state.path("storage_data")),
-                "S3_RESOLVER": system_resolver(),
                 "FRONTEND_LISTEN": f"127.0.0.1:{ports['frontend']}",
                 "FRONTEND_ROOT": str(self.services_dir / "frontend" / "public"),
             }
