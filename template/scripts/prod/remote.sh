@@ -73,7 +73,10 @@ install_paths() {
     [ -f ".deploy/$archive" ] || fail "upload .deploy/$archive not found: run the step again."
     rm -rf .deploy/staging
     mkdir -p .deploy/staging
-    tar -xzf ".deploy/$archive" -C .deploy/staging || fail "cannot unpack .deploy/$archive (disk full?)."
+    # umask 022 here, not the script's 077: the images copy these files as they are, and their
+    # services run as an unprivileged user who must be able to read them.
+    (umask 022 && tar -xzf ".deploy/$archive" -C .deploy/staging) \
+        || fail "cannot unpack .deploy/$archive (disk full?)."
     old_ifs="$IFS"
     IFS='+'
     for path in $paths; do
