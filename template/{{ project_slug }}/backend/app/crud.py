@@ -17,10 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import SessionFactory, account_pool
 from app.models import File, Role, User
 
-# The columns of models.User, read by primary key on every authenticated request (see core/db.py).
+# The columns of models.User, read by primary key on every authenticated request (see core/db.py),
+# and whether the token's session (its refresh-token family) is still open: one round trip, so a
+# session ended by logout, reuse of a refresh cookie or a password change stops at once.
 ACCOUNT_BY_ID = (
-    "SELECT id, email, full_name, hashed_password, role, is_active, created_at "
-    "FROM users WHERE id = %s"
+    "SELECT id, email, full_name, hashed_password, role, is_active, created_at, "
+    "EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = %(session_id)s "
+    "AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > now()) AS session_open "
+    "FROM users WHERE id = %(user_id)s"
 )
 
 
@@ -35,13 +39,16 @@ class Account:
     role: Role
     is_active: bool
     created_at: datetime
+    session_open: bool = False  # whether the session of the token that loaded it is still open
 
 
-async def get_account(*, user_id: uuid.UUID) -> Account | None:
+async def get_account(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Account | None:
     for attempt in (1, 2):
         try:
             async with account_pool.connection() as connection:
-                cursor = await connection.execute(ACCOUNT_BY_ID, (user_id,))
+                cursor = await connection.execute(
+                    ACCOUNT_BY_ID, {"user_id": user_id, "session_id": session_id}
+                )
                 row = await cursor.fetchone()
             break
         except psycopg_pool.PoolTimeout:

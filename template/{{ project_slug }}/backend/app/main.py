@@ -11,6 +11,7 @@ from app.api.main import api_router
 from app.core.config import settings
 from app.core.db import account_pool, engine
 from app.core.errors import install_error_handlers
+from app.core.guards import RequestGuardMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
 from app.services.storage import StorageClient
 
@@ -39,7 +40,8 @@ def create_app() -> FastAPI:
     )
     app.include_router(api_router, prefix="/api")
     install_error_handlers(app)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(AccessLogMiddleware)  # outermost: refused requests are logged too
     return app
 
 

@@ -77,3 +77,14 @@ class File(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = _now_column()
+
+
+class AuthThrottle(Base):
+    """Failed attempts of one account or device (services/throttle.py); a success deletes it."""
+
+    __tablename__ = "auth_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int]
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

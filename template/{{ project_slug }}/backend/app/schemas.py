@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
@@ -16,17 +17,56 @@ PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 8, 128
 ItemT = TypeVar("ItemT")
 
 
+# Unicode categories no e-mail address needs: controls, invisible and bidirectional formatting
+# (U+200B, U+202E, ...), private use, unassigned, and separators (spaces).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cn", "Cs", "Zs", "Zl", "Zp"})
+
+
+def _script_of(char: str) -> str:
+    """The script of a letter, from its Unicode name: LATIN, CYRILLIC, GREEK, CJK, ..."""
+    return unicodedata.name(char, "UNKNOWN").split(" ")[0]
+
+
 def normalise_email(value: str) -> str:
-    value = value.strip().lower()
+    """The one spelling of an address: NFKC (fullwidth letters become ASCII), lower case.
+
+    Refused: invisible or bidirectional characters, and letters of more than one script
+    (`аdmin@…` with a Cyrillic `а` is not `admin@…`, but looks like it).
+    """
+    value = unicodedata.normalize("NFKC", value).strip().lower()
+    hidden = sorted(
+        {f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in _HIDDEN_CATEGORIES}
+    )
+    if hidden:
+        raise ValueError(
+            f"must not contain invisible, control or direction characters ({', '.join(hidden)})"
+        )
     if not _EMAIL_PATTERN.match(value):
         raise ValueError("must be an e-mail address such as ada@example.com")
+    scripts = {_script_of(c) for c in value if c.isalpha()}
+    if len(scripts) > 1:
+        raise ValueError(
+            "mixes letters of different alphabets ("
+            + ", ".join(sorted(script.title() for script in scripts))
+            + "), which can imitate another address: write it in one alphabet"
+        )
     return value
 
 
-# Lower-cased once here, so every comparison and the unique index are case-insensitive.
+def no_control_characters(value: str) -> str:
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Normalised once here, so every comparison and the unique index see one spelling.
 Email = Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]
-Password = Annotated[str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
-FullName = Annotated[str, Field(max_length=255)]
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(no_control_characters),
+]
+FullName = Annotated[str, Field(max_length=255), AfterValidator(no_control_characters)]
 
 
 class RequestBody(BaseModel):
@@ -43,6 +83,8 @@ class UserCreate(RequestBody):
 class UserUpdate(RequestBody):
     email: Email | None = None
     full_name: FullName | None = None
+    # Needed to change the e-mail address (whoever holds a session must not take the account).
+    current_password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)] | None = None
 
 
 class UserAdminUpdate(RequestBody):

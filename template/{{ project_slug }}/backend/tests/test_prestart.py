@@ -37,7 +37,7 @@ def test_migrations_leave_the_schema_at_the_latest_revision() -> None:
     with engine.connect() as connection:
         version = connection.scalar(text("SELECT version_num FROM alembic_version"))
     engine.dispose()
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_prestart_gives_up_with_a_clear_message_when_the_database_is_unreachable() -> None:

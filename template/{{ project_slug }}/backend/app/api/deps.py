@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,22 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/login")
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TokenDep = Annotated[str, Depends(oauth2_scheme)]
+
+
+def too_many_attempts(seconds: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"Too many failed attempts for this account: wait {seconds} seconds, "
+        "then try again.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def invalid_field(
+    field: str, message: str, error_type: str = "value_error"
+) -> RequestValidationError:
+    """A 422 of the same shape as FastAPI's, for a rule checked in the route (see core/errors)."""
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": error_type}])
 
 
 def unauthorized(detail: str) -> HTTPException:
@@ -47,11 +64,13 @@ AccessClaims = Annotated[dict[str, Any], Depends(get_access_claims)]
 
 
 async def get_current_user(claims: AccessClaims) -> Account:
-    user = await get_account(user_id=claims["sub"])
+    user = await get_account(user_id=claims["sub"], session_id=claims["sid"])
     if user is None:
         raise unauthorized("This account no longer exists.")
     if not user.is_active:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
+    if not user.session_open:  # logged out, ended elsewhere, or its refresh cookie was reused
+        raise unauthorized("Your session has ended: log in again.")
     return user
 
 

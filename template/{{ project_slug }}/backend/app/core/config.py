@@ -29,6 +29,7 @@ class Settings(BaseSettings):
 
     ENVIRONMENT: Literal["local", "staging", "production"] = "production"
     PROJECT_NAME: str = "Closo"
+    DOMAIN: str = ""  # the site's name: a password may not be built on it
 
     POSTGRES_HOST: str = "db"
     POSTGRES_PORT: int = 5432

@@ -22,7 +22,8 @@ password_hash = PasswordHash((Argon2Hasher(memory_cost=19456, time_cost=2, paral
 HASHING_CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
 
 ALGORITHM = "HS256"  # the only one accepted when decoding: no "none", no key confusion
-TokenType = Literal["access", "refresh"]
+# device: a browser that signed in to an account before (services/throttle.py).
+TokenType = Literal["access", "refresh", "device"]
 
 
 @cache
@@ -73,6 +74,12 @@ def create_refresh_token(
 ) -> tuple[str, datetime]:
     claims = {"sub": str(user_id), "type": "refresh", "jti": str(token_id), "sid": str(family_id)}
     return _encode(claims, timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS))
+
+
+def create_device_token(*, user_id: uuid.UUID, lifetime: timedelta) -> str:
+    claims = {"sub": str(user_id), "type": "device", "sid": str(uuid.uuid4())}
+    token, _ = _encode(claims, lifetime)
+    return token
 
 
 def decode_token(token: str, *, expected_type: TokenType) -> dict[str, Any]:

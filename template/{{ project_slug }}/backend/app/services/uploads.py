@@ -15,6 +15,12 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 FILE_FIELD = "file"
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# type/subtype in RFC 9110's token characters; anything else a client claims becomes
+# application/octet-stream (storage decides the served type from the extension anyway).
+_MEDIA_TYPE = re.compile(rb"[A-Za-z0-9!#$&^_.+-]{1,63}/[A-Za-z0-9!#$&^_.+-]{1,63}")
+DEFAULT_MEDIA_TYPE = "application/octet-stream"
+# RFC 2046: a boundary has 1 to 70 characters; python-multipart refuses more than 256.
+MAX_BOUNDARY_LENGTH = 70
 
 
 class UploadError(Exception):
@@ -69,7 +75,21 @@ def boundary_of(content_type: str | None) -> bytes:
         raise UploadError(
             415, f"Send the file as multipart/form-data in a field named '{FILE_FIELD}'."
         )
+    if len(boundary) > MAX_BOUNDARY_LENGTH:
+        raise UploadError(
+            400,
+            f"The multipart boundary is {len(boundary)} characters long: "
+            f"at most {MAX_BOUNDARY_LENGTH} are allowed (RFC 2046).",
+        )
     return boundary
+
+
+def media_type_of(raw: bytes) -> str:
+    """The part's declared type if it is a well-formed type/subtype, else octet-stream."""
+    declared = raw.split(b";", 1)[0].strip()
+    if _MEDIA_TYPE.fullmatch(declared):
+        return declared.decode("ascii").lower()
+    return DEFAULT_MEDIA_TYPE
 
 
 async def _events(
@@ -146,8 +166,7 @@ async def open_file_part(stream: AsyncIterator[bytes], content_type: str | None)
         disposition, _, part_type = data.partition(b"\n")
         _, params = parse_options_header(disposition)
         if params.get(b"name") == FILE_FIELD.encode() and b"filename" in params:
-            mime = part_type.decode("latin-1").strip() or "application/octet-stream"
-            return FilePart(clean_filename(params[b"filename"]), mime[:255], events)
+            return FilePart(clean_filename(params[b"filename"]), media_type_of(part_type), events)
     raise UploadError(
         422, f"No file in the upload: send it in a multipart/form-data field named '{FILE_FIELD}'."
     )

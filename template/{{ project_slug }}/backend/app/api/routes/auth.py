@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Annotated
 
 import jwt
@@ -9,11 +11,19 @@ from fastapi import APIRouter, Cookie, Form, HTTPException, Response, status
 from fastapi.responses import JSONResponse
 
 from app import crud
-from app.api.deps import SessionDep, unauthorized
+from app.api.deps import SessionDep, invalid_field, too_many_attempts, unauthorized
 from app.api.responses import error
 from app.core.config import settings
-from app.core.security import decode_token, hash_password, verify_password
-from app.schemas import PASSWORD_MAX_LENGTH, Token, UserCreate, UserPublic
+from app.core.passwords import context_words, password_weakness
+from app.core.security import (
+    create_device_token,
+    decode_token,
+    hash_password,
+    verify_password,
+)
+from app.models import User
+from app.schemas import PASSWORD_MAX_LENGTH, Token, UserCreate, UserPublic, normalise_email
+from app.services import throttle
 from app.services.sessions import (
     IssuedTokens,
     SessionRefusedError,
@@ -28,6 +38,26 @@ REFRESH_COOKIE = "refresh_token"
 # The browser sends the refresh cookie to the auth routes only, never to the rest of the API.
 REFRESH_COOKIE_PATH = "/api/auth"
 RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE)]
+# Set at a successful log-in: this browser has signed in to the account before, so the failed
+# attempts of others do not hold it back (services/throttle.py).
+DEVICE_COOKIE = "device"
+DEVICE_LIFETIME = timedelta(days=365)
+DeviceCookie = Annotated[str | None, Cookie(alias=DEVICE_COOKIE)]
+
+
+def password_context(email: str, full_name: str | None) -> list[str]:
+    """Words a password must not be built on: the account's and the site's."""
+    return context_words(email, full_name, settings.PROJECT_NAME, settings.DOMAIN)
+
+
+def _trusted_device(cookie: str | None, user: User | None) -> uuid.UUID | None:
+    if not cookie or user is None:
+        return None
+    try:
+        claims = decode_token(cookie, expected_type="device")
+    except jwt.InvalidTokenError:
+        return None
+    return claims["sid"] if claims["sub"] == user.id else None
 
 
 def _token_response(response: Response, tokens: IssuedTokens) -> Token:
@@ -70,6 +100,11 @@ def _session_refused(detail: str) -> JSONResponse:
     responses={409: error("An account with this e-mail address already exists")},
 )
 async def register_user(body: UserCreate, session: SessionDep) -> object:
+    weakness = await password_weakness(
+        body.password, context=password_context(body.email, body.full_name)
+    )
+    if weakness:
+        raise invalid_field("password", weakness, "password_too_weak")
     hashed = await hash_password(body.password)
     try:
         return await crud.create_user(
@@ -87,6 +122,7 @@ async def register_user(body: UserCreate, session: SessionDep) -> object:
     responses={
         401: error("Incorrect e-mail address or password"),
         403: error("The account is deactivated"),
+        429: error("Too many failed attempts for this account (Retry-After)"),
     },
 )
 async def login(
@@ -94,15 +130,37 @@ async def login(
     session: SessionDep,
     username: Annotated[str, Form(max_length=254, description="The account's e-mail address")],
     password: Annotated[str, Form(max_length=PASSWORD_MAX_LENGTH)],
+    device_cookie: DeviceCookie = None,
 ) -> Token:
-    user = await crud.get_user_by_email(session, email=username.strip().lower())
+    try:
+        email: str | None = normalise_email(username)
+    except ValueError:
+        email = None  # no account can have this name (a NUL byte, say): a wrong log-in
+    user = await crud.get_user_by_email(session, email=email) if email else None
+    device = _trusted_device(device_cookie, user)
+    key = f"device:{device}" if device else f"login:{email}"
+    if email and (wait := await throttle.retry_after(session, key=key)):
+        raise too_many_attempts(wait)
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
     if user is None or not valid:
+        if email:  # unknown addresses too: the answer must not tell which accounts exist
+            await throttle.record_failure(session, key=key)
         raise unauthorized("Incorrect e-mail address or password.")
     if not user.is_active:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
     if new_hash:  # hashed with older parameters: upgrade it now that the password is known
         user.hashed_password = new_hash
+    await throttle.clear(session, key=key)
+    if device is None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            create_device_token(user_id=user.id, lifetime=DEVICE_LIFETIME),
+            max_age=int(DEVICE_LIFETIME.total_seconds()),
+            path=REFRESH_COOKIE_PATH,
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
     return _token_response(response, await start_session(session, user=user))
 
 

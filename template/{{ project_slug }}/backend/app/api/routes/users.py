@@ -7,17 +7,41 @@ import uuid
 from fastapi import APIRouter, HTTPException, Response, status
 
 from app import crud
-from app.api.deps import AdminUser, CurrentSessionId, CurrentUser, PaginationDep, SessionDep
+from app.api.deps import (
+    AdminUser,
+    CurrentSessionId,
+    CurrentUser,
+    PaginationDep,
+    SessionDep,
+    invalid_field,
+    too_many_attempts,
+)
 from app.api.responses import ADMIN, SIGNED_IN, USER_NOT_FOUND, error
+from app.api.routes.auth import password_context
+from app.core.passwords import password_weakness
 from app.core.security import hash_password, verify_password
 from app.crud import Account
 from app.models import User
 from app.schemas import Page, PasswordChange, UserAdminUpdate, UserPublic, UserUpdate
+from app.services import throttle
 from app.services.sessions import revoke_user_sessions
 
 router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 
 EMAIL_TAKEN = "An account with this e-mail address already exists."
+WRONG_PASSWORD = "The current password is wrong."  # noqa: S105 - a message, not a secret
+
+
+async def _check_current_password(session: SessionDep, user: Account, password: str) -> None:
+    """400 when wrong; throttled per account, so a stolen session cannot guess the password."""
+    key = f"password:{user.id}"
+    if wait := await throttle.retry_after(session, key=key):
+        raise too_many_attempts(wait)
+    valid, _ = await verify_password(password, user.hashed_password)
+    if not valid:
+        await throttle.record_failure(session, key=key)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=WRONG_PASSWORD)
+    await throttle.clear(session, key=key)
 
 
 async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
@@ -33,13 +57,27 @@ async def read_user_me(user: CurrentUser) -> Account:
 
 
 @router.patch(
-    "/me", response_model=UserPublic, responses={409: error("The e-mail address is taken")}
+    "/me",
+    response_model=UserPublic,
+    responses={
+        400: error("A new e-mail address without the right current password"),
+        409: error("The e-mail address is taken"),
+        429: error("Too many wrong passwords for this account (Retry-After)"),
+    },
 )
 async def update_user_me(body: UserUpdate, current: CurrentUser, session: SessionDep) -> User:
-    user = await _load_user(session, current.id)
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("email", "") is None:
-        del changes["email"]  # an e-mail address cannot be removed, only changed
+    password = changes.pop("current_password", None)
+    if changes.get("email", "") is None or changes.get("email") == current.email:
+        changes.pop("email")  # an e-mail address cannot be removed, only changed
+    if "email" in changes:
+        if not password:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                detail="Enter your current password to change your e-mail address.",
+            )
+        await _check_current_password(session, current, password)
+    user = await _load_user(session, current.id)
     try:
         return await crud.update_user(session, user=user, changes=changes)
     except crud.EmailTakenError as exc:
@@ -49,14 +87,20 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={400: error("The current password is wrong")},
+    responses={
+        400: error("The current password is wrong"),
+        429: error("Too many wrong passwords for this account (Retry-After)"),
+    },
 )
 async def change_password_me(
     body: PasswordChange, user: CurrentUser, session_id: CurrentSessionId, session: SessionDep
 ) -> Response:
-    valid, _ = await verify_password(body.current_password, user.hashed_password)
-    if not valid:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="The current password is wrong.")
+    await _check_current_password(session, user, body.current_password)
+    weakness = await password_weakness(
+        body.new_password, context=password_context(user.email, user.full_name)
+    )
+    if weakness:
+        raise invalid_field("new_password", weakness, "password_too_weak")
     hashed = await hash_password(body.new_password)
     db_user = await _load_user(session, user.id)
     await crud.update_user(session, user=db_user, changes={"hashed_password": hashed})

@@ -9,6 +9,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select, update
 
+from app.core.config import settings
 from app.core.db import SessionFactory
 from app.models import RefreshToken, User
 from tests.conftest import PASSWORD, Member, create_user, login
@@ -266,3 +267,144 @@ async def test_logging_in_clears_the_accounts_expired_refresh_tokens(
             .where(RefreshToken.user_id == user.id, RefreshToken.expires_at < datetime.now(UTC))
         )
     assert expired == 0
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("12345678", "This is a top-10 common password."),
+        ("password", "This is a top-10 common password."),
+        (" " * 8, 'Repeats like "aaa" are easy to guess.'),
+        ("closo-2026", "It contains your e-mail address, your name or the site's name."),
+        ("grace.hopper", "It contains your e-mail address, your name or the site's name."),
+    ],
+)
+async def test_register_refuses_common_and_personal_passwords_and_says_why(
+    client: httpx.AsyncClient, password: str, reason: str
+) -> None:
+    email = f"grace.hopper@{uuid.uuid4().hex[:6]}.example.com"
+    response = await client.post("/api/auth/register", json={"email": email, "password": password})
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "password"]
+    assert problem["type"] == "password_too_weak"
+    assert problem["msg"].startswith("This password is too easy to guess: ")
+    assert reason in problem["msg"]
+
+
+@pytest.mark.parametrize(
+    ("email", "problem"),
+    [
+        ("admin\u200b@example.com", "invisible, control or direction characters (U+200B)"),
+        ("admin@example.com\u202e", "invisible, control or direction characters (U+202E)"),
+        ("\u0430dmin@example.com", "mixes letters of different alphabets (Cyrillic, Latin)"),
+        ("\u0430\u0501\u043c\u0456\u043f@example.com", "mixes letters of different alphabets"),
+    ],
+)
+async def test_register_refuses_look_alike_addresses(
+    client: httpx.AsyncClient, email: str, problem: str
+) -> None:
+    response = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 422
+    assert problem in response.json()["detail"][0]["msg"]
+
+
+async def test_fullwidth_letters_are_the_same_address_so_the_admin_cannot_be_imitated(
+    client: httpx.AsyncClient,
+) -> None:
+    fullwidth = "".join(
+        chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in settings.FIRST_ADMIN_EMAIL
+    )
+    response = await client.post(
+        "/api/auth/register", json={"email": fullwidth.upper(), "password": PASSWORD}
+    )
+    assert response.status_code == 409
+    # The same normalisation applies at log-in.
+    assert (
+        await client.post(
+            "/api/auth/login",
+            data={"username": fullwidth, "password": settings.FIRST_ADMIN_PASSWORD},
+        )
+    ).status_code == 200
+
+
+async def test_an_address_in_one_other_alphabet_is_accepted(client: httpx.AsyncClient) -> None:
+    # Cyrillic throughout (digits belong to no alphabet): грейс123456@пример.рф
+    local = "\u0433\u0440\u0435\u0439\u0441" + str(uuid.uuid4().int % 10**6)
+    email = f"{local}@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"
+    response = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+
+
+async def test_failed_logins_are_throttled_per_account_whatever_the_address(
+    client: httpx.AsyncClient, user: Member, app
+) -> None:
+    client.cookies.clear()
+    statuses = []
+    for attempt in range(7):
+        response = await client.post(
+            "/api/auth/login",
+            headers={"X-Forwarded-For": f"2001:db8::{attempt}"},
+            data={"username": user.email, "password": "a wrong guess"},
+        )
+        statuses.append(response.status_code)
+    assert statuses[:5] == [401] * 5
+    assert statuses[6] == 429
+    assert response.json()["detail"].startswith("Too many failed attempts for this account")
+    assert 0 < int(response.headers["Retry-After"]) <= 30
+    # The right password from a new browser waits too: guessing stays slow.
+    right = await client.post(
+        "/api/auth/login", data={"username": user.email, "password": user.password}
+    )
+    assert right.status_code == 429
+
+
+async def test_a_browser_that_signed_in_before_is_not_locked_out_by_an_attacker(
+    client: httpx.AsyncClient, app
+) -> None:
+    member = await create_user(client)  # this browser signed in: it holds a device cookie
+    assert client.cookies.get("device", path="/api/auth")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as attacker:
+        for _ in range(8):
+            await attacker.post(
+                "/api/auth/login", data={"username": member.email, "password": "guess"}
+            )
+        blocked = await attacker.post(
+            "/api/auth/login", data={"username": member.email, "password": member.password}
+        )
+        assert blocked.status_code == 429
+    await login(client, member.email, member.password)
+
+
+async def test_unknown_addresses_are_throttled_like_real_ones(client: httpx.AsyncClient) -> None:
+    email = _unique_email()
+    statuses = [
+        (
+            await client.post("/api/auth/login", data={"username": email, "password": "guess"})
+        ).status_code
+        for _ in range(7)
+    ]
+    assert statuses[:5] == [401] * 5 and statuses[6] == 429
+
+
+async def test_an_access_token_stops_working_at_logout(client: httpx.AsyncClient) -> None:
+    member = await create_user(client)
+    assert (await client.get("/api/users/me", headers=member.headers)).status_code == 200
+    assert (await client.post("/api/auth/logout")).status_code == 204
+    response = await client.get("/api/users/me", headers=member.headers)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Your session has ended: log in again."}
+
+
+async def test_an_access_token_stops_working_when_reuse_of_its_refresh_cookie_is_detected(
+    client: httpx.AsyncClient,
+) -> None:
+    member = await create_user(client)
+    first = client.cookies["refresh_token"]
+    assert (await _post_with_cookie(client, "/api/auth/refresh", first)).status_code == 200
+    fresh = (await client.post("/api/auth/refresh")).json()["access_token"]
+    assert (await _post_with_cookie(client, "/api/auth/refresh", first)).status_code == 401
+    for token in (member.headers["Authorization"], f"Bearer {fresh}"):
+        response = await client.get("/api/users/me", headers={"Authorization": token})
+        assert response.status_code == 401

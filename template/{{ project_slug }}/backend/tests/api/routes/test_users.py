@@ -93,7 +93,9 @@ async def test_an_expired_token_says_so(client: httpx.AsyncClient, user: Member)
 async def test_update_me_changes_name_and_email(client: httpx.AsyncClient, user: Member) -> None:
     new_email = f"Renamed-{uuid.uuid4().hex[:8]}@Example.com"
     response = await client.patch(
-        "/api/users/me", headers=user.headers, json={"full_name": "Grace", "email": new_email}
+        "/api/users/me",
+        headers=user.headers,
+        json={"full_name": "Grace", "email": new_email, "current_password": user.password},
     )
     assert response.status_code == 200
     assert response.json()["full_name"] == "Grace"
@@ -115,7 +117,9 @@ async def test_update_me_ignores_a_null_email_and_can_clear_the_name(
 async def test_update_me_refuses_a_taken_email(client: httpx.AsyncClient, user: Member) -> None:
     other = await create_user(client)
     response = await client.patch(
-        "/api/users/me", headers=user.headers, json={"email": other.email.upper()}
+        "/api/users/me",
+        headers=user.headers,
+        json={"email": other.email.upper(), "current_password": user.password},
     )
     assert response.status_code == 409
     assert "already exists" in response.json()["detail"]
@@ -280,3 +284,111 @@ async def test_me_survives_the_database_cutting_every_connection(
     response = await client.get("/api/users/me", headers=user.headers)
     assert response.status_code == 200
     assert response.json()["email"] == user.email
+
+
+async def test_changing_the_email_needs_the_current_password(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    new_email = f"taken-over-{uuid.uuid4().hex[:8]}@example.com"
+    missing = await client.patch("/api/users/me", headers=user.headers, json={"email": new_email})
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "detail": "Enter your current password to change your e-mail address."
+    }
+    wrong = await client.patch(
+        "/api/users/me",
+        headers=user.headers,
+        json={"email": new_email, "current_password": "not the password"},
+    )
+    assert wrong.status_code == 400
+    assert wrong.json() == {"detail": "The current password is wrong."}
+    me = await client.get("/api/users/me", headers=user.headers)
+    assert me.json()["email"] == user.email
+    # The name alone, or the same address again, needs no password.
+    same = await client.patch(
+        "/api/users/me", headers=user.headers, json={"email": user.email, "full_name": "Ada"}
+    )
+    assert same.status_code == 200
+
+
+async def test_change_password_refuses_common_and_personal_passwords(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    for weak in ("12345678", "password", " " * 8, user.email, "closo2024!"):
+        response = await client.post(
+            "/api/users/me/password",
+            headers=user.headers,
+            json={"current_password": user.password, "new_password": weak},
+        )
+        assert response.status_code == 422, weak
+        (problem,) = response.json()["detail"]
+        assert problem["loc"] == ["body", "new_password"]
+        assert problem["type"] == "password_too_weak"
+        assert problem["msg"].startswith("This password is too easy to guess")
+    await login(client, user.email, user.password)  # unchanged
+
+
+async def test_wrong_current_passwords_are_throttled_per_account(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    statuses = []
+    for _ in range(7):
+        response = await client.post(
+            "/api/users/me/password",
+            headers=user.headers,
+            json={"current_password": "a wrong guess", "new_password": "a brand new one"},
+        )
+        statuses.append(response.status_code)
+    assert statuses[:5] == [400] * 5
+    assert statuses[6] == 429
+    assert 0 < int(response.headers["Retry-After"]) <= 30
+    assert "Too many failed attempts for this account" in response.json()["detail"]
+    # Even the right password waits: the throttle is checked before the password.
+    right = await client.post(
+        "/api/users/me/password",
+        headers=user.headers,
+        json={"current_password": user.password, "new_password": "a brand new one"},
+    )
+    assert right.status_code == 429
+
+
+async def test_the_old_access_token_stops_working_after_a_password_change(
+    client: httpx.AsyncClient, app
+) -> None:
+    member = await create_user(client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as other:
+        stolen = await login(other, member.email, member.password)
+    assert (await client.get("/api/users/me", headers=stolen)).status_code == 200
+    changed = await client.post(
+        "/api/users/me/password",
+        headers=member.headers,
+        json={"current_password": member.password, "new_password": "a brand new one"},
+    )
+    assert changed.status_code == 204
+    for method, path, body in (
+        ("GET", "/api/users/me", None),
+        ("PATCH", "/api/users/me", {"full_name": "Mallory"}),
+        ("GET", "/api/files", None),
+    ):
+        response = await client.request(method, path, headers=stolen, json=body)
+        assert response.status_code == 401, path
+        assert response.json() == {"detail": "Your session has ended: log in again."}
+    assert (await client.get("/api/users/me", headers=member.headers)).status_code == 200
+
+
+async def test_a_deactivated_accounts_token_stops_at_once(
+    client: httpx.AsyncClient, user: Member, admin_headers: dict[str, str]
+) -> None:
+    off = await client.patch(
+        f"/api/users/{user.id}", headers=admin_headers, json={"is_active": False}
+    )
+    assert off.status_code == 200
+    response = await client.get("/api/users/me", headers=user.headers)
+    assert response.status_code == 403
+    on = await client.patch(
+        f"/api/users/{user.id}", headers=admin_headers, json={"is_active": True}
+    )
+    assert on.status_code == 200
+    # Deactivation ended its sessions: reactivating the account does not revive them.
+    assert (await client.get("/api/users/me", headers=user.headers)).status_code == 401

@@ -1,0 +1,49 @@
+"""Which passwords are accepted: long enough, and not easy to guess (zxcvbn, offline).
+
+zxcvbn estimates how many guesses a password takes with its built-in lists (common passwords,
+names, English words, keyboard patterns, dates, repeats), plus the words of this account and site
+(the e-mail address, the name, the site's name and domain). Score 3 means at least 10^8
+guesses: years of an attacker's time against argon2id hashes, forever through the throttled API.
+"""
+
+from __future__ import annotations
+
+import re
+
+import anyio
+from zxcvbn import zxcvbn
+
+MIN_SCORE = 3  # 0 (top-10 password) … 4 (very unguessable)
+# zxcvbn refuses longer input (and slows down with length); past this a password is long anyway.
+CHECKED_LENGTH = 72
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def context_words(*values: str | None) -> list[str]:
+    """The values, their parts and words (ada.lovelace@clo-so.com → ada.lovelace, clo-so.com,
+    ada, lovelace, clo, com)."""
+    words: list[str] = []
+    for value in values:
+        if value:
+            value = value.lower()
+            words.extend([value, *value.split("@")] if "@" in value else [value])
+            words.extend(word for word in _WORDS.findall(value) if len(word) > 2)
+    return words
+
+
+def weakness(password: str, *, context: list[str]) -> str | None:
+    """Why the password is refused, as a sentence for the user; None when it is accepted."""
+    result = zxcvbn(password[:CHECKED_LENGTH], user_inputs=context)
+    if result["score"] >= MIN_SCORE:
+        return None
+    feedback = result["feedback"]
+    reasons = [feedback.get("warning") or "", *feedback.get("suggestions", [])]
+    if any(match.get("dictionary_name") == "user_inputs" for match in result["sequence"]):
+        reasons.insert(0, "It contains your e-mail address, your name or the site's name.")
+    why = " ".join(reason for reason in reasons if reason)
+    return "This password is too easy to guess" + (f": {why}" if why else ".")
+
+
+async def password_weakness(password: str, *, context: list[str]) -> str | None:
+    # A few milliseconds of CPU: off the event loop, like the hashing.
+    return await anyio.to_thread.run_sync(lambda: weakness(password, context=context))
