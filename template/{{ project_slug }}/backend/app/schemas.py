@@ -8,9 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
 from app.models import Role
+from app.services import links
 
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 8, 128
@@ -129,11 +130,21 @@ class FilePublic(BaseModel):
     content_type: str
     created_at: datetime
     stored_name: str = Field(exclude=True)
+    owner_id: uuid.UUID = Field(exclude=True)
+    _expires: int = PrivateAttr(default_factory=links.link_expiry)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def url(self) -> str:
-        return f"/storage/files/{self.stored_name}"
+        """A private download link that works until `url_expires_at` (services/links.py)."""
+        return links.download_url(
+            stored_name=self.stored_name, owner_id=self.owner_id, expires=self._expires
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def url_expires_at(self) -> datetime:
+        return links.expiry_time(self._expires)
 
 
 class Page(BaseModel, Generic[ItemT]):

@@ -22,6 +22,7 @@ class FakeStorage:
     def __init__(self, *, token: str, max_bytes: int):
         self.token, self.max_bytes = token, max_bytes
         self.files: dict[str, bytes] = {}
+        self.blocked_owners: set[str] = set()
         self.down = False
         self.answer: Response | None = None  # a canned answer to uploads, e.g. a 507
         self.report: Callable[[dict], dict] = lambda stored: stored  # alters the 201 body
@@ -32,6 +33,7 @@ class FakeStorage:
                 Route("/storage/upload", self._upload, methods=["POST"]),
                 Route("/storage/files/{name}", self._delete, methods=["DELETE"]),
                 Route("/storage/health/ready", self._ready, methods=["GET"]),
+                Route("/storage/owners/{owner}/blocked", self._block, methods=["PUT", "DELETE"]),
             ]
         )
 
@@ -40,6 +42,7 @@ class FakeStorage:
 
     def reset(self) -> None:
         self.files.clear()
+        self.blocked_owners.clear()
         self.down, self.answer, self.on_first_chunk = False, None, None
         self.report = lambda stored: stored
         self.chunks_received = 0
@@ -79,6 +82,16 @@ class FakeStorage:
             return JSONResponse({"detail": "bad token"}, status_code=401)
         if self.files.pop(request.path_params["name"], None) is None:
             return JSONResponse({"detail": "no such file"}, status_code=404)
+        return Response(status_code=204)
+
+    async def _block(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse({"detail": "bad token"}, status_code=401)
+        owner = request.path_params["owner"]
+        if request.method == "PUT":
+            self.blocked_owners.add(owner)
+        else:
+            self.blocked_owners.discard(owner)
         return Response(status_code=204)
 
     async def _ready(self, _: Request) -> Response:

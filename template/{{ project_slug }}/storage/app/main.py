@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from app import links
 from app.config import Settings
 from app.routers import files, health
 from app.s3store import ObjectStoreError, S3Store
@@ -26,6 +27,14 @@ async def _object_store_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, 503)
 
 
+def _without_query(record: logging.LogRecord) -> bool:
+    """uvicorn.access records (client, method, path with query, version, status): cut the query."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+        record.args = (args[0], args[1], args[2].split("?", 1)[0], *args[3:])
+    return True
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = (
@@ -41,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"STORAGE_DIR {settings.STORAGE_DIR} cannot be prepared ({error.strerror}): "
                 "point STORAGE_DIR at a folder this process may write."
             ) from error
+        # uvicorn's access log would keep every download link (a capability): log the path only.
+        logging.getLogger("uvicorn.access").addFilter(_without_query)
         yield
 
     docs = "/storage/docs" if settings.is_local else None
@@ -54,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.link_key = links.signing_key(settings.STORAGE_TOKEN.get_secret_value())
     app.include_router(files.router, prefix="/storage")
     app.include_router(health.router, prefix="/storage")
     app.add_exception_handler(ObjectStoreError, _object_store_error)

@@ -101,6 +101,20 @@ class S3Store:
             raise _store_error(error) from error
         return ObjectStatus(head["ContentLength"], head.get("Metadata", {}).get(SHA256_METADATA))
 
+    def set_owner_blocked(self, owner: str, blocked: bool) -> None:
+        """Refuse (or allow again) every download link of an owner: an empty marker object."""
+        key = f".blocked/{owner}"  # never a stored name: those are hex
+        try:
+            if blocked:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=b"")
+            else:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as error:
+            raise _store_error(error) from error
+
+    def is_owner_blocked(self, owner: str) -> bool:
+        return self.stat(f".blocked/{owner}") is not None
+
     def sha256_of(self, name: str) -> str | None:
         status = self.stat(name)
         return status.sha256 if status else None

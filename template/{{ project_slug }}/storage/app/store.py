@@ -70,6 +70,22 @@ class FileStore:
                     leftover.unlink()
                     logger.info("removed an interrupted upload: %s", leftover.name)
 
+    def _blocked_marker(self, owner: str) -> Path:
+        return self.root / ".blocked" / owner
+
+    def set_owner_blocked(self, owner: str, blocked: bool) -> None:
+        """Refuse (or allow again) every download link of an owner: a marker file per owner."""
+        marker = self._blocked_marker(owner)
+        if blocked:
+            marker.parent.mkdir(mode=TMP_DIR_MODE, exist_ok=True)
+            marker.touch()
+            _fsync_dir(marker.parent)
+        else:
+            marker.unlink(missing_ok=True)
+
+    def is_owner_blocked(self, owner: str) -> bool:
+        return self._blocked_marker(owner).exists()
+
     def path_of(self, name: str) -> Path:
         """Where a stored name lives. Callers must have checked it with names.is_stored_name."""
         return self.root.joinpath(*names.shard_of(name), name)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx2 as httpx
 import pytest
@@ -26,6 +26,7 @@ TOKEN = secrets.token_hex(32)
 # app.main builds the app at import: give it valid settings that are never the deployment's.
 os.environ.update(STORAGE_TOKEN=TOKEN, STORAGE_DIR="/nonexistent-storage-dir-for-tests")
 
+from app import links  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 
@@ -147,14 +148,28 @@ def client(backend: Backend) -> Iterator[TestClient]:
         yield test_client
 
 
+OWNER = "0b5e7c1e-2d4a-4f60-9a1b-3c5d7e9f1a2b"
+LINK_SECONDS = 600
+
+
+def signed(path: str, *, owner: str = OWNER, lifetime: int = LINK_SECONDS) -> str:
+    """`path` as a download link the backend would make (see app/links.py)."""
+    name = path.rsplit("/", 1)[-1]
+    expires = int(time.time()) + lifetime
+    key = links.signing_key(TOKEN)
+    mac = links.signature(key, name=name, owner=owner, expires=expires)
+    return f"{path}?{urlencode({'owner': owner, 'expires': expires, 'signature': mac})}"
+
+
 def download(
     client: TestClient | httpx.Client, path: str, method: str = "GET", **headers: str
 ) -> httpx.Response:
-    """A download as the edge answers it. With S3 the service answers an X-Accel-Redirect to a
+    """A download as the edge answers it, by a valid link unless `path` has a query of its own.
+    With S3 the service answers an X-Accel-Redirect to a
     presigned URL; this does what nginx does with it (fetch it with the client's Range and
     conditional headers, keep the service's safe headers), so one test checks both backends.
     The real nginx does it in the template's end-to-end tests."""
-    response = client.request(method, path, headers=headers)
+    response = client.request(method, path if "?" in path else signed(path), headers=headers)
     target = response.headers.get("x-accel-redirect", "")
     if not target.startswith("/_storage_s3/"):
         return response

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     MAX_UPLOAD_MB: PositiveInt = 50
     STORAGE_URL: str = "http://storage:8060"
     STORAGE_TOKEN: str
+    # How long a download link works (see services/links.py): minutes to hours.
+    DOWNLOAD_LINK_MINUTES: Annotated[int, Field(ge=1, le=24 * 60)] = 60
     ENABLE_DOCS: bool = False
 
     @model_validator(mode="after")

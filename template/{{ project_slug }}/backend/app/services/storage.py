@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
@@ -104,6 +105,18 @@ class StorageClient:
             raise StorageError from exc
         if response.status_code not in (204, 404):
             logger.error("storage delete of %s answered %s", name, response.status_code)
+            raise StorageBadAnswerError
+
+    async def set_owner_blocked(self, owner_id: uuid.UUID, *, blocked: bool) -> None:
+        """Make storage refuse (or accept again) every download link of this owner."""
+        method = "PUT" if blocked else "DELETE"
+        try:
+            response = await self._http.request(method, f"/storage/owners/{owner_id}/blocked")
+        except httpx.TransportError as exc:
+            logger.warning("storage %s of owner %s's links failed: %r", method, owner_id, exc)
+            raise StorageError from exc
+        if response.status_code != 204:
+            logger.error("storage blocking of %s answered %s", owner_id, response.status_code)
             raise StorageBadAnswerError
 
     async def is_ready(self) -> bool:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from app import names, serving
+from app import links, names, serving
 from app.dependencies import InternalOnly, SettingsDep, StoreDep
 from app.s3store import ObjectStoreError, S3Store
 from app.schemas import FileMeta, StoredFile
@@ -93,18 +93,62 @@ async def upload_file(
     responses={200: {"description": "The file's bytes"}, 404: {}},
 )
 async def read_file(
-    name: str, request: Request, settings: SettingsDep, store: StoreDep
+    name: str,
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    # Checked by links.check (a wrong link is a 403 that says so, never a 422).
+    owner: str | None = None,
+    expires: str | None = None,
+    signature: str | None = None,
 ) -> Response:
-    """Public download: nginx sends the bytes when it is in front, this process otherwise."""
+    """Download by a link the backend signed (app/links.py): nginx sends the bytes when it is in
+    front, this process otherwise."""
     _checked_name(name)
+    try:
+        owner, max_age = links.check(
+            request.app.state.link_key, name=name, owner=owner, expires=expires, signed=signature
+        )
+    except links.LinkRefused as refused:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refused.detail) from None
+    if await run_in_threadpool(store.is_owner_blocked, owner):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)  # a deactivated account's file
     file_status = await run_in_threadpool(store.stat, name)
     if file_status is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     if isinstance(store, S3Store):
-        return serving.s3_redirect(name, store.presigned_target(name, request.method))
+        target = store.presigned_target(name, request.method)
+        return serving.s3_redirect(name, target, max_age)
     if settings.STORAGE_ACCEL_REDIRECT:
-        return serving.accel_redirect(name)
-    return serving.stream_file(request, store, name, file_status)
+        return serving.accel_redirect(name, max_age)
+    return serving.stream_file(request, store, name, file_status, max_age)
+
+
+@router.put(
+    "/owners/{owner}/blocked",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[InternalOnly],
+    responses={404: {}},
+)
+async def block_owner(owner: str, store: StoreDep) -> None:
+    """The owner's account is deactivated: every download link of theirs is refused."""
+    await run_in_threadpool(store.set_owner_blocked, _checked_owner(owner), True)
+
+
+@router.delete(
+    "/owners/{owner}/blocked",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[InternalOnly],
+    responses={404: {}},
+)
+async def unblock_owner(owner: str, store: StoreDep) -> None:
+    await run_in_threadpool(store.set_owner_blocked, _checked_owner(owner), False)
+
+
+def _checked_owner(owner: str) -> str:
+    if not links.is_owner_id(owner):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such owner: send a lowercase UUID.")
+    return owner
 
 
 @router.delete(

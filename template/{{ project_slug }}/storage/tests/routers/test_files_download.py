@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.conftest import S3_TEST_ENV, Backend, download, upload
+from tests.conftest import LINK_SECONDS, S3_TEST_ENV, Backend, download, signed, upload
 
 CSP = "default-src 'none'; sandbox"
 
@@ -91,7 +91,7 @@ def test_with_nginx_in_front_the_answer_is_an_accel_redirect(
     accel_client: TestClient, volume: Path
 ) -> None:
     name = upload(accel_client, b"\x89PNG...", filename="a.png").json()["name"]
-    response = accel_client.get(f"/storage/files/{name}")
+    response = accel_client.get(signed(f"/storage/files/{name}"))
     assert response.status_code == 200
     assert response.content == b""
     assert response.headers["x-accel-redirect"] == (
@@ -106,7 +106,7 @@ def test_with_nginx_in_front_the_answer_is_an_accel_redirect(
 
 
 def test_accel_redirect_is_not_sent_for_a_missing_file(accel_client: TestClient) -> None:
-    response = accel_client.get(f"/storage/files/{'a' * 32}.png")
+    response = accel_client.get(signed(f"/storage/files/{'a' * 32}.png"))
     assert response.status_code == 404
     assert "x-accel-redirect" not in response.headers
 
@@ -123,7 +123,7 @@ def test_with_s3_the_answer_redirects_nginx_to_a_presigned_url(
 ) -> None:
     client, backend = s3_client
     name = upload(client, b"%PDF-1.7 scan", filename="scan.pdf").json()["name"]
-    response = client.get(f"/storage/files/{name}")
+    response = client.get(signed(f"/storage/files/{name}"))
     assert response.status_code == 200
     assert response.content == b""
     target = response.headers["x-accel-redirect"]
@@ -131,7 +131,7 @@ def test_with_s3_the_answer_redirects_nginx_to_a_presigned_url(
     assert "X-Amz-Signature=" in target and "X-Amz-Expires=60" in target
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["content-disposition"] == "inline"
-    assert response.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert response.headers["cache-control"] == f"private, max-age={LINK_SECONDS}"
     assert response.headers["content-security-policy"] == CSP
     # The store requires signed requests: the object is not readable without the signature.
     unsigned = httpx.get(f"{S3_TEST_ENV['ENDPOINT']}/{backend.bucket}/{name}", timeout=10)
@@ -144,7 +144,7 @@ def test_with_s3_the_answer_redirects_nginx_to_a_presigned_url(
 
 
 def test_a_missing_object_is_a_404_without_a_redirect(client: TestClient) -> None:
-    response = client.get(f"/storage/files/{'b' * 32}.pdf")
+    response = client.get(signed(f"/storage/files/{'b' * 32}.pdf"))
     assert response.status_code == 404
     assert response.json() == {"detail": "No such file."}
     assert "x-accel-redirect" not in response.headers

@@ -1,7 +1,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import AUTH, Backend, upload
+from tests.conftest import AUTH, Backend, signed, upload
 
 
 def test_meta_describes_a_stored_file(client: TestClient) -> None:
@@ -19,7 +19,7 @@ def test_delete_removes_the_file_and_then_it_is_gone(client: TestClient, backend
     name = upload(client, b"bye").json()["name"]
     assert client.delete(f"/storage/files/{name}", headers=AUTH).status_code == 204
     assert backend.stored() == []
-    assert client.get(f"/storage/files/{name}").status_code == 404
+    assert client.get(signed(f"/storage/files/{name}")).status_code == 404
     again = client.delete(f"/storage/files/{name}", headers=AUTH)
     assert again.status_code == 404
     assert again.json() == {"detail": "No such file."}

@@ -4,7 +4,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.conftest import AUTH, Backend, make_settings
+from tests.conftest import AUTH, Backend, make_settings, signed
 
 
 def test_liveness_is_public(client: TestClient) -> None:
@@ -51,7 +51,7 @@ def test_an_unreachable_store_is_a_503_not_a_crash(volume: Path) -> None:
     )
     with TestClient(create_app(settings)) as client:
         ready = client.get("/storage/health/ready", headers=AUTH)
-        download = client.get(f"/storage/files/{'a' * 32}.png")
+        download = client.get(signed(f"/storage/files/{'a' * 32}.png"))
         stored = client.post("/storage/upload", content=b"data", headers=AUTH)
     assert ready.status_code == 503
     assert download.status_code == 503

@@ -13,10 +13,11 @@ from app.api.deps import (
     CurrentUser,
     PaginationDep,
     SessionDep,
+    StorageDep,
     invalid_field,
     too_many_attempts,
 )
-from app.api.responses import ADMIN, SIGNED_IN, USER_NOT_FOUND, error
+from app.api.responses import ADMIN, SIGNED_IN, STORAGE_DOWN, USER_NOT_FOUND, error
 from app.api.routes.auth import password_context
 from app.core.passwords import password_weakness
 from app.core.security import hash_password, verify_password
@@ -25,6 +26,7 @@ from app.models import User
 from app.schemas import Page, PasswordChange, UserAdminUpdate, UserPublic, UserUpdate
 from app.services import throttle
 from app.services.sessions import revoke_user_sessions
+from app.services.storage import StorageError
 
 router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 
@@ -121,11 +123,16 @@ async def read_users(_: AdminUser, session: SessionDep, page: PaginationDep) -> 
     responses={
         **ADMIN,
         **USER_NOT_FOUND,
+        **STORAGE_DOWN,
         400: error("An administrator cannot deactivate themself"),
     },
 )
 async def update_user(
-    user_id: uuid.UUID, body: UserAdminUpdate, admin: AdminUser, session: SessionDep
+    user_id: uuid.UUID,
+    body: UserAdminUpdate,
+    admin: AdminUser,
+    session: SessionDep,
+    storage: StorageDep,
 ) -> User:
     user = await _load_user(session, user_id)
     if user.id == admin.id and not body.is_active:
@@ -133,6 +140,12 @@ async def update_user(
             status.HTTP_400_BAD_REQUEST,
             detail="You cannot deactivate your own account: ask another administrator.",
         )
+    try:
+        # Storage first: if it is down nothing changes, and the administrator can retry. A
+        # deactivated owner's download links are refused by storage from now on.
+        await storage.set_owner_blocked(user.id, blocked=not body.is_active)
+    except StorageError as exc:
+        raise HTTPException(exc.status_code, detail=exc.detail) from exc
     await crud.update_user(session, user=user, changes={"is_active": body.is_active})
     if not body.is_active:
         await revoke_user_sessions(session, user_id=user.id)

@@ -1,5 +1,10 @@
+import base64
 import hashlib
+import hmac
+import time
 import uuid
+from datetime import datetime
+from urllib.parse import parse_qsl
 
 import anyio
 import httpx
@@ -41,10 +46,25 @@ async def test_upload_stores_the_file_and_describes_it(
     assert body["size"] == len(data)
     assert body["sha256"] == hashlib.sha256(data).hexdigest()
     assert body["content_type"] == "text/plain"
-    stored_name = body["url"].removeprefix("/storage/files/")
-    assert body["url"].startswith("/storage/files/") and stored_name.endswith(".txt")
+    path, _, query = body["url"].partition("?")
+    stored_name = path.removeprefix("/storage/files/")
+    assert path.startswith("/storage/files/") and stored_name.endswith(".txt")
     assert storage.files[stored_name] == data
-    assert set(body) == {"id", "name", "size", "sha256", "content_type", "url", "created_at"}
+    assert set(body) == {
+        "id", "name", "size", "sha256", "content_type", "url", "url_expires_at", "created_at"
+    }  # fmt: skip
+    # A private link for its owner, signed as the storage service checks it (its app/links.py).
+    params = dict(parse_qsl(query))
+    assert params["owner"] == str(user.id)
+    expires = int(params["expires"])
+    lifetime = expires - time.time()
+    assert (
+        settings.DOWNLOAD_LINK_MINUTES * 60 <= lifetime <= settings.DOWNLOAD_LINK_MINUTES * 60 + 60
+    )
+    assert datetime.fromisoformat(body["url_expires_at"]).timestamp() == expires
+    key = hmac.new(settings.STORAGE_TOKEN.encode(), b"closo download links v1", "sha256").digest()
+    mac = hmac.new(key, f"{stored_name}\n{user.id}\n{expires}".encode(), "sha256").digest()
+    assert params["signature"] == base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 async def test_upload_forwards_the_body_while_it_arrives(
@@ -446,3 +466,30 @@ async def test_when_the_outcome_cannot_be_checked_the_file_is_kept(
         await anyio.sleep(0.1)
     assert storage.files == {}
     assert (await client.get("/api/files", headers=user.headers)).json()["total"] == 0
+
+
+async def test_deactivating_an_owner_blocks_their_links_in_storage(
+    client: httpx.AsyncClient, user: Member, admin_headers: dict[str, str], storage: FakeStorage
+) -> None:
+    off = await client.patch(
+        f"/api/users/{user.id}", headers=admin_headers, json={"is_active": False}
+    )
+    assert off.status_code == 200
+    assert storage.blocked_owners == {str(user.id)}
+    on = await client.patch(
+        f"/api/users/{user.id}", headers=admin_headers, json={"is_active": True}
+    )
+    assert on.status_code == 200
+    assert storage.blocked_owners == set()
+
+
+async def test_deactivation_changes_nothing_while_storage_is_down(
+    client: httpx.AsyncClient, user: Member, admin_headers: dict[str, str], storage: FakeStorage
+) -> None:
+    storage.down = True
+    response = await client.patch(
+        f"/api/users/{user.id}", headers=admin_headers, json={"is_active": False}
+    )
+    assert response.status_code == 503
+    storage.down = False
+    assert (await client.get("/api/users/me", headers=user.headers)).status_code == 200
