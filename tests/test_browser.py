@@ -176,6 +176,30 @@ def test_download_keeps_the_original_name(open_page, site: Site):
     watch.assert_clean()
 
 
+def test_an_expired_download_link_is_renewed_before_it_is_followed(open_page, site: Site):
+    """Links expire (DOWNLOAD_LINK_MINUTES): a page left open for hours asks for a fresh one when
+    the user clicks, and the download still works."""
+    page, watch = open_page()
+    email = unique_email("stale-link")
+    site.register(email, PASSWORD)
+    page.clock.install()
+    sign_in(page, site, email)
+    content = b"kept for later\n" * 50
+    page.locator("input[type=file]").set_input_files(
+        [{"name": "later.txt", "mimeType": "text/plain", "buffer": content}]
+    )
+    link = page.locator(".file-card", has_text="later.txt").locator("a.file-name")
+    stale = link.get_attribute("href")
+    assert "signature=" in stale and "expires=" in stale
+    page.clock.fast_forward(3 * 3600 * 1000)  # the page thinks three hours went by
+    with page.expect_response(lambda r: "/api/files/" in r.url) as renewed:
+        with page.expect_download() as download:
+            link.click()
+    assert renewed.value.status == 200
+    assert Path(download.value.path()).read_bytes() == content
+    watch.assert_clean()
+
+
 def test_wrong_password_is_explained(open_page, site: Site):
     T = site.T
     page, watch = open_page()
@@ -258,6 +282,16 @@ def test_profile_and_password(open_page, site: Site):
     page.get_by_label(T("profile.fullName")).fill("Grace Hopper")
     page.get_by_role("button", name=T("profile.save")).click()
     expect(page.get_by_role("status").filter(has_text=T("profile.saved"))).to_be_visible()
+
+    # A new e-mail address needs the password: a borrowed session cannot take the account.
+    new_email = unique_email("profile-moved")
+    page.get_by_label(T("profile.email"), exact=True).fill(new_email)
+    page.get_by_role("button", name=T("profile.save")).click()
+    expect(page.get_by_role("alert")).to_have_text(T("profile.emailNeedsPassword"))
+    page.get_by_label(T("profile.emailPassword")).fill(PASSWORD)
+    page.get_by_role("button", name=T("profile.save")).click()
+    expect(page.get_by_role("status").filter(has_text=T("profile.saved"))).to_be_visible()
+    email = new_email
 
     new_password = "a much better password"
     page.get_by_label(T("profile.currentPassword")).fill("wrong password")

@@ -87,6 +87,8 @@ export default {
   "profile.changePassword": "Change the password",
   "profile.passwordSaved": "Your password was changed. Your other sessions were signed out.",
   "profile.wrongPassword": "The current password is wrong.",
+  "profile.emailPassword": "Your password (to change the e-mail address)",
+  "profile.emailNeedsPassword": "Enter your current password to change your e-mail address.",
 
   "users.title": "Users",
   "users.email": "E-mail",

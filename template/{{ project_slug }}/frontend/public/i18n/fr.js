@@ -87,6 +87,8 @@ export default {
   "profile.changePassword": "Changer le mot de passe",
   "profile.passwordSaved": "Votre mot de passe a été changé. Vos autres sessions ont été déconnectées.",
   "profile.wrongPassword": "Le mot de passe actuel est incorrect.",
+  "profile.emailPassword": "Votre mot de passe (pour changer l'adresse e-mail)",
+  "profile.emailNeedsPassword": "Saisissez votre mot de passe actuel pour changer d'adresse e-mail.",
 
   "users.title": "Utilisateurs",
   "users.email": "E-mail",

@@ -10,6 +10,12 @@ import { pager } from './pager.js';
 const PAGE_SIZE = 24;
 // Finished uploads stay visible this long, so the user sees "Uploaded" before the row goes.
 const DONE_ROW_MS = 4000;
+// Download links expire (the backend's DOWNLOAD_LINK_MINUTES): they are renewed this long before.
+const LINK_MARGIN_MS = 60_000;
+
+function linkIsFresh(file) {
+  return Date.parse(file.url_expires_at) - LINK_MARGIN_MS > Date.now();
+}
 
 let activeUploads = 0;
 window.addEventListener('beforeunload', (event) => {
@@ -163,14 +169,34 @@ export function filesView() {
     listHeading.focus();
   }
 
+  // A link that has expired (a tab left open, a computer that slept) is renewed before it is
+  // followed: the click asks the API for the file again, then follows the fresh link.
+  async function openFile(event, file, card) {
+    if (linkIsFresh(file)) return;
+    event.preventDefault();
+    const clicked = event.currentTarget; // null once the event is over
+    try {
+      Object.assign(file, await request('GET', `/api/files/${encodeURIComponent(file.id)}`));
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) showListError(describeError(error));
+      return;
+    }
+    for (const link of card.querySelectorAll('a[download]')) link.href = file.url;
+    clicked.click();
+  }
+
   function fileCard(file) {
-    return h('li', { class: 'file-card' },
+    const card = h('li', { class: 'file-card', 'data-file-id': file.id });
+    const follow = (event) => openFile(event, file, card);
+    card.append(
       h('a', {
         class: 'file-link', href: file.url, download: file.name,
-        'aria-label': t('files.download', { name: file.name }),
+        'aria-label': t('files.download', { name: file.name }), onclick: follow,
       }, thumbnail(file)),
       h('div', { class: 'file-info' },
-        h('a', { class: 'file-name', href: file.url, download: file.name, title: file.name }, file.name),
+        h('a', {
+          class: 'file-name', href: file.url, download: file.name, title: file.name, onclick: follow,
+        }, file.name),
         h('p', { class: 'file-meta' },
           h('span', {}, formatBytes(file.size)), ' · ',
           h('time', { datetime: file.created_at }, formatDateTime(file.created_at)))),
@@ -179,6 +205,7 @@ export function filesView() {
         'aria-label': t('files.deleteLabel', { name: file.name }),
         onclick: (event) => deleteFile(file, event.currentTarget),
       }, t('files.delete')));
+    return card;
   }
 
   function goToPage(newOffset) {
@@ -193,10 +220,23 @@ export function filesView() {
         h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => loadPage() }, t('files.retry'))));
   }
 
+  // Links are renewed before they expire while the page stays open (the list is read again).
+  let renewal = null;
+  function renewLinksBefore(items) {
+    clearTimeout(renewal);
+    if (!items.length) return;
+    const soonest = Math.min(...items.map((file) => Date.parse(file.url_expires_at)));
+    const delay = Math.max(soonest - LINK_MARGIN_MS - Date.now(), 5_000);
+    renewal = setTimeout(() => {
+      if (listRegion.isConnected) loadPage();
+    }, delay);
+  }
+
   async function loadPage() {
     listRegion.setAttribute('aria-busy', 'true');
     try {
       const page = await request('GET', `/api/files?offset=${offset}&limit=${PAGE_SIZE}`);
+      renewLinksBefore(page.items);
       total = page.total;
       const plural = new Intl.PluralRules(lang).select(total); // French: 0 and 1 are singular
       countLabel.textContent = t(plural === 'one' ? 'files.countOne' : 'files.count', { count: total });

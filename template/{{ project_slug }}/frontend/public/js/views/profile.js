@@ -14,23 +14,39 @@ function detailsForm(context) {
   const email = field(t('profile.email'), {
     type: 'email', name: 'email', autocomplete: 'email', required: true, maxlength: 254, value: user.email,
   });
+  // Changing the e-mail address needs the password: whoever borrows a session cannot take the account.
+  const password = field(t('profile.emailPassword'), {
+    type: 'password', name: 'current_password', autocomplete: 'current-password',
+  });
   const message = formMessage();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('profile.save'));
 
   async function onSubmit(event) {
     event.preventDefault();
     message.clear();
+    const newEmail = email.input.value.trim();
+    const changes = { email: newEmail, full_name: fullName.input.value.trim() || null };
+    if (newEmail.toLowerCase() !== context.user.email) {
+      if (!password.input.value) {
+        message.error(t('profile.emailNeedsPassword'));
+        password.input.focus();
+        return;
+      }
+      changes.current_password = password.input.value;
+    }
     await whileBusy(submit, t('profile.saving'), async () => {
       try {
-        const updated = await request('PATCH', '/api/users/me', {
-          json: { email: email.input.value.trim(), full_name: fullName.input.value.trim() || null },
-        });
+        const updated = await request('PATCH', '/api/users/me', { json: changes });
+        password.input.value = '';
         context.setUser(updated);
         document.querySelector('.account-email')?.replaceChildren(updated.email);
         message.success(t('profile.saved'));
       } catch (error) {
-        message.error(describeError(error, { 409: t('profile.emailTaken') }));
+        message.error(describeError(error, {
+          409: t('profile.emailTaken'), 400: t('profile.wrongPassword'),
+        }));
         if (error instanceof ApiError && error.status === 409) email.input.focus();
+        if (error instanceof ApiError && error.status === 400) password.input.focus();
       }
     });
   }
@@ -41,7 +57,7 @@ function detailsForm(context) {
       h('div', {}, h('dt', {}, t('profile.role')), h('dd', {}, t(`role.${user.role}`))),
       h('div', {}, h('dt', {}, t('profile.memberSince')), h('dd', {}, formatDay(user.created_at)))),
     h('form', { class: 'stack', onsubmit: onSubmit },
-      message.element, fullName.element, email.element, h('div', {}, submit)));
+      message.element, fullName.element, email.element, password.element, h('div', {}, submit)));
 }
 
 function passwordForm() {
