@@ -21,6 +21,10 @@ _MEDIA_TYPE = re.compile(rb"[A-Za-z0-9!#$&^_.+-]{1,63}/[A-Za-z0-9!#$&^_.+-]{1,63
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
 # RFC 2046: a boundary has 1 to 70 characters; python-multipart refuses more than 256.
 MAX_BOUNDARY_LENGTH = 70
+# Fields other than the file: the edge does not cap the upload's body (only the backend can tell
+# the file's bytes from the wrapping), so what is not the file is capped here.
+MAX_OTHER_FIELDS_BYTES = 64 * 1024
+OTHER_FIELDS_TOO_LARGE = "The upload holds too much besides the file: send only the 'file' field."
 
 
 class UploadError(Exception):
@@ -62,9 +66,13 @@ class FilePart:
             elif kind == "part_end":
                 break
         # Read to the closing boundary: a body cut short must not be stored as a whole file.
-        async for kind, _ in self._events:
+        extra = 0
+        async for kind, data in self._events:
             if kind == "end":
                 return
+            extra += len(data)
+            if extra > MAX_OTHER_FIELDS_BYTES:
+                raise UploadError(413, OTHER_FIELDS_TOO_LARGE)
         raise UploadError(400, "The upload was cut short: the multipart body is incomplete.")
 
 
@@ -158,10 +166,14 @@ def clean_filename(raw: bytes) -> str:
 async def open_file_part(stream: AsyncIterator[bytes], content_type: str | None) -> FilePart:
     """Read the body up to the start of the `file` field's content and return that field."""
     events = _events(stream, boundary_of(content_type))
+    other_fields = 0
     async for kind, data in events:
         if kind == "end":
             break
         if kind != "headers":
+            other_fields += len(data)
+            if other_fields > MAX_OTHER_FIELDS_BYTES:
+                raise UploadError(413, OTHER_FIELDS_TOO_LARGE)
             continue
         disposition, _, part_type = data.partition(b"\n")
         _, params = parse_options_header(disposition)

@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from app.core.config import settings
 from tests.conftest import Member
 
 pytestmark = pytest.mark.anyio
@@ -68,3 +69,45 @@ async def test_an_odd_content_type_of_the_file_part_is_replaced_not_a_5xx(
     )
     assert response.status_code == 201, response.text
     assert response.json()["content_type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+async def test_a_large_field_around_the_file_is_a_413(
+    client: httpx.AsyncClient, user: Member, where: str
+) -> None:
+    """The edge lets the upload's body through whole; the backend caps what is not the file."""
+    boundary = "xyz"
+    other = (
+        f"--{boundary}\r\n".encode()
+        + b'Content-Disposition: form-data; name="note"\r\n\r\n'
+        + b"n" * (65 * 1024)
+        + b"\r\n"
+    )
+    file_part = _multipart(boundary, b"text/plain")
+    body = (
+        other + file_part
+        if where == "before"
+        else file_part.replace(f"--{boundary}--".encode(), other + f"--{boundary}--".encode())
+    )
+    response = await client.post(
+        "/api/upload",
+        headers={**user.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=body,
+    )
+    assert response.status_code == 413
+    assert "besides the file" in response.json()["detail"]
+
+
+async def test_a_file_of_exactly_the_limit_is_stored_and_one_byte_more_is_not(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    limit = settings.max_upload_bytes
+    exact = await client.post(
+        "/api/upload", headers=user.headers, files={"file": ("a.bin", b"x" * limit)}
+    )
+    assert exact.status_code == 201, exact.text
+    assert exact.json()["size"] == limit
+    over = await client.post(
+        "/api/upload", headers=user.headers, files={"file": ("b.bin", b"x" * (limit + 1))}
+    )
+    assert over.status_code == 413
