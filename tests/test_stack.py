@@ -237,3 +237,109 @@ def test_an_old_python_is_refused_with_the_fix(rendered_project, monkeypatch, ca
     monkeypatch.setattr(runner.sys, "version_info", (3, 10, 12))
     assert runner.main(["status"]) == 1
     assert "Python ≥ 3.11 is needed" in capsys.readouterr().err
+
+
+# --- security round 2: what a user meets through the edge ----------------------------------------
+
+
+def _upload(client, user, content: bytes, name: str = "private.txt") -> dict:
+    uploaded = client.post(
+        "/api/upload", headers=user["headers"], files={"file": (name, content, "text/plain")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return uploaded.json()
+
+
+def test_download_links_are_private_and_expire(client, user, stack):
+    record = _upload(client, user, b"for my eyes only\n")
+    path, _, query = record["url"].partition("?")
+    assert "signature=" in query and "expires=" in query
+    good = client.get(record["url"])
+    assert good.status_code == 200 and good.content == b"for my eyes only\n"
+    cache_control = good.headers["cache-control"]
+    assert cache_control.startswith("private, max-age=") and "immutable" not in cache_control
+    # DOWNLOAD_LINK_MINUTES (60 by default), rounded up to the minute
+    assert int(cache_control.rsplit("=", 1)[1]) <= 61 * 60
+    bare = client.get(path)  # the stored name alone is no longer a key to the file
+    assert bare.status_code == 403
+    assert "not valid" in bare.json()["detail"]
+    forged = client.get(record["url"].replace("expires=", "expires=1"))
+    assert forged.status_code == 403
+    # Deleted: the link stops working.
+    assert client.delete(f"/api/files/{record['id']}", headers=user["headers"]).status_code == 204
+    assert client.get(record["url"]).status_code == 404
+    # Nothing of the link in the edge's logs.
+    logs = "".join(p.read_text(errors="replace") for p in stack.state_dir.rglob("*.log"))
+    assert query.split("signature=")[1] not in logs
+
+
+def test_a_deactivated_owners_links_and_sessions_stop(client, stack):
+    email, password = "leaver@example.com", "correct horse battery"
+    assert (
+        client.post("/api/auth/register", json={"email": email, "password": password}).status_code
+        == 201
+    )
+    login = client.post("/api/auth/login", data={"username": email, "password": password})
+    owner = {"headers": {"Authorization": f"Bearer {login.json()['access_token']}"}}
+    record = _upload(client, owner, b"leaving soon\n")
+    assert client.get(record["url"]).status_code == 200
+    admin = client.post(
+        "/api/auth/login",
+        data={
+            "username": stack.env["FIRST_ADMIN_EMAIL"],
+            "password": stack.env["FIRST_ADMIN_PASSWORD"],
+        },
+    )
+    admin_headers = {"Authorization": f"Bearer {admin.json()['access_token']}"}
+    me = client.get("/api/users/me", headers=owner["headers"]).json()
+    off = client.patch(f"/api/users/{me['id']}", headers=admin_headers, json={"is_active": False})
+    assert off.status_code == 200, off.text
+    assert client.get(record["url"]).status_code == 404
+    assert client.get("/api/users/me", headers=owner["headers"]).status_code == 403
+
+
+def test_a_file_of_exactly_the_size_limit_passes_and_one_byte_more_does_not(client, user, stack):
+    limit = int(stack.env["MAX_UPLOAD_MB"]) * 1024 * 1024
+    record = _upload(client, user, b"x" * limit, "exact.bin")
+    assert record["size"] == limit
+    client.delete(f"/api/files/{record['id']}", headers=user["headers"])
+    over = client.post(
+        "/api/upload", headers=user["headers"], files={"file": ("over.bin", b"x" * (limit + 1))}
+    )
+    assert over.status_code == 413
+    assert over.json()["detail"] == (
+        f"The file is larger than the {stack.env['MAX_UPLOAD_MB']} MB upload limit."
+    )
+
+
+def test_cross_site_requests_are_refused_and_the_site_itself_works_on_its_port(client, stack):
+    form = {"username": "nobody@example.com", "password": "wrong password"}
+    evil = client.post(
+        "/api/auth/login",
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+        data=form,
+    )
+    assert evil.status_code == 403
+    assert evil.json()["detail"].startswith("Cross-site request refused")
+    # The runner's edge listens on a port of its own: the page's Origin carries it.
+    assert stack.url.startswith("https://localhost:")
+    own = client.post("/api/auth/login", headers={"Origin": stack.url}, data=form)
+    assert own.status_code == 401
+
+
+def test_authenticated_answers_are_not_stored_and_redirects_stay_on_the_site(client, user, stack):
+    me = client.get("/api/users/me", headers=user["headers"])
+    assert me.headers["cache-control"] == "no-store"
+    redirect = client.get(
+        "/api/users/", headers={**user["headers"], "X-Forwarded-Host": "evil.example"}
+    )
+    location = redirect.headers.get("location", "")
+    assert "evil" not in location and (not location or location.startswith(stack.url))
+
+
+def test_the_state_and_data_folders_and_env_are_private(stack):
+    # As root, PostgreSQL and the nginx workers must pass through: traverse only, no listing.
+    private = 0o711 if os.geteuid() == 0 else 0o700
+    for folder in (stack.state_dir, stack.state_dir / "storage_data"):
+        assert folder.stat().st_mode & 0o777 == private, folder
+    assert (stack.project / ".env").stat().st_mode & 0o777 == 0o600

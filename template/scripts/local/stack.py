@@ -81,6 +81,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
+# The state dir holds the database, the users' files, keys and logs: other local users may not
+# list or read it. As root, PostgreSQL (user postgres) and the nginx workers (nobody) need to pass
+# through it, so it is 0711 then: they can reach what they know the path of, nobody can list it.
+PRIVATE_DIR_MODE = 0o711 if IS_ROOT else 0o700
+
+
 def write_new_secrets() -> Path:
     """A new .env: a fresh random value for every secret that .env.example lists. For a checkout
     without one (a teammate's clone, CI); never over an existing .env, whose secrets a deployment
@@ -730,7 +736,7 @@ class Stack:
             return
         data = self.state.path("storage_data")
         data.mkdir(parents=True, exist_ok=True)
-        data.chmod(0o755)  # nginx workers serve the files from here (X-Accel-Redirect)
+        data.chmod(PRIVATE_DIR_MODE)  # nginx workers serve the files from here (X-Accel-Redirect)
         pid = spawn(
             self.state,
             "storage",
@@ -962,7 +968,7 @@ class Stack:
         find_nginx()  # fail before any work when a binary is missing
         pg_bin = find_pg_bin()
         self.state.root.mkdir(parents=True, exist_ok=True)
-        self.state.root.chmod(0o755)
+        self.state.root.chmod(PRIVATE_DIR_MODE)
         if IS_ROOT:
             check_reachable_by(self.state.root, "postgres")
             check_reachable_by(self.services_dir / "frontend" / "public", "nobody")
