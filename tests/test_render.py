@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -179,3 +181,85 @@ def test_the_s3_answers_configure_storage_compose_and_the_edge(session_tmp):
     assert schema.returncode == 0, schema.stdout + schema.stderr
     local = read_env(render(session_tmp / "render-local-compose") / "settings.env")
     assert local["STORAGE_BACKEND"] == "local" and local["S3_ENDPOINT"] == ""
+
+
+# --- deploy_mode=swarm: stack.yaml beside compose.yaml --------------------------------------------
+SWARM_ANSWERS = {"deploy_mode": "swarm", "swarm_replicas": "3", **S3_ANSWERS}
+
+
+def test_the_swarm_answer_adds_a_stack_file_of_the_same_images(session_tmp):
+    root = render(session_tmp / "render-swarm", **SWARM_ANSWERS)
+    stack = yaml.safe_load((root / "stack.yaml").read_text())
+    services = stack["services"]
+    assert set(services) == {"db", "storage", "backend", "frontend", "nginx", "certbot"}
+    for name in ("storage", "backend", "frontend"):
+        deploy = services[name]["deploy"]
+        assert deploy["replicas"] == "${SWARM_REPLICAS:-3}"
+        assert deploy["endpoint_mode"] == "dnsrr", "VIPs need IPVS; the edge balances itself"
+        assert deploy["update_config"]["order"] == "start-first"
+        assert services[name]["image"].startswith("${SWARM_REGISTRY:?")
+        assert f"/closo/{name}:${{{name.upper()}_TAG:?" in services[name]["image"]
+    edge = services["nginx"]
+    assert edge["deploy"]["update_config"]["order"] == "stop-first"
+    assert [p["mode"] for p in edge["ports"]] == ["host", "host"]
+    assert [p["published"] for p in edge["ports"]] == ["${HTTP_PORT:-80}", "${HTTPS_PORT:-443}"]
+    env = edge["environment"]
+    assert env["BACKEND_UPSTREAM"] == "tasks.backend:8000"
+    assert env["STORAGE_UPSTREAM"] == "tasks.storage:8060"
+    for name in ("nginx", "certbot"):
+        constraints = services[name]["deploy"]["placement"]["constraints"]
+        assert constraints == ["node.labels.closo.edge == true"]
+    assert services["db"]["deploy"]["placement"]["constraints"] == ["node.labels.closo.db == true"]
+    # Secrets as Docker secrets, read from files the deploy writes from .env: never values here.
+    assert set(stack["secrets"]) == {
+        "postgres_password", "secret_key", "first_admin_password", "storage_token",
+        "s3_access_key_id", "s3_secret_access_key",
+    }  # fmt: skip
+    assert all(
+        "environment" not in s or "PASSWORD" not in str(s["environment"]) for s in services.values()
+    )
+    text = (root / "stack.yaml").read_text()
+    for value in read_env(root / ".env").values():
+        assert value not in text
+    # With s3, files are in the bucket: no storage volume, storage tasks may run on any node.
+    assert "storage_data" not in text
+    settings = read_env(root / "settings.env")
+    assert settings["SWARM_REPLICAS"] == "3" and settings["SWARM_REGISTRY"] == ""
+    for script in ("swarm_init", "swarm_deploy", "swarm_status", "swarm_scale", "swarm_backup"):
+        assert (root / "scripts" / "prod" / f"{script}.sh").is_file()
+
+
+def test_the_server_answer_has_no_stack_file_and_swarm_local_keeps_storage_beside_the_edge(
+    session_tmp,
+):
+    server = render(session_tmp / "render-server")
+    assert not (server / "stack.yaml").exists()
+    assert not any(k.startswith("SWARM_") for k in read_env(server / "settings.env"))
+    local = render(session_tmp / "render-swarm-local", deploy_mode="swarm")
+    stack = yaml.safe_load((local / "stack.yaml").read_text())
+    storage = stack["services"]["storage"]
+    assert storage["volumes"] == ["storage_data:/data"]
+    assert storage["deploy"]["placement"]["constraints"] == ["node.labels.closo.edge == true"]
+    assert "storage_data:/srv/storage:ro" in stack["services"]["nginx"]["volumes"]
+    assert storage["deploy"]["replicas"] == "${SWARM_REPLICAS:-2}"
+
+
+@pytest.mark.skipif(not shutil.which("docker"), reason="the docker CLI checks the stack file")
+def test_the_stack_file_is_what_docker_stack_deploy_accepts(session_tmp):
+    root = render(session_tmp / "render-swarm-config", **SWARM_ANSWERS)
+    tags = {
+        f"{name}_TAG": "c0ffee" for name in ("STORAGE", "BACKEND", "FRONTEND", "NGINX", "CERTBOT")
+    }
+    result = subprocess.run(
+        ["docker", "stack", "config", "--compose-file", "stack.yaml"],
+        cwd=root,
+        env={**os.environ, "SWARM_REGISTRY": "registry.example.com/team", **tags},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    assert (
+        config["services"]["backend"]["image"] == "registry.example.com/team/closo/backend:c0ffee"
+    )
+    assert config["services"]["nginx"]["ports"][1]["published"] == 443

@@ -272,8 +272,182 @@ def restore() -> Script:
     )
 
 
+# --- Docker Swarm (deploy_mode=swarm, stack.yaml): the server side is remote_swarm.sh -----------
+# Every swarm script talks to the swarm's manager (SSH_HOST): the node labelled for the edge and
+# the database by swarm_init. .env still travels on stdin to remote.sh's `env` action.
+SWARM_HELPER = "PROJECT_SLUG=${PROJECT_SLUG} sh ${REMOTE_DIR}/.deploy/remote_swarm.sh"
+SWARM_UPLOAD = ("stack.yaml", "compose.yaml", "settings.env", "{slug}")
+
+
+def swarm_script(name: str, usage: str, about: str, *ops: object) -> Script:
+    return Script(name, usage, about, (NeedTools(("ssh", "scp")), *ops))
+
+
+def swarm_init() -> Script:
+    return swarm_script(
+        "swarm_init",
+        "swarm_init",
+        "Makes the server a Docker Swarm manager (once), labels it as the node of the edge and "
+        "the database, and prints the command that adds more servers to the swarm.",
+        Say("Swarm on ${SSH_HOST}"),
+        reach_server(),
+        send_helper("scripts/prod/remote_swarm.sh"),
+        Cmd(
+            f'{SSH} "{SWARM_HELPER} swarm-init"',
+            "swarm_init failed on the server (reason above).",
+        ),
+        Say("${SSH_HOST} is the swarm's manager: run swarm_deploy next."),
+    )
+
+
+def swarm_deploy() -> Script:
+    paths = tuple(p.replace("{slug}", "${PROJECT_SLUG}") for p in SWARM_UPLOAD)
+    quoted = " ".join(f'"{p}"' for p in paths)
+    archive = "swarm_deploy.tar.gz"
+    excludes = " ".join(f'"--exclude={e}"' for e in EXCLUDES)
+    return Script(
+        "swarm_deploy",
+        "swarm_deploy",
+        "Deploys or updates the whole stack on the swarm: builds the images on the manager, "
+        "pushes them to SWARM_REGISTRY, runs docker stack deploy and waits for every replica.",
+        (
+            NeedTools(("ssh", "scp", "tar")),
+            NeedEnv(),
+            MakeDir(OUTBOX),
+            Say("Deploying the stack to the swarm of ${SSH_USER}@${SSH_HOST}:${REMOTE_DIR}"),
+            reach_server(),
+            Cmd(
+                f"tar -czf {OUTBOX}/{archive} {excludes} {quoted}",
+                "packing " + " ".join(paths) + " failed: is this a project generated with "
+                "deploy_mode=swarm (stack.yaml)?",
+            ),
+            send_helper(f"{OUTBOX}/{archive}", "scripts/prod/remote_swarm.sh"),
+            Cmd(
+                f'{SSH} "{HELPER} env install:{archive}:{"+".join(paths)} && '
+                f'{SWARM_HELPER} images stack-deploy stack-certificate" < .env',
+                "swarm_deploy failed on the server (reason above): fix it, then run swarm_deploy "
+                "again.",
+            ),
+            Say("Deployed the stack to the swarm of ${SSH_HOST}: https://${SSL_DOMAIN}/"),
+        ),
+    )
+
+
+def swarm_status() -> Script:
+    return swarm_script(
+        "swarm_status",
+        "swarm_status",
+        "Shows every service of the stack, its replicas and the node of each task; exits 1 if a "
+        "service runs fewer tasks than it should.",
+        Say("Stack on ${SSH_HOST}"),
+        reach_server(),
+        send_helper("scripts/prod/remote_swarm.sh"),
+        Cmd(
+            f'{SSH} "{SWARM_HELPER} stack-status"',
+            "the swarm reports a problem (FAIL above): run swarm_deploy, or read a service's log "
+            "with 'docker service logs SERVICE' on the manager.",
+        ),
+        Say("Every service runs its replicas."),
+    )
+
+
+def swarm_scale() -> Script:
+    return swarm_script(
+        "swarm_scale",
+        "swarm_scale SERVICE REPLICAS",
+        "Sets the number of tasks of backend, storage or frontend and waits until they run.",
+        NeedArg(
+            "SERVICE",
+            "swarm_scale SERVICE REPLICAS (backend, storage or frontend)",
+            "abcdefgknorst",
+        ),
+        NeedArg("REPLICAS", "swarm_scale SERVICE REPLICAS (a number, e.g. 3)", "0123456789"),
+        Say("Scaling ${SERVICE} to ${REPLICAS} on ${SSH_HOST}"),
+        reach_server(),
+        send_helper("scripts/prod/remote_swarm.sh"),
+        Cmd(
+            f'{SSH} "{SWARM_HELPER} stack-scale:${{SERVICE}}=${{REPLICAS}}"',
+            "scaling failed on the server (reason above).",
+        ),
+        Say("${SERVICE} runs ${REPLICAS} tasks."),
+    )
+
+
+def swarm_backup() -> Script:
+    return swarm_script(
+        "swarm_backup",
+        "swarm_backup",
+        "Dumps the database and archives the stored files (the bucket's objects with "
+        "STORAGE_BACKEND=s3) on the manager, then downloads both to backups/NAME.",
+        MakeDir("backups"),
+        Say("Backing up the stack on ${SSH_HOST}"),
+        reach_server(),
+        send_helper("scripts/prod/remote_swarm.sh", "scripts/prod/bucket_archive.py"),
+        Cmd(
+            f'{SSH} "{SWARM_HELPER} stack-backup"',
+            "the backup failed on the server (reason above).",
+            capture="BACKUP_NAME",
+        ),
+        Cmd(
+            f'{SCP} -r "{REMOTE}/backups/${{BACKUP_NAME}}" backups/',
+            "downloading backups/${BACKUP_NAME} failed: it is still on the server in "
+            "${REMOTE_DIR}/backups.",
+        ),
+        Say("Backup saved in backups/${BACKUP_NAME} (db.dump, storage.tar.gz)."),
+    )
+
+
+def swarm_restore() -> Script:
+    return swarm_script(
+        "swarm_restore",
+        "swarm_restore NAME",
+        "Replaces the stack's database and stored files (the bucket's objects with "
+        "STORAGE_BACKEND=s3) with the local backup backups/NAME, after a confirmation.",
+        NeedArg(
+            "BACKUP_NAME",
+            "swarm_restore NAME (a folder of backups/, e.g. 20250101-120000)",
+            "0123456789-",
+        ),
+        Confirm(
+            "This REPLACES the database and all stored files of the stack on ${SSH_HOST} with "
+            "backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
+            "SSL_DOMAIN",
+        ),
+        reach_server(),
+        Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
+        send_helper("scripts/prod/remote_swarm.sh", "scripts/prod/bucket_archive.py"),
+        Cmd(
+            f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
+            "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?",
+        ),
+        Cmd(
+            f'{SSH} "{SWARM_HELPER} stack-restore:${{BACKUP_NAME}}"',
+            "the restore failed on the server (reason above).",
+        ),
+        Say("Restored backups/${BACKUP_NAME} on the stack of ${SSH_HOST}."),
+    )
+
+
+def swarm_scripts() -> tuple[Script, ...]:
+    return (
+        swarm_init(),
+        swarm_deploy(),
+        swarm_status(),
+        swarm_scale(),
+        swarm_backup(),
+        swarm_restore(),
+    )
+
+
 def all_scripts() -> tuple[Script, ...]:
-    return (*(deploy_script(s) for s in DEPLOY_STEPS), deploy_all(), status(), backup(), restore())
+    return (
+        *(deploy_script(s) for s in DEPLOY_STEPS),
+        deploy_all(),
+        status(),
+        backup(),
+        restore(),
+        *swarm_scripts(),
+    )
 
 
 # --- POSIX sh -------------------------------------------------------------------------------------
@@ -299,12 +473,14 @@ def render_sh(script: Script) -> str:
         'die() { printf "  [x] %s\\n" "$*" >&2; exit 1; }',
         "",
     ]
+    position = 0  # of the next NeedArg among the script's arguments
     for op in script.ops:
-        lines.extend(_sh_op(op))
+        position += isinstance(op, NeedArg)
+        lines.extend(_sh_op(op, position))
     return "\n".join(lines) + "\n"
 
 
-def _sh_op(op: object) -> list[str]:
+def _sh_op(op: object, position: int = 1) -> list[str]:
     if isinstance(op, Say):
         return [f"echo {sh_text(op.text)}"]
     if isinstance(op, NeedTools):
@@ -321,7 +497,7 @@ def _sh_op(op: object) -> list[str]:
         return [f"mkdir -p {op.path}"]
     if isinstance(op, NeedArg):
         return [
-            f'{op.variable}="${{1:-}}"',
+            f'{op.variable}="${{{position}:-}}"',
             f'case "${{{op.variable}}}" in',
             f'    "" | *[!{op.pattern}]*) die {sh_text("usage: " + op.usage)} ;;',
             "esac",

@@ -41,13 +41,13 @@ def find_weed() -> str:
     return found
 
 
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (held open together so none is handed out twice)."""
+def _free_ports(count: int, ip: str = "127.0.0.1") -> list[int]:
+    """Distinct free ports on `ip` (held open together so none is handed out twice)."""
     sockets = []
     try:
         for _ in range(count):
             sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
+            sock.bind((ip, 0))
             sockets.append(sock)
         return [sock.getsockname()[1] for sock in sockets]
     finally:
@@ -119,8 +119,11 @@ def _answers_signed_requests(store: SeaweedFS) -> bool:
     return True
 
 
-def start_seaweedfs(folder: Path) -> SeaweedFS:
-    """Start `weed server` (master, volume, filer, S3) in `folder`; return once S3 answers."""
+def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
+    """Start `weed server` (master, volume, filer, S3) in `folder`; return once S3 answers.
+
+    `ip` is the one address it listens on: loopback, or one that containers reach (the swarm
+    layer's bridge)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "data").mkdir(exist_ok=True)
     key_id, secret = "closo" + secrets.token_hex(6), secrets.token_hex(20)
@@ -140,15 +143,15 @@ def start_seaweedfs(folder: Path) -> SeaweedFS:
         )
     )
     config.chmod(0o600)
-    ports = _free_ports(9)
+    ports = _free_ports(9, ip)
     s3, master, volume, filer = ports[:4]
     grpc = dict(zip(("master", "volume", "filer", "s3", "metrics"), ports[4:], strict=True))
     command = [
         find_weed(),
         "server",
         f"-dir={folder / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
+        f"-ip={ip}",
+        f"-ip.bind={ip}",
         f"-master.port={master}",
         f"-master.port.grpc={grpc['master']}",
         f"-volume.port={volume}",
@@ -173,7 +176,7 @@ def start_seaweedfs(folder: Path) -> SeaweedFS:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
         )
-    store = SeaweedFS(process, f"http://127.0.0.1:{s3}", key_id, secret, folder, log=log)
+    store = SeaweedFS(process, f"http://{ip}:{s3}", key_id, secret, folder, log=log)
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while time.monotonic() < deadline:
@@ -190,9 +193,9 @@ def start_seaweedfs(folder: Path) -> SeaweedFS:
 
 
 @contextlib.contextmanager
-def seaweedfs(folder: Path) -> Iterator[SeaweedFS]:
+def seaweedfs(folder: Path, ip: str = "127.0.0.1") -> Iterator[SeaweedFS]:
     """A SeaweedFS for the duration of the block; stopped by PID whatever happens inside."""
-    store = start_seaweedfs(folder)
+    store = start_seaweedfs(folder, ip)
     try:
         yield store
     finally:
