@@ -2,11 +2,12 @@
 ### Usage: bash scripts/demo.sh [DIR]
 ###
 ### Renders a deployment with the default answers into DIR (default: ./demo), makes it a git
-### repository, and boots it locally with its native runner (no Docker). Prints the URL.
-### Stop it with: python3 DIR/scripts/local/stack.py down
+### repository, and boots it locally with its native runner (no Docker). Installs only what that
+### needs (scripts/setup.sh --demo), then prints the URL, how to sign in and how to stop it:
+### python3 DIR/scripts/local/stack.py down
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --demo
 dir=${1:-demo}
 
 if [[ ! -f $dir/.copier-answers.yml ]]; then
@@ -18,6 +19,3 @@ if [[ ! -f $dir/.copier-answers.yml ]]; then
   git -C "$dir" -c user.name=demo -c user.email=demo@example.com commit -qm "Generated from closo-template"
 fi
 .venv/bin/python "$dir/scripts/local/stack.py" up --detach
-admin=$(sed -n 's/^FIRST_ADMIN_EMAIL=//p' "$dir/settings.env")
-echo "Sign in as $admin with FIRST_ADMIN_PASSWORD from $dir/.env (the certificate is self-signed)."
-echo "Stop it with: python3 $dir/scripts/local/stack.py down"

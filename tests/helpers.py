@@ -18,7 +18,7 @@ import copier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What a render needs from the repository: the working tree as it is, uncommitted edits included.
-TEMPLATE_PARTS = ("copier.yml", "template")
+TEMPLATE_PARTS = ("copier.yml", "includes", "template")
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 

@@ -183,6 +183,95 @@ def test_the_s3_answers_configure_storage_compose_and_the_edge(session_tmp):
     assert local["STORAGE_BACKEND"] == "local" and local["S3_ENDPOINT"] == ""
 
 
+# Typed as people type: spaces around, capitals, accents. Each lands normalised in every file.
+MESSY_ANSWERS = {
+    "project_name": " « Mon Site Été 2025 » ",
+    "admin_email": " Jean.Dupont@Example.org ",
+    "ssh_host": " Deploy.Example.org ",
+    "ssh_user": "Deployer ",
+    "ssh_port": " 2222 ",
+    "max_upload_mb": " 20 ",
+    "advanced_settings": True,
+    "remote_dir": " /srv/mon-site/ ",
+    "db_name": " App_DB ",
+}
+
+
+def test_answers_typed_with_spaces_and_capitals_land_normalised(session_tmp):
+    root = render(session_tmp / "render-messy", **MESSY_ANSWERS)
+    recorded = yaml.safe_load((root / ".copier-answers.yml").read_text())
+    assert recorded["project_slug"] == "mon_site_ete_2025"
+    assert (root / "mon_site_ete_2025" / "backend").is_dir()
+    assert {key: recorded[key] for key in MESSY_ANSWERS} == {
+        **MESSY_ANSWERS,
+        "project_name": "« Mon Site Été 2025 »",
+        "admin_email": "jean.dupont@example.org",
+        "ssh_host": "deploy.example.org",
+        "ssh_user": "deployer",
+        "ssh_port": 2222,
+        "max_upload_mb": 20,
+        "remote_dir": "/srv/mon-site",
+        "db_name": "app_db",
+    }
+    settings, config = read_env(root / "settings.env"), read_env(root / "scripts/prod/config.env")
+    assert settings["FIRST_ADMIN_EMAIL"] == "jean.dupont@example.org"
+    assert (settings["MAX_UPLOAD_MB"], settings["POSTGRES_DB"]) == ("20", "app_db")
+    assert settings["PROJECT_NAME"] == "« Mon Site Été 2025 »"
+    assert [config[k] for k in ("SSH_HOST", "SSH_USER", "SSH_PORT", "REMOTE_DIR")] == [
+        "deploy.example.org",
+        "deployer",
+        "2222",
+        "/srv/mon-site",
+    ]
+    raw = ("Deploy.Example", "Jean.Dupont", "Deployer", "App_DB")
+    leaks = [
+        f"{path.relative_to(root)}: {value!r}"
+        for path, text in text_files(root)
+        for value in raw
+        if value in text
+    ]
+    assert not leaks, f"an answer as typed, not normalised: {leaks}"
+
+
+def test_docs_carry_the_answers_not_placeholders(session_tmp):
+    answers = {
+        "domain": "example.org",
+        "domain_aliases": "www.example.org",
+        "admin_email": "ada@example.org",
+        "ssh_host": "192.0.2.44",
+        "ssh_user": "deploy",
+        "ssh_port": 2222,
+        "remote_dir": "/srv/site",
+    }
+    root = render(session_tmp / "render-docs", **answers)
+    deployment = (root / "docs" / "deployment.md").read_text()
+    readme = (root / "README.md").read_text()
+    for needle in (
+        "# Deploying example.org to 192.0.2.44",
+        "`SSH_HOST=192.0.2.44`, `SSH_USER=deploy`, `SSH_PORT=2222`",
+        "sudo usermod -aG docker deploy",
+        "sudo install -d -o deploy -m 0750 /srv/site",
+        "record of `example.org` and `www.example.org` at\n  192.0.2.44",
+        "`nslookup example.org`",
+        "`ssh -p 2222 deploy@192.0.2.44`",
+        "<https://example.org/> and sign in as `ada@example.org`",
+        "`scp -P 2222 deploy@192.0.2.44:/srv/site/.env .env`",
+        "`/srv/site/backups/<date>-<time>/`",
+        "(`closo_db`)",
+    ):
+        assert needle in deployment, needle
+    for placeholder in ("USER@HOST", "PORT USER", "<slug>", "<domain>", "REMOTE_DIR/", "-o USER"):
+        assert placeholder not in deployment, placeholder
+    assert "203.0.113.10" not in deployment, (
+        "the placeholder warning shows only for the placeholder"
+    )
+    assert "`deploy@192.0.2.44`, SSH port 2222, folder `/srv/site`" in readme
+    assert "administrator, `ada@example.org`" in readme
+    default_docs = (render(session_tmp / "render-docs-default") / "docs/deployment.md").read_text()
+    assert "`203.0.113.10`, the default answer, is a documentation address" in default_docs
+    assert "`ssh debian@203.0.113.10`" in default_docs
+
+
 # --- deploy_mode=swarm: stack.yaml beside compose.yaml --------------------------------------------
 SWARM_ANSWERS = {"deploy_mode": "swarm", "swarm_replicas": "3", **S3_ANSWERS}
 

@@ -41,7 +41,12 @@ pytestmark = pytest.mark.update
 
 OLD_DOMAIN, NEW_DOMAIN = "old-site.example.com", "new-site.example.org"
 # E-mails apart from the domain, so a changed domain is easy to trace through the files.
-ANSWERS = {"domain": OLD_DOMAIN, "ssl_email": "ops@example.net", "ssh_user": "deployer"}
+ANSWERS = {
+    "domain": OLD_DOMAIN,
+    "admin_email": "ops@example.net",
+    "ssl_email": "ops@example.net",
+    "ssh_user": "deployer",
+}
 RENDERED_NEW_FILE = NEW_FILE.with_suffix("").relative_to("template")
 CONFIG = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
 

@@ -13,8 +13,8 @@ Usage:
 `up` prepares what it needs on first use (a virtualenv with the services' pinned dependencies, a
 PostgreSQL cluster and a self-signed certificate in the state dir), migrates the database, starts
 PostgreSQL, storage, backend, the frontend nginx and the edge nginx on 127.0.0.1, waits until every
-health check passes and prints the URL. Data survives `down`/`up`; delete the state dir to start
-over.
+health check passes and prints the URL, how to sign in and how to stop. Data survives
+`down`/`up`; delete the state dir to start over.
 Standard library only, so it runs before any virtualenv exists.
 """
 
@@ -1106,11 +1106,22 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    # The module's docstring lists every command and option: `--help` shows it whole.
+    parser = argparse.ArgumentParser(
+        prog="scripts/local/stack.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("secrets", help="write a new .env with fresh random secrets")
-    for name in ("up", "status", "down", "test"):
-        cmd = sub.add_parser(name)
+    commands = {
+        "up": "start the stack (or what of it is stopped) and print its URL",
+        "status": "print the URL, ports and health of each service as JSON",
+        "down": "stop every service; the data stays in the state dir",
+        "test": "run the backend's and the storage's own pytest suites",
+    }
+    for name, summary in commands.items():
+        cmd = sub.add_parser(name, help=summary, description=summary)
         cmd.add_argument(
             "--state-dir",
             type=Path,
@@ -1156,9 +1167,18 @@ def main(argv: list[str] | None = None) -> int:
         except BaseException:
             stack.down()  # no half-started stack: logs stay in the state dir
             raise
+        admin = stack.env_file.get("FIRST_ADMIN_EMAIL", "FIRST_ADMIN_EMAIL (settings.env)")
+        env_path = os.path.relpath(PROJECT / ".env")
+        print(
+            f"Sign in as {admin} with FIRST_ADMIN_PASSWORD from {env_path}"
+            " (the certificate is self-signed: accept the browser's warning).",
+            flush=True,
+        )
         if args.detach:
+            state = "" if args.state_dir == PROJECT / ".stack" else f" --state-dir {args.state_dir}"
+            print(f"Stop it with: python3 {os.path.relpath(__file__)} down{state}", flush=True)
             return 0
-        print("Press Ctrl-C to stop.", flush=True)
+        print("Press Ctrl-C to stop (the data stays in the state dir).", flush=True)
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             while True:
