@@ -14,14 +14,14 @@ from users import Account
 def measure_download(
     edge_url: str, cafile: str, state_dir: Path, account: Account, size_mib: int, runs: int
 ) -> dict:
-    name = upload(edge_url, cafile, account, size_mib, memory_pids={})["file"]["url"].rsplit(
-        "/", 1
-    )[1]
+    # A private link (owner, expiry, signature): the edge's answer is checked by storage first.
+    link = upload(edge_url, cafile, account, size_mib, memory_pids={})["file"]["url"]
+    name = link.split("?")[0].rsplit("/", 1)[1]
     volume = state_dir / "storage_data"
     edge_port = int(edge_url.rsplit(":", 1)[1])
     with StaticNginx(state_dir / "static-nginx", state_dir / "nginx" / "conf.d", volume) as static:
         urls = {
-            "edge": f"{edge_url}/storage/files/{name}",
+            "edge": f"{edge_url}{link}",
             "static": f"{static.url}/{name[0:2]}/{name[2:4]}/{name}",
         }
         speeds = compare_downloads(urls, cafile, {"edge": edge_port, "static": static.port}, runs)

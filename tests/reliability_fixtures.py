@@ -176,11 +176,13 @@ def db_stored_names(stack: Stack) -> set[str]:
 
 
 def disk_files(stack: Stack) -> dict[str, str]:
-    """Stored name -> sha256 of every file in the storage volume (temporary files apart)."""
+    """Stored name -> sha256 of every file in the storage volume (temporary files and the markers
+    of blocked owners apart)."""
     root = stack.state_dir / "storage_data"
     found = {}
     for path in root.rglob("*"):
-        if path.is_file() and ".tmp" not in path.relative_to(root).parts:
+        parts = path.relative_to(root).parts
+        if path.is_file() and ".tmp" not in parts and ".blocked" not in parts:
             found[path.name] = sha256(path.read_bytes())
     return found
 

@@ -292,8 +292,10 @@ def test_services_get_the_canonical_host_whatever_the_client_sent(edge: Edge, ho
     [
         (b"GET /api/x HTTP/1.1\r\nHost: {host}\r\nBad Header\r\n\r\n", 400),
         (b"GET /storage/x HTTP/1.1\r\nHost: {host}\r\nCookie: " + b"c" * 20000 + b"\r\n\r\n", 400),
+        (b"GET /storage/files/../../../etc/passwd HTTP/1.1\r\nHost: {host}\r\n\r\n", 400),
+        (b"GET /api/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: {host}\r\n\r\n", 414),
     ],
-    ids=["malformed", "headers-too-large"],
+    ids=["malformed", "headers-too-large", "above-the-root", "uri-too-long"],
 )
 def test_the_edges_own_errors_are_json(edge: Edge, request_bytes: bytes, status: int) -> None:
     host = f"{DOMAIN}:{edge.https_port}".encode()

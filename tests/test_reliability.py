@@ -314,10 +314,12 @@ def test_postgres_restart_under_load_fails_cleanly_and_recovers(
     assert statuses[("before", 503)] == 0, statuses
     assert fault_stack.refresh()["services"]["backend"]["pid"] == backend_pid
     # Nothing acknowledged was lost, nothing refused was kept.
-    listed = {record["url"] for record in all_files(fault_client, headers)}
+    # Links are renewed every minute: compare the files they name.
+    listed = {record["url"].split("?")[0] for record in all_files(fault_client, headers)}
     # Every acknowledged upload is kept. A request that failed during the outage may still be
     # listed if its COMMIT took effect as the connection dropped: then its file is there too.
-    assert set(uploaded) <= listed, sorted(set(uploaded) - listed)
+    kept = {url.split("?")[0] for url in uploaded}
+    assert kept <= listed, sorted(kept - listed)
     _assert_served(fault_client, uploaded)
     assert_volume_matches_database(fault_stack)
     # Many requests at once after recovery: every pooled connection works again.
@@ -690,7 +692,8 @@ def shared_user(stack: Stack):
         )
         user["refresh_token"] = answer.cookies["refresh_token"]
         stored = _upload_ok(client, user["headers"], "victim.txt", b"private bytes\n")
-        user["stored_name"] = stored["url"].rsplit("/", 1)[1]
+        user["url"] = stored["url"]  # a private link, valid for DOWNLOAD_LINK_MINUTES
+        user["stored_name"] = stored["url"].split("?")[0].rsplit("/", 1)[1]
     return user
 
 
@@ -771,8 +774,9 @@ def test_storage_name_tricks_through_the_edge_are_404(stack, shared_user):
         assert status in expected, f"{target}: {answer[:300]!r}"
         assert b"private bytes" not in answer, target
         assert not any(secret.encode() in answer for secret in secrets_seen), target
-    # The real name still works.
-    assert status_of(raw_get(stack, f"/storage/files/{name}")) == 200
+    # The real link still works; the bare name is no key to the file.
+    assert status_of(raw_get(stack, shared_user["url"])) == 200
+    assert status_of(raw_get(stack, f"/storage/files/{name}")) == 403
 
 
 def test_internal_storage_endpoints_are_refused_at_the_edge(stack, shared_user):
@@ -803,7 +807,7 @@ def test_internal_storage_endpoints_are_refused_at_the_edge(stack, shared_user):
             assert b'"detail"' in answer, f"{method} {target}: {answer[:300]!r}"
     assert disk_files(stack) == files_before
     with edge_client(stack) as client:
-        assert client.get(f"/storage/files/{name}").content == b"private bytes\n"
+        assert client.get(shared_user["url"]).content == b"private bytes\n"
 
 
 @pytest.mark.parametrize(

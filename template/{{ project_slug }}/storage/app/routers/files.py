@@ -90,7 +90,11 @@ async def upload_file(
 @router.api_route(
     "/files/{name}",
     methods=["GET", "HEAD"],
-    responses={200: {"description": "The file's bytes"}, 404: {}},
+    responses={
+        200: {"description": "The file's bytes"},
+        403: {"description": "Not a valid download link, or an expired one"},
+        404: {"description": "No such file, or its owner is deactivated"},
+    },
 )
 async def read_file(
     name: str,
