@@ -25,7 +25,15 @@ DEPLOY_STEPS = [
     "deploy_frontend_no_port",
     "deploy_ssl",
 ]
-SCRIPTS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore", "config"]
+SWARM_SCRIPTS = [
+    "swarm_init",
+    "swarm_deploy",
+    "swarm_status",
+    "swarm_scale",
+    "swarm_backup",
+    "swarm_restore",
+]
+SCRIPTS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore", *SWARM_SCRIPTS, "config"]
 
 
 # --- Generated from one list ---------------------------------------------------------------------

@@ -43,8 +43,13 @@ DEPLOY_STEPS = (
 # ssh/scp/tar calls of a successful run (checked by the success test).
 CALLS = {**dict.fromkeys(DEPLOY_STEPS, 4), "deploy_all": 20, "status": 3, "backup": 4}
 CALLS["restore"] = 5
+# deploy_mode=swarm's scripts (present in every project; they need stack.yaml on the server only).
+CALLS.update(
+    swarm_init=3, swarm_deploy=4, swarm_status=3, swarm_scale=3, swarm_backup=4, swarm_restore=5
+)
 SCRIPTS = tuple(CALLS)
 DONE = ("done, healthy", "Deployed ", "All services healthy", "Backup saved", "Restored ")
+DONE += ("swarm's manager", "Every service runs", " tasks.")
 
 
 @dataclass
@@ -156,13 +161,15 @@ class Twins:
 
 
 def _env(script: str, env: dict[str, str] | None) -> dict[str, str]:
-    base = {"STANDIN_STDOUT": SERVER_BACKUP} if script == "backup" else {}
+    base = {"STANDIN_STDOUT": SERVER_BACKUP} if script in ("backup", "swarm_backup") else {}
     return {**base, **(env or {})}
 
 
 def _args(script: str) -> tuple[tuple[str, ...], str | None]:
     """Arguments and confirmation answer of a run that should succeed."""
-    return ((BACKUP,), DOMAIN) if script == "restore" else ((), None)
+    if script in ("restore", "swarm_restore"):
+        return (BACKUP,), DOMAIN
+    return (("backend", "3"), None) if script == "swarm_scale" else ((), None)
 
 
 @pytest.fixture
