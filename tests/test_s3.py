@@ -99,7 +99,7 @@ def test_upload_through_the_api_lands_in_the_bucket_and_downloads_through_the_ed
     record = uploaded.json()
     assert record["sha256"] == hashlib.sha256(content).hexdigest()
     assert record["size"] == len(content)
-    stored_name = record["url"].rsplit("/", 1)[1]
+    stored_name = record["url"].split("?")[0].rsplit("/", 1)[1]
     assert stored_name in bucket_contents(store)
 
     download = edge.get(record["url"])

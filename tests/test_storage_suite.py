@@ -9,9 +9,13 @@ and storage) and write to storage directly, as the backend does.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +83,16 @@ def store(internal: httpx.Client, content: bytes, filename: str) -> str:
     return response.json()["name"]
 
 
+def link(internal: httpx.Client, name: str) -> str:
+    """A download link as the backend makes it (docs/CONTRACTS.md, "Download links")."""
+    token = internal.headers["Authorization"].split(" ", 1)[1].encode()
+    key = hmac.new(token, b"closo download links v1", hashlib.sha256).digest()
+    owner, expires = "00000000-0000-4000-8000-000000000001", int(time.time()) + 600
+    mac = hmac.new(key, f"{name}\n{owner}\n{expires}".encode(), hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return f"/storage/files/{name}?owner={owner}&expires={expires}&signature={signature}"
+
+
 def volume_files(stack: Stack) -> list[str]:
     return sorted(p.name for p in (stack.state_dir / "storage_data").rglob("*") if p.is_file())
 
@@ -89,7 +103,7 @@ def test_download_through_the_edge_is_nginx_serving_the_volume(
 ) -> None:
     content = os.urandom(200_000)
     name = store(internal, content, "photo.PNG")
-    response = edge.get(f"/storage/files/{name}")
+    response = edge.get(link(internal, name))
     assert response.status_code == 200
     assert response.content == content
     assert response.headers["content-type"] == "image/png"
@@ -105,7 +119,7 @@ def test_range_and_conditional_requests_work_through_the_edge(
     edge: httpx.Client, internal: httpx.Client
 ) -> None:
     content = bytes(range(256)) * 1000
-    path = f"/storage/files/{store(internal, content, 'scan.pdf')}"
+    path = link(internal, store(internal, content, "scan.pdf"))
     partial = edge.get(path, headers={"Range": "bytes=1000-1999"})
     assert partial.status_code == 206
     assert partial.content == content[1000:2000]
@@ -119,7 +133,7 @@ def test_range_and_conditional_requests_work_through_the_edge(
 @pytest.mark.stack
 def test_uploaded_html_downloads_sandboxed(edge: httpx.Client, internal: httpx.Client) -> None:
     name = store(internal, b"<script>alert(document.cookie)</script>", "page.html")
-    response = edge.get(f"/storage/files/{name}")
+    response = edge.get(link(internal, name))
     assert response.status_code == 200
     assert response.headers["content-disposition"] == "attachment"
     assert response.headers.get_list("content-security-policy") == [FILE_CSP]
@@ -142,7 +156,7 @@ def test_even_the_real_token_cannot_write_through_the_edge(
         response = edge.request(method, path, content=b"evil", headers=token)
         assert response.status_code in (403, 404, 405), (method, path, response.status_code)
     assert volume_files(stack) == before
-    assert edge.get(f"/storage/files/{name}").content == b"keep me"
+    assert edge.get(link(internal, name)).content == b"keep me"
 
 
 @pytest.mark.stack
@@ -173,8 +187,8 @@ def test_traversal_through_the_edge_finds_nothing(
 @pytest.mark.stack
 def test_a_deleted_file_is_gone_from_the_edge(edge: httpx.Client, internal: httpx.Client) -> None:
     name = store(internal, b"short-lived", "a.txt")
-    assert edge.get(f"/storage/files/{name}").status_code == 200
+    assert edge.get(link(internal, name)).status_code == 200
     assert internal.delete(f"/storage/files/{name}").status_code == 204
-    gone = edge.get(f"/storage/files/{name}")
+    gone = edge.get(link(internal, name))
     assert gone.status_code == 404
     assert gone.json() == {"detail": "No such file."}

@@ -47,12 +47,25 @@ async function readBody(response) {
   }
 }
 
+// The server's clock as seen from here (its Date header), for times it sets, such as when a
+// download link expires: this computer's clock may be off by minutes or hours.
+let serverClockOffset = 0;
+
+/** The server's current time, in milliseconds. */
+export function serverNow() {
+  return Date.now() + serverClockOffset;
+}
+
 async function send(url, init) {
+  let response;
   try {
-    return await fetch(url, { credentials: 'same-origin', ...init });
+    response = await fetch(url, { credentials: 'same-origin', ...init });
   } catch {
     throw new ApiError(0);
   }
+  const date = Date.parse(response.headers.get('Date') ?? '');
+  if (!Number.isNaN(date)) serverClockOffset = date - Date.now();
+  return response;
 }
 
 /**

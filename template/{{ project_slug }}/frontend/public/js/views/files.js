@@ -1,5 +1,5 @@
 // "My files": drop or pick files to upload (each with progress and cancel), then the list.
-import { ApiError, describeError, request } from '../api.js';
+import { ApiError, describeError, request, serverNow } from '../api.js';
 import { h, replaceChildren, uid } from '../dom.js';
 import { formatBytes, formatDateTime } from '../format.js';
 import { lang, t } from '../i18n.js';
@@ -14,7 +14,7 @@ const DONE_ROW_MS = 4000;
 const LINK_MARGIN_MS = 60_000;
 
 function linkIsFresh(file) {
-  return Date.parse(file.url_expires_at) - LINK_MARGIN_MS > Date.now();
+  return Date.parse(file.url_expires_at) - LINK_MARGIN_MS > serverNow();
 }
 
 let activeUploads = 0;
@@ -226,7 +226,7 @@ export function filesView() {
     clearTimeout(renewal);
     if (!items.length) return;
     const soonest = Math.min(...items.map((file) => Date.parse(file.url_expires_at)));
-    const delay = Math.max(soonest - LINK_MARGIN_MS - Date.now(), 5_000);
+    const delay = Math.max(soonest - LINK_MARGIN_MS - serverNow(), 5_000);
     renewal = setTimeout(() => {
       if (listRegion.isConnected) loadPage();
     }, delay);
