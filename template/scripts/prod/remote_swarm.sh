@@ -303,6 +303,8 @@ stack_restore() {
     say "starting the backend again"
     docker service scale --detach "${STACK}_backend=$replicas" >/dev/null || fail "starting the backend failed: run swarm_scale backend $replicas."
     wait_converged
+    # The edge looks task addresses up every 2 s, and remembers for that long that there were none.
+    sleep 3
 }
 
 main() {
