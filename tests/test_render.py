@@ -42,6 +42,7 @@ ANSWER_SETS = [
     {"python_version": "3.11", "postgres_version": "17", "max_upload_mb": 1},
     {"db_name": "app_db", "db_user": "app_user", "remote_dir": "/srv/site"},
     S3_ANSWERS,
+    {"deploy_mode": "swarm", "swarm_replicas": "3", **S3_ANSWERS},
 ]
 
 
