@@ -108,21 +108,77 @@ require_healthy() {
     esac
 }
 
+# "IMAGE-ID IMAGE-NAME" of the running container of a service (empty when none runs): a failed
+# deploy puts that version back under that name.
+running_image() {
+    container="$(compose ps --quiet "$1" 2>/dev/null | head -n 1)"
+    [ -z "$container" ] || docker inspect --format '{{.Image}} {{.Config.Image}}' "$container" 2>/dev/null
+}
+
 build() {
     say "building the $1 image"
+    running_image "$1" > ".deploy/previous-$1.image" || true
     compose build "$1" || fail "building the $1 image failed (output above): fix it and run the step again."
 }
 
+# After a failure, the service's tag names the version that ran before, so nothing starts the
+# failed build later (another step's `up`, a reboot). Status 1 when there was no earlier version.
+restore_image() {
+    previous="$(cat ".deploy/previous-$1.image" 2>/dev/null || true)"
+    [ -n "$previous" ] || return 1
+    # shellcheck disable=SC2086 # "ID NAME": two arguments
+    docker image tag $previous
+}
+
 prestart() {
+    checked_preflight "$1"
     say "running the $1 pre-start (database migrations, first admin)"
-    compose run --rm --no-deps -T "$1" python -m app.prestart \
-        || fail "the $1 pre-start failed (output above); the running version was left untouched."
+    compose run --rm --no-deps -T "$1" python -m app.prestart || {
+        restore_image "$1" || true
+        fail "the $1 pre-start failed (output above); the running version was left untouched."
+    }
+}
+
+# Before a new version replaces the running one: does it start at all? The Python services must
+# import their app (settings included), the nginx ones accept their configuration.
+preflight() {
+    case "$1" in
+        backend | storage) set -- "$1" python -c "import app.main" ;;
+        frontend | nginx) set -- "$1" nginx -t -q ;;
+        *) return 0 ;;
+    esac
+    say "checking that the new $1 starts"
+    compose run --rm --no-deps -T "$@" >&2
+}
+
+# Once per service and run (prestart does it before the migrations, up before replacing).
+checked=" "
+checked_preflight() {
+    case "$checked" in *" $1 "*) return 0 ;; esac
+    # An image that did not change since the running container was made needs no check.
+    running="$(running_image "$1")"
+    if [ -n "$running" ] \
+        && [ "$(docker image inspect --format '{{.Id}}' "${running#* }" 2>/dev/null)" = "${running%% *}" ]; then
+        checked="$checked$1 "
+        return 0
+    fi
+    if ! preflight "$1"; then
+        restore_image "$1" || true
+        fail "the new $1 does not start (output above); the running version was left untouched: fix it and run the step again."
+    fi
+    checked="$checked$1 "
 }
 
 up() {
+    checked_preflight "$1"
     say "starting $1 and waiting until it is healthy (up to ${WAIT_TIMEOUT}s)"
     if ! compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1"; then
         compose logs --tail 30 "$1" >&2 || true
+        if restore_image "$1"; then
+            say "putting the previous $1 back"
+            compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1" || true
+            fail "the new $1 did not become healthy (its log above); the previous version runs again: fix it and run the step again."
+        fi
         fail "$1 did not become healthy: see its log above ('docker compose logs $1' on the server)."
     fi
 }

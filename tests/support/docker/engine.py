@@ -196,20 +196,21 @@ def _remove_leftovers(engine: Engine) -> None:
         engine.docker("volume", "rm", "--force", *names)
 
 
+def container_state(engine: Engine, name: str) -> str:
+    """ "running healthy", "running" (no health check), "exited", … or "missing"."""
+    result = engine.docker("inspect", "--format", "{{json .State}}", name, check=False)
+    if result.returncode != 0:
+        return "missing"
+    state = json.loads(result.stdout)
+    return " ".join(filter(None, (state["Status"], (state.get("Health") or {}).get("Status"))))
+
+
 def wait_healthy(engine: Engine, containers: Sequence[str], timeout: float = 180) -> dict[str, str]:
     """Wait until every container reports healthy; return their last states."""
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
     while time.monotonic() < deadline:
-        for name in containers:
-            result = engine.docker(
-                "inspect",
-                "--format",
-                "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
-                name,
-                check=False,
-            )
-            states[name] = result.stdout.strip() or "missing"
+        states = {name: container_state(engine, name) for name in containers}
         if all(state == "running healthy" for state in states.values()):
             return states
         time.sleep(1)
