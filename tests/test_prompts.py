@@ -88,9 +88,7 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     prompt.question("Public domain name of « Mon Site Été 2025 » (it gets the HTTPS certificate)")
     prompt.type("localhost")
     prompt.refused("domain", "No TLS cert for localhost: example.com")
-    prompt.type("Example.org ")
-    prompt.refused("domain", "Lowercase, no spaces: example.org")
-    prompt.type("example.org")
+    prompt.type("Example.org ")  # normalised, not refused
 
     prompt.question("Other names redirected to example.org, e.g. www.example.org (or empty)")
     prompt.type("WWW.Example.org, shop.example.org")

@@ -17,9 +17,6 @@ BAD_ANSWERS = [
     ("domain", "shop.home.arpa", "No TLS cert for such names: example.com"),
     ("domain", "192.0.2.7", "A name, not an IP: e.g. example.com"),
     ("domain", "clo_so.com", "Letters, digits, - and dots: example.com"),
-    # compose.yaml.jinja renders the domain as typed (certificate paths): until it normalises it,
-    # the prompt asks for the normal form and shows it.
-    ("domain", "Clo-So.com ", "Lowercase, no spaces: clo-so.com"),
     ("domain_aliases", "www.clo-so.com bad_name", "Public names: www.clo-so.com"),
     ("domain_aliases", "www.clo-so.com, shop.clo-so.com", "Separate with spaces: a.fr b.fr"),
     ("domain_aliases", "clo-so.com", "Only other names: www.clo-so.com"),
@@ -83,6 +80,7 @@ GOOD_ANSWERS = [
     ("ssh_port", " 2222 "),
     ("domain", "sub.domain-name.co.uk"),
     ("domain", "xn--caf-dma.fr"),
+    ("domain", " Clo-So.com "),
     ("domain_aliases", "www.clo-so.com static.clo-so.com"),
     ("domain_aliases", " WWW.Clo-So.com  "),
     ("ssl_email", "first.last+certs@example.org"),
@@ -99,3 +97,12 @@ GOOD_ANSWERS = [
 )
 def test_good_answer_is_accepted(session_tmp, question, value):
     render(session_tmp / f"accepted-{question}-{abs(hash(value))}", **{question: value})
+
+
+def test_a_domain_typed_with_capitals_and_spaces_lands_normalised_everywhere(session_tmp):
+    project = render(session_tmp / "domain-normalised", domain=" Clo-So.COM ")
+    compose = (project / "compose.yaml").read_text()
+    assert "/etc/letsencrypt/served/clo-so.com/fullchain.pem" in compose
+    assert "Clo-So" not in compose and "COM" not in compose
+    assert "DOMAIN=clo-so.com" in (project / "settings.env").read_text().splitlines()
+    assert "SSL_DOMAIN=clo-so.com" in (project / "scripts/prod/config.env").read_text().splitlines()
