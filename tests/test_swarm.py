@@ -332,8 +332,14 @@ def test_backup_then_restore_brings_back_the_database_and_the_bucket(deployment,
     objects = client(store).list_objects_v2(Bucket=BUCKET).get("Contents", [])
     assert stored_name(record) not in [o["Key"] for o in objects]
     deployment.remote(f"stack-restore:{name}")
+    # The backend was stopped during the restore: a careful client retries its first read.
     with edge(deployment) as http:
-        listed = http.get("/api/files", headers=headers)
+        began = time.monotonic()
+        while (listed := http.get("/api/files", headers=headers)).status_code == 502:
+            assert time.monotonic() - began < 60, "the backend did not come back after a restore"
+            time.sleep(1)
+        print(f"first answer {time.monotonic() - began:.1f} s after the restore; "
+              f"backend tasks {deployment.tasks('backend')}")  # fmt: skip
         download = http.get(record["url"])
     assert record["id"] in listed.text
     assert download.status_code == 200 and download.content == content
