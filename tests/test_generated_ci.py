@@ -1,9 +1,11 @@
 """The generated project's CI workflow (.github/workflows/ci.yml), run here step by step.
 
-GitHub's runner is a normal user on Ubuntu; here the steps that use the native runner run as a
-throwaway non-root user in a fresh rendering with no .env (a checkout has none), so this also
-proves `stack.py` works without root. Steps that install system packages or tools are skipped:
-scripts/setup.sh installed the same ones on this machine.
+GitHub's runner is a normal user on Ubuntu; here the steps of the `test` job run as a throwaway
+non-root user in a fresh rendering with no .env (a checkout has none), so this also proves
+`stack.py` works without root. Steps that install system packages or tools are skipped:
+scripts/setup.sh installed the same ones on this machine. The `containers` job's steps run on the
+tests' Docker engine (support/docker/engine.py) with look-alike base images where no registry
+answers; a hosted runner pulls the official ones.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import render
+from support.docker.engine import Engine
+from support.docker.images import base_images, ensure_base_images
 
 pytestmark = pytest.mark.stack
 
@@ -36,9 +40,9 @@ def ci_user() -> Iterator[str]:
     subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
 
 
-def workflow_steps(project: Path) -> list[dict]:
+def workflow_steps(project: Path, job: str = "test") -> list[dict]:
     workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
-    return workflow["jobs"]["test"]["steps"]
+    return workflow["jobs"][job]["steps"]
 
 
 def test_workflow_is_a_valid_github_workflow(rendered_project: Path):
@@ -104,3 +108,36 @@ def test_workflow_steps_pass_as_a_normal_user(session_tmp: Path, ci_user: str):
     # Nothing ran as root in the project: every process the steps started was the user's.
     owners = {path.owner() for path in (project / ".stack").rglob("*")}
     assert owners <= {ci_user}, owners
+
+
+@pytest.mark.containers
+def test_containers_job_steps_pass_on_a_docker_engine(session_tmp: Path, docker_engine: Engine):
+    project = render(session_tmp / "ci-containers")
+    (project / ".env").unlink()
+    ensure_base_images(docker_engine, base_images(project))
+    ran = []
+    try:
+        for step in workflow_steps(project, "containers"):
+            if "run" not in step or step.get("if") == "failure()":
+                continue
+            result = subprocess.run(
+                ["bash", "-e", "-c", step["run"]],
+                cwd=project,
+                env=docker_engine.env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert result.returncode == 0, (
+                f"step {step['name']!r} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+            ran.append(step["name"])
+    finally:
+        docker_engine.compose(project, "down", "--volumes", check=False)
+    assert ran == [
+        "Throwaway secrets",
+        "Build the images",
+        "Start them and wait until every service is healthy",
+        "Use the site through the edge (self-signed placeholder certificate)",
+        "Stop",
+    ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "closo-template"
-DOCKERD = Path("/usr/sbin/dockerd")
+DOCKERD = Path(shutil.which("dockerd") or "/usr/sbin/dockerd")
 
 
 class DockerError(RuntimeError):

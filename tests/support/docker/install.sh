@@ -17,9 +17,12 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 plugins=/usr/local/lib/docker/cli-plugins
 missing=()
-[[ -x /usr/sbin/dockerd ]] || missing+=(docker.io)
+command -v dockerd >/dev/null || [[ -x /usr/sbin/dockerd ]] || missing+=(docker.io)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
-have_plugins() { [[ -x $plugins/docker-compose && -x $plugins/docker-buildx ]]; }
+# Compose v2 and buildx from anywhere the CLI looks (Docker's own packages ship them too).
+have_plugins() {
+  docker compose version 2>/dev/null | grep -q 'version v\{0,1\}2\.' && docker buildx version >/dev/null 2>&1
+}
 [[ ${#missing[@]} -eq 0 ]] && have_plugins && exit 0
 
 [[ $(id -u) -eq 0 ]] || die "the containers and deploy layers run a Docker engine of their own and \
