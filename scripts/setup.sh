@@ -35,6 +35,8 @@ need openssh-server  test -x /usr/sbin/sshd
 need openssh-client  sh -c 'command -v ssh && command -v scp'
 need wrk             command -v wrk
 need curl            command -v curl
+# The health checks run as the images run them: BusyBox's wget and nc, as in the nginx image.
+need busybox         command -v busybox
 # The windows test layer: Wine runs the .bat scripts, mingw-w64 builds the ssh/scp/tar stand-ins.
 need wine            command -v wine
 need wine64          test -x /usr/lib/wine/wine64
