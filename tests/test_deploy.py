@@ -7,10 +7,10 @@ certificate over HTTP-01 through the containerised edge on ports 80/443 (certbot
 reaches Pebble at the stack network's gateway address).
 
 Stand-ins: look-alike base images where no registry answers (support/docker/lookalike/README.md);
-the server's own ACME settings come from a compose.override.yaml in the deployment folder, the
-mechanism an operator uses for site-specific changes, pointing certbot at Pebble and nginx's
-certificate watcher at a 1 s interval; a server without the compose plugin is a `docker` stand-in
-on the account's PATH (the engine here cannot be uninstalled for one test).
+the server's own ACME settings come from a compose.override.yaml in the deployment folder
+(support/deploy.py), the mechanism an operator uses for site-specific changes; a server without
+the compose plugin is a `docker` stand-in on the account's PATH (the engine here cannot be
+uninstalled for one test).
 
 The tests run in order on one server: a refused early step, the first deploy_all, then status,
 renewal, backup and restore, a second deploy with an edit, and failures that must leave the
@@ -31,21 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from edge_fixtures import make_test_ca
 from helpers import free_port, read_env, render
+from support.deploy import server_with_acme
 from support.docker.engine import Engine, container_state
 from support.docker.images import base_images, ensure_base_images
 from support.docker.site import https_client
-from support.pebble import start_pebble, stop_process
-from support.sshd import SshServer, ssh_server
+from support.sshd import SshServer
 
 pytestmark = pytest.mark.deploy
 
 PROD = Path("scripts/prod")
 DOMAIN = "clo-so.com"
 SERVICES = ("db", "storage", "backend", "frontend", "nginx", "certbot")
-# The stack network's gateway, where containers reach this machine (compose.yaml's default subnet).
-GATEWAY = "172.30.57.1"
 PASSWORD = "a long and unusual passphrase"
 
 
@@ -103,45 +100,10 @@ def deployment(docker_engine: Engine, session_tmp: Path) -> Iterator[Deployment]
     base = session_tmp / "deploy"
     project = render(base / "project")
     ensure_base_images(docker_engine, base_images(project))
-    listener = make_test_ca(base / "pebble-tls", ["localhost", "127.0.0.1", GATEWAY])
-    processes: list[subprocess.Popen] = []
-    try:
-        # All addresses: certbot's container reaches Pebble at the stack network's gateway, an
-        # address that exists only once deploy_bdd has made the network.
-        any_address = "0.0.0.0"  # noqa: S104
-        acme_url = start_pebble(
-            base, 80, listener, base / "pebble-root.pem", processes, listen_host=any_address
-        ).replace("localhost", GATEWAY)
-        with ssh_server(base / "sshd", docker_engine) as server:
-            server.remote_dir.mkdir(parents=True)
-            (server.remote_dir / "compose.override.yaml").write_text(
-                "# Site-specific: certbot asks the test ACME server, nginx checks often.\n"
-                "services:\n"
-                "  certbot:\n"
-                "    environment:\n"
-                f"      ACME_SERVER: {acme_url}\n"
-                "      REQUESTS_CA_BUNDLE: /etc/ssl/acme-server-ca.pem\n"
-                "    volumes:\n"
-                f"      - {listener[0]}:/etc/ssl/acme-server-ca.pem:ro\n"
-                "  nginx:\n"
-                "    environment:\n"
-                '      CERTIFICATE_CHECK_SECONDS: "1"\n'
-            )
-            shutil.chown(server.home / "srv", server.user, server.user)
-            shutil.chown(server.remote_dir, server.user, server.user)
-            deployed = Deployment(docker_engine, project, server, base / "pebble-root.pem")
-            try:
-                yield deployed
-            finally:
-                docker_engine.compose(
-                    server.remote_dir, "down", "--volumes", "--timeout", "30", check=False
-                )
-                print(
-                    "\ndeploy timings (s):", {k: round(v, 1) for k, v in deployed.timings.items()}
-                )
-    finally:
-        for process in reversed(processes):
-            stop_process(process)
+    with server_with_acme(base, docker_engine) as (server, pebble_root):
+        deployed = Deployment(docker_engine, project, server, pebble_root)
+        yield deployed
+        print("\ndeploy timings (s):", {k: round(v, 1) for k, v in deployed.timings.items()})
 
 
 @pytest.fixture(scope="module")
