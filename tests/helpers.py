@@ -268,6 +268,9 @@ def boot_stack(base: Path, settings: dict[str, str] | None = None, **answers: ob
     """Render the template into base/project, apply `settings`, boot it with state in base/state."""
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
+    # The layers make their users by signing up, as on a site with open registration; a test of
+    # the other modes passes registration=… or settings={"REGISTRATION": …}.
+    answers.setdefault("registration", "open")
     project = render(base / "project", **answers)
     set_settings(project, **(settings or {}))
     env = {**read_env(project / "settings.env"), **read_env(project / ".env")}

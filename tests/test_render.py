@@ -35,7 +35,8 @@ JINJA_LEFT = re.compile(
 
 ANSWER_SETS = [
     {},
-    {"ui_language": "en"},
+    {"ui_language": "en", "registration": "open"},
+    {"registration": "closed"},
     {"domain": "example.org", "domain_aliases": "www.example.org shop.example.org"},
     {"project_name": "Mon Site 2", "hsts_preload": True},
     {"ssh_host": "2001:db8::10", "ssh_port": 2222, "ssh_user": "deploy"},
@@ -121,6 +122,8 @@ def test_answers_reach_the_files(project):
     assert env["POSTGRES_USER"] == recorded["db_user"]
     assert env["MAX_UPLOAD_MB"] == str(recorded["max_upload_mb"])
     assert env["DOMAIN_ALIASES"] == recorded["domain_aliases"]
+    assert env["REGISTRATION"] == recorded["registration"] == answers.get("registration", "invite")
+    assert env["UI_LANGUAGE"] == recorded["ui_language"]
     if answers.get("project_name") == "Mon Site 2":
         assert recorded["project_slug"] == "mon_site_2"
         assert (root / "mon_site_2" / "backend").is_dir()

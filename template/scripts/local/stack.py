@@ -8,6 +8,8 @@ Usage:
     python3 scripts/local/stack.py status [--state-dir DIR]
     python3 scripts/local/stack.py down   [--state-dir DIR]
     python3 scripts/local/stack.py test   [--state-dir DIR] [-- PYTEST_ARGS]
+    python3 scripts/local/stack.py manage [--state-dir DIR] create-admin EMAIL
+    python3 scripts/local/stack.py manage [--state-dir DIR] reset-password EMAIL
     python3 scripts/local/stack.py secrets    (a new .env with fresh secrets, e.g. in CI)
 
 `up` prepares what it needs on first use (a virtualenv with the services' pinned dependencies, a
@@ -1089,6 +1091,24 @@ class Stack:
             print(f"Failing suites: {', '.join(failed)}", file=sys.stderr)
         return 1 if failed else 0
 
+    def manage(self, manage_args: list[str]) -> int:
+        """The backend's operator commands (app/manage.py) against this stack's database: create
+        an administrator or reset a password when nobody can sign in. Prints the new password."""
+        pg_bin, venv = find_pg_bin(), ensure_venv(self.slug)
+        started_postgres = not self.postgres_ready(pg_bin)
+        if started_postgres:
+            self.choose_ports(None, None)
+            self.start_postgres(pg_bin)
+        try:
+            return subprocess.run(
+                [str(venv / "bin" / "python"), "-m", "app.manage", *manage_args],
+                cwd=self.services_dir / "backend",
+                env=self.service_env(),
+            ).returncode
+        finally:
+            if started_postgres:
+                self.down()
+
 
 # --- command line -------------------------------------------------------------------------------
 
@@ -1119,6 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
         "status": "print the URL, ports and health of each service as JSON",
         "down": "stop every service; the data stays in the state dir",
         "test": "run the backend's and the storage's own pytest suites",
+        "manage": "create an administrator or reset a password (prints the new password)",
     }
     for name, summary in commands.items():
         cmd = sub.add_parser(name, help=summary, description=summary)
@@ -1130,6 +1151,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         if name == "test":
             cmd.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
+        if name == "manage":
+            cmd.add_argument(
+                "manage_args",
+                nargs=argparse.REMAINDER,
+                metavar="create-admin EMAIL | reset-password EMAIL",
+                help="passed to the backend's `python -m app.manage`",
+            )
         if name == "up":
             cmd.add_argument("--http-port", type=int, help="edge HTTP port (default: a free one)")
             cmd.add_argument("--https-port", type=int, help="edge HTTPS port (default: a free one)")
@@ -1162,6 +1190,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "test":
             return stack.test(args.pytest_args)
+        if args.command == "manage":
+            return stack.manage(args.manage_args)
         try:
             stack.up(args)
         except BaseException:

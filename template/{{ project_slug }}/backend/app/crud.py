@@ -14,14 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import MB, settings
 from app.core.db import SessionFactory, account_pool
-from app.models import File, Role, User
+from app.models import AuditEntry, File, Role, User
 
 # The columns of models.User, read by primary key on every authenticated request (see core/db.py),
 # and whether the token's session (its refresh-token family) is still open: one round trip, so a
 # session ended by logout, reuse of a refresh cookie or a password change stops at once.
 ACCOUNT_BY_ID = (
-    "SELECT id, email, full_name, hashed_password, role, is_active, created_at, "
+    "SELECT id, email, full_name, hashed_password, role, is_active, created_at, quota_mb, "
     "EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = %(session_id)s "
     "AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > now()) AS session_open "
     "FROM users WHERE id = %(user_id)s"
@@ -40,6 +41,16 @@ class Account:
     is_active: bool
     created_at: datetime
     session_open: bool = False  # whether the session of the token that loaded it is still open
+    quota_mb: int | None = None  # an administrator's override of USER_QUOTA_MB
+
+    @property
+    def quota_bytes(self) -> int:
+        return quota_bytes(self.quota_mb)
+
+
+def quota_bytes(quota_mb: int | None) -> int:
+    """A user's storage quota: their own if an administrator set one, else USER_QUOTA_MB."""
+    return settings.user_quota_bytes if quota_mb is None else quota_mb * MB
 
 
 async def get_account(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Account | None:
@@ -61,6 +72,9 @@ async def get_account(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Account |
     if row is None:
         return None
     return Account(**{**row, "role": Role(row["role"])})
+
+
+EMAIL_TAKEN = "An account with this e-mail address already exists."
 
 
 class EmailTakenError(Exception):
@@ -136,10 +150,14 @@ async def get_file(
     return await session.scalar(select(File).where(File.id == file_id, File.owner_id == owner_id))
 
 
-async def used_bytes(session: AsyncSession, *, owner_id: uuid.UUID, lock: bool = False) -> int:
-    """Bytes stored by a user; `lock` serialises concurrent uploads of that user until commit."""
-    if lock:
-        await session.execute(select(User.id).where(User.id == owner_id).with_for_update())
+async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
+    """Lock the user's row until commit; False when the account no longer exists."""
+    found = await session.scalar(select(User.id).where(User.id == user_id).with_for_update())
+    return found is not None
+
+
+async def used_bytes(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    """Bytes stored by a user (lock_user first to count concurrent uploads one at a time)."""
     total = await session.scalar(
         select(func.coalesce(func.sum(File.size), 0)).where(File.owner_id == owner_id)
     )
@@ -151,3 +169,55 @@ async def file_row_exists(*, stored_name: str) -> bool:
     async with SessionFactory() as session:
         found = await session.scalar(select(File.id).where(File.stored_name == stored_name))
     return found is not None
+
+
+async def add_audit_entry(
+    session: AsyncSession,
+    *,
+    actor_email: str,
+    action: str,
+    target_email: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Record an administrator's action; committed with the action itself by the caller."""
+    session.add(
+        AuditEntry(actor_email=actor_email, action=action, target_email=target_email, detail=detail)
+    )
+
+
+async def list_audit_entries(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[AuditEntry], int]:
+    total = await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    entries = await session.scalars(
+        select(AuditEntry).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
+    )
+    return list(entries), total
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    file_count: int
+    used_bytes: int
+
+
+async def usage_of(session: AsyncSession, *, owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, Usage]:
+    """File count and bytes of each owner, in one query."""
+    rows = await session.execute(
+        select(File.owner_id, func.count(), func.coalesce(func.sum(File.size), 0))
+        .where(File.owner_id.in_(owner_ids))
+        .group_by(File.owner_id)
+    )
+    found = {owner: Usage(int(count), int(size)) for owner, count, size in rows}
+    return {owner: found.get(owner, Usage(0, 0)) for owner in owner_ids}
+
+
+async def other_active_admins(session: AsyncSession, *, besides: uuid.UUID) -> int:
+    """Active administrators other than `besides`, their rows locked until commit: two admins
+    demoting each other at once cannot both succeed."""
+    ids = await session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != besides)
+        .with_for_update()
+    )
+    return len(list(ids))

@@ -6,7 +6,17 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Index, MetaData, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names, so Alembic migrations can name what they alter or drop.
@@ -45,7 +55,55 @@ class User(Base):
         default=Role.USER,
     )
     is_active: Mapped[bool] = mapped_column(default=True)
+    # This user's storage quota in MB when an administrator set one; None: USER_QUOTA_MB.
+    quota_mb: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now_column()
+
+
+class LinkKind(enum.StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of link, not a secret
+
+
+class AccountLink(Base):
+    """A one-time link an administrator hands on: an invitation to sign up, or a password reset.
+
+    Only the SHA-256 of the link's secret is kept, so a copy of the database opens no account.
+    """
+
+    __tablename__ = "account_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[LinkKind] = mapped_column(
+        Enum(LinkKind, name="link_kind", values_callable=lambda kinds: [k.value for k in kinds])
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))  # who may use it
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class AuditEntry(Base):
+    """One administrator action: who did what to whom, and when. E-mails are copied, so an entry
+    still reads right after either account is deleted."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    actor_email: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    target_email: Mapped[str | None] = mapped_column(String(254))
+    detail: Mapped[str | None] = mapped_column(String(500))
 
 
 class RefreshToken(Base):

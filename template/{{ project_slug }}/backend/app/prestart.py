@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from alembic import command
 from app.core.config import settings
 from app.core.logging import configure_logging
+from app.core.messages import say
 from app.core.security import password_hash
 from app.models import Role, User
 from app.schemas import normalise_email
@@ -64,7 +65,7 @@ def ensure_first_admin(connection: Connection) -> bool:
             email=email,
             hashed_password=password_hash.hash(settings.FIRST_ADMIN_PASSWORD),
             role=Role.ADMIN,
-            full_name="Administrator",
+            full_name=say("first_admin_name"),
         )
     )
     return True

@@ -75,10 +75,34 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+LinkToken = Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class UserCreate(RequestBody):
     email: Email
     password: Password
     full_name: FullName | None = None
+    # The secret of an invitation link (needed unless REGISTRATION=open).
+    invitation: LinkToken | None = None
+
+
+class PasswordReset(RequestBody):
+    """A one-time reset link's secret, the account's e-mail and the new password."""
+
+    token: LinkToken
+    email: Email
+    new_password: Password
+
+
+class AdminUserCreate(RequestBody):
+    email: Email
+    password: Password
+    full_name: FullName | None = None
+    role: Role = Role.USER
+
+
+class InvitationCreate(RequestBody):
+    email: Email
 
 
 class UserUpdate(RequestBody):
@@ -89,7 +113,12 @@ class UserUpdate(RequestBody):
 
 
 class UserAdminUpdate(RequestBody):
-    is_active: bool
+    """What an administrator may change; fields left out stay as they are."""
+
+    is_active: bool | None = None
+    role: Role | None = None
+    # The user's own quota in MB (decimal); null returns them to USER_QUOTA_MB.
+    quota_mb: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
 
 
 class PasswordChange(RequestBody):
@@ -112,6 +141,43 @@ class UserPublic(BaseModel):
     role: Role
     is_active: bool
     created_at: datetime
+
+
+class UserAdminView(UserPublic):
+    """A user as administrators see them: with their files' count and size against the quota."""
+
+    file_count: int
+    used_bytes: int
+    quota_bytes: int
+    quota_mb: int | None  # set by an administrator; null: USER_QUOTA_MB applies
+
+
+class UsagePublic(BaseModel):
+    file_count: int
+    used_bytes: int
+    quota_bytes: int
+    max_upload_bytes: int  # the largest file an upload may be
+
+
+class RegistrationPublic(BaseModel):
+    registration: Literal["open", "invite", "closed"]
+
+
+class IssuedLinkPublic(BaseModel):
+    """A one-time link to hand on: the site's origin followed by `path`."""
+
+    path: str
+    expires_at: datetime
+
+
+class AuditEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor_email: str
+    action: str
+    target_email: str | None
+    detail: str | None
 
 
 class Token(BaseModel):

@@ -44,6 +44,9 @@ os.environ.update(
     ENABLE_DOCS="false",
     ACCESS_TOKEN_EXPIRE_MINUTES="15",
     REFRESH_TOKEN_EXPIRE_DAYS="14",
+    # Most tests make their users by signing up; tests/api/routes/test_admin.py tries the others.
+    REGISTRATION="open",
+    UI_LANGUAGE="en",
 )
 
 from app.core.config import settings  # noqa: E402

@@ -12,7 +12,10 @@ def _admin_rows() -> list[tuple[str, str, Role]]:
     engine = create_engine(settings.database_url, poolclass=NullPool)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(User.email, User.hashed_password, User.role).where(User.role == Role.ADMIN)
+            # Other tests make admins too (tests/test_manage.py): only the first admin counts.
+            select(User.email, User.hashed_password, User.role).where(
+                User.email == settings.FIRST_ADMIN_EMAIL
+            )
         ).all()
     engine.dispose()
     return [tuple(row) for row in rows]
@@ -37,7 +40,21 @@ def test_migrations_leave_the_schema_at_the_latest_revision() -> None:
     with engine.connect() as connection:
         version = connection.scalar(text("SELECT version_num FROM alembic_version"))
     engine.dispose()
-    assert version == "0002"
+    assert version == "0003"
+
+
+def test_the_first_admin_is_named_in_the_interface_language(monkeypatch) -> None:
+    from app.core import messages
+
+    engine = create_engine(settings.database_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        name = connection.scalar(
+            select(User.full_name).where(User.email == settings.FIRST_ADMIN_EMAIL)
+        )
+    engine.dispose()
+    assert name == "Administrator"  # UI_LANGUAGE=en in tests/conftest.py
+    monkeypatch.setattr(messages, "settings", settings.model_copy(update={"UI_LANGUAGE": "fr"}))
+    assert messages.say("first_admin_name") == "Administrateur"
 
 
 def test_prestart_gives_up_with_a_clear_message_when_the_database_is_unreachable() -> None:

@@ -22,6 +22,7 @@ SECRET_MIN_LENGTHS = {
 }
 
 PositiveInt = Annotated[int, Field(gt=0)]
+MB = 1_000_000  # one unit everywhere: decimal megabytes, as disks and file managers count
 
 
 class Settings(BaseSettings):
@@ -43,6 +44,16 @@ class Settings(BaseSettings):
     FIRST_ADMIN_EMAIL: str
     FIRST_ADMIN_PASSWORD: str
 
+    # Who may create an account: anyone (open), people an administrator invited (invite), or
+    # only administrators (closed).
+    REGISTRATION: Literal["open", "invite", "closed"] = "invite"
+    # Language of what the backend writes for people (the first admin's name, the CLI's output).
+    UI_LANGUAGE: Literal["fr", "en"] = "fr"
+    # How long an invitation link and a password-reset link work.
+    INVITATION_HOURS: Annotated[int, Field(ge=1, le=30 * 24)] = 72
+    RESET_LINK_MINUTES: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+
+    # Sizes in decimal megabytes (1 MB = 1,000,000 bytes), as the interface and the docs count.
     USER_QUOTA_MB: PositiveInt = 1024
     MAX_UPLOAD_MB: PositiveInt = 50
     STORAGE_URL: str = "http://storage:8060"
@@ -83,11 +94,11 @@ class Settings(BaseSettings):
 
     @property
     def max_upload_bytes(self) -> int:
-        return self.MAX_UPLOAD_MB * 1024 * 1024
+        return self.MAX_UPLOAD_MB * MB
 
     @property
     def user_quota_bytes(self) -> int:
-        return self.USER_QUOTA_MB * 1024 * 1024
+        return self.USER_QUOTA_MB * MB
 
 
 def load_settings() -> Settings:

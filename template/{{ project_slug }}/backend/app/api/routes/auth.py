@@ -14,6 +14,7 @@ from app import crud
 from app.api.deps import SessionDep, invalid_field, too_many_attempts, unauthorized
 from app.api.responses import error
 from app.core.config import settings
+from app.core.messages import say
 from app.core.passwords import context_words, password_weakness
 from app.core.security import (
     create_device_token,
@@ -21,13 +22,22 @@ from app.core.security import (
     hash_password,
     verify_password,
 )
-from app.models import User
-from app.schemas import PASSWORD_MAX_LENGTH, Token, UserCreate, UserPublic, normalise_email
-from app.services import throttle
+from app.models import LinkKind, User
+from app.schemas import (
+    PASSWORD_MAX_LENGTH,
+    PasswordReset,
+    RegistrationPublic,
+    Token,
+    UserCreate,
+    UserPublic,
+    normalise_email,
+)
+from app.services import account_links, throttle
 from app.services.sessions import (
     IssuedTokens,
     SessionRefusedError,
     revoke_family,
+    revoke_user_sessions,
     rotate_session,
     start_session,
 )
@@ -93,27 +103,80 @@ def _session_refused(detail: str) -> JSONResponse:
     return _clear_cookie(response)  # type: ignore[return-value]
 
 
+@router.get("/registration", response_model=RegistrationPublic)
+async def read_registration() -> RegistrationPublic:
+    """Who may sign up (REGISTRATION): the sign-in page offers sign-up only when it is open."""
+    return RegistrationPublic(registration=settings.REGISTRATION)
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses={409: error("An account with this e-mail address already exists")},
+    responses={
+        400: error("The invitation link is unknown, used, expired or for another e-mail"),
+        403: error("Sign-up needs an invitation (REGISTRATION=invite) or is closed"),
+        409: error("An account with this e-mail address already exists"),
+    },
 )
 async def register_user(body: UserCreate, session: SessionDep) -> object:
+    if body.invitation is None and settings.REGISTRATION != "open":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=say(f"registration_{settings.REGISTRATION}")
+        )
     weakness = await password_weakness(
         body.password, context=password_context(body.email, body.full_name)
     )
     if weakness:
         raise invalid_field("password", weakness, "password_too_weak")
     hashed = await hash_password(body.password)
+    if body.invitation is not None:
+        try:
+            # Used in the same transaction as the account is created: both or neither.
+            await account_links.consume(
+                session, kind=LinkKind.INVITATION, token=body.invitation, email=body.email
+            )
+        except account_links.LinkRefusedError as exc:
+            await session.rollback()
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     try:
         return await crud.create_user(
             session, email=body.email, hashed_password=hashed, full_name=body.full_name
         )
     except crud.EmailTakenError as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="An account with this e-mail address already exists."
-        ) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN) from exc
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: error("The reset link is unknown, used, expired or for another e-mail")},
+)
+async def reset_password(body: PasswordReset, session: SessionDep) -> Response:
+    """Set a new password with a one-time link from an administrator; ends every session."""
+    try:
+        link = await account_links.consume(
+            session, kind=LinkKind.PASSWORD_RESET, token=body.token, email=body.email
+        )
+    except account_links.LinkRefusedError as exc:
+        await session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    user = await session.get(User, link.user_id) if link.user_id else None
+    if user is None:  # pragma: no cover - the link is deleted with its account
+        await session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("link_unknown"))
+    weakness = await password_weakness(
+        body.new_password, context=password_context(user.email, user.full_name)
+    )
+    if weakness:
+        await session.rollback()
+        raise invalid_field("new_password", weakness, "password_too_weak")
+    user.hashed_password = await hash_password(body.new_password)
+    await session.commit()
+    await revoke_user_sessions(session, user_id=user.id)
+    await throttle.clear(session, key=f"login:{user.email}")
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

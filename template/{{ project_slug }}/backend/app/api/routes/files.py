@@ -12,11 +12,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.requests import ClientDisconnect
 
 from app import crud
-from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep
+from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep, unauthorized
 from app.api.responses import FILE_NOT_FOUND, SIGNED_IN, STORAGE_DOWN, error
-from app.core.config import settings
+from app.core.config import MB, settings
 from app.models import File
-from app.schemas import FilePublic, Page
+from app.schemas import FilePublic, Page, UsagePublic
 from app.services.storage import StorageClient, StorageError, StoredFile
 from app.services.uploads import UploadError, UploadTooLargeError, open_file_part
 
@@ -28,11 +28,11 @@ MULTIPART_OVERHEAD = 64 * 1024
 NOT_FOUND = "No file with this id."
 
 
-def _too_large(limit_kind: str) -> HTTPException:
+def _too_large(limit_kind: str, quota: int = 0) -> HTTPException:
     if limit_kind == "quota":
         return HTTPException(
             status.HTTP_507_INSUFFICIENT_STORAGE,
-            detail=f"This file would exceed your storage quota of {settings.USER_QUOTA_MB} MB: "
+            detail=f"This file would exceed your storage quota of {quota // MB} MB: "
             "delete some files first.",
         )
     return HTTPException(
@@ -73,11 +73,12 @@ async def upload_file(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
         raise _too_large("size")  # refused before a byte of the body is read
-    remaining = settings.user_quota_bytes - await crud.used_bytes(session, owner_id=user.id)
+    quota = user.quota_bytes
+    remaining = quota - await crud.used_bytes(session, owner_id=user.id)
     # Hand the pooled connection back for the length of the transfer.
     await session.commit()
     if remaining <= 0:
-        raise _too_large("quota")
+        raise _too_large("quota", quota)
     limit, limit_kind = min(
         (settings.max_upload_bytes, "size"), (remaining, "quota"), key=lambda pair: pair[0]
     )
@@ -89,7 +90,7 @@ async def upload_file(
             body=part.chunks(limit=limit, limit_kind=limit_kind),
         )
     except UploadTooLargeError as exc:
-        raise _too_large(exc.limit_kind) from exc
+        raise _too_large(exc.limit_kind, quota) from exc
     except UploadError as exc:
         raise HTTPException(exc.status_code, detail=exc.detail) from exc
     except ClientDisconnect as exc:  # the client left: an ordinary event, not a server error
@@ -101,7 +102,7 @@ async def upload_file(
             raise _too_large("size") from exc
         raise HTTPException(exc.status_code, detail=exc.detail) from exc
     return await _record_upload(
-        session, storage, user_id=user.id, name=part.filename, stored=stored
+        session, storage, user_id=user.id, quota=quota, name=part.filename, stored=stored
     )
 
 
@@ -110,6 +111,7 @@ async def _record_upload(
     storage: StorageClient,
     *,
     user_id: uuid.UUID,
+    quota: int,
     name: str,
     stored: StoredFile,
 ) -> File:
@@ -117,10 +119,13 @@ async def _record_upload(
     but never while its row may exist: a row without its file is a user's file lost."""
     committing = False
     try:
-        # Locks the user's row: concurrent uploads of one user are counted one after the other.
-        used = await crud.used_bytes(session, owner_id=user_id, lock=True)
-        if used + stored.size > settings.user_quota_bytes:
-            raise _too_large("quota")
+        # Locks the user's row: concurrent uploads of one user are counted one after the other,
+        # and an administrator deleting the account waits, or has already deleted it.
+        if not await crud.lock_user(session, user_id=user_id):
+            raise unauthorized("This account no longer exists.")
+        used = await crud.used_bytes(session, owner_id=user_id)
+        if used + stored.size > quota:
+            raise _too_large("quota", quota)
         row = File(
             owner_id=user_id,
             name=name,
@@ -187,6 +192,18 @@ async def _settle(storage: StorageClient, stored_name: str) -> None:
             return
         await asyncio.sleep(SETTLE_RETRY_SECONDS)
     logger.error("orphan file %s: the database did not answer to settle it", stored_name)
+
+
+@router.get("/files/usage", response_model=UsagePublic)
+async def read_usage(user: CurrentUser, session: SessionDep) -> UsagePublic:
+    """The caller's limits: space used and left, and the largest file an upload may be."""
+    usage = (await crud.usage_of(session, owner_ids=[user.id]))[user.id]
+    return UsagePublic(
+        file_count=usage.file_count,
+        used_bytes=usage.used_bytes,
+        quota_bytes=user.quota_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
 
 
 @router.get("/files", response_model=Page[FilePublic])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import select
 
 from app import crud
 from app.api.deps import (
@@ -19,18 +21,27 @@ from app.api.deps import (
 )
 from app.api.responses import ADMIN, SIGNED_IN, STORAGE_DOWN, USER_NOT_FOUND, error
 from app.api.routes.auth import password_context
+from app.core.messages import say
 from app.core.passwords import password_weakness
 from app.core.security import hash_password, verify_password
 from app.crud import Account
-from app.models import User
-from app.schemas import Page, PasswordChange, UserAdminUpdate, UserPublic, UserUpdate
-from app.services import throttle
+from app.models import File, LinkKind, Role, User
+from app.schemas import (
+    AdminUserCreate,
+    IssuedLinkPublic,
+    Page,
+    PasswordChange,
+    UserAdminUpdate,
+    UserAdminView,
+    UserPublic,
+    UserUpdate,
+)
+from app.services import account_links, throttle
 from app.services.sessions import revoke_user_sessions
 from app.services.storage import StorageError
 
 router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 
-EMAIL_TAKEN = "An account with this e-mail address already exists."
 WRONG_PASSWORD = "The current password is wrong."  # noqa: S105 - a message, not a secret
 
 
@@ -83,7 +94,7 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
     try:
         return await crud.update_user(session, user=user, changes=changes)
     except crud.EmailTakenError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=EMAIL_TAKEN) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN) from exc
 
 
 @router.post(
@@ -111,20 +122,68 @@ async def change_password_me(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("", response_model=Page[UserPublic], responses=ADMIN)
+async def _admin_view(session: SessionDep, users: list[User]) -> list[UserAdminView]:
+    usage = await crud.usage_of(session, owner_ids=[user.id for user in users])
+    return [
+        UserAdminView(
+            **UserPublic.model_validate(user).model_dump(),
+            file_count=usage[user.id].file_count,
+            used_bytes=usage[user.id].used_bytes,
+            quota_bytes=crud.quota_bytes(user.quota_mb),
+            quota_mb=user.quota_mb,
+        )
+        for user in users
+    ]
+
+
+@router.get("", response_model=Page[UserAdminView], responses=ADMIN)
 async def read_users(_: AdminUser, session: SessionDep, page: PaginationDep) -> dict:
     users, total = await crud.list_users(session, offset=page.offset, limit=page.limit)
-    return {"items": users, "total": total}
+    return {"items": await _admin_view(session, users), "total": total}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserAdminView,
+    responses={**ADMIN, 409: error("An account with this e-mail address already exists")},
+)
+async def create_user(body: AdminUserCreate, admin: AdminUser, session: SessionDep) -> object:
+    """An administrator creates an account (in every registration mode) and passes it on."""
+    weakness = await password_weakness(
+        body.password, context=password_context(body.email, body.full_name)
+    )
+    if weakness:
+        raise invalid_field("password", weakness, "password_too_weak")
+    await crud.add_audit_entry(
+        session,
+        actor_email=admin.email,
+        action="create_account",
+        target_email=body.email,
+        detail=f"role={body.role.value}",
+    )
+    try:
+        user = await crud.create_user(
+            session,
+            email=body.email,
+            hashed_password=await hash_password(body.password),
+            full_name=body.full_name,
+            role=body.role,
+        )
+    except crud.EmailTakenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN) from exc
+    return (await _admin_view(session, [user]))[0]
 
 
 @router.patch(
     "/{user_id}",
-    response_model=UserPublic,
+    response_model=UserAdminView,
     responses={
         **ADMIN,
         **USER_NOT_FOUND,
         **STORAGE_DOWN,
         400: error("An administrator cannot deactivate themself"),
+        409: error("The change would leave the site without an active administrator"),
     },
 )
 async def update_user(
@@ -133,20 +192,129 @@ async def update_user(
     admin: AdminUser,
     session: SessionDep,
     storage: StorageDep,
-) -> User:
+) -> object:
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("is_active", True) is None or changes.get("role", "") is None:
+        raise invalid_field("is_active" if "is_active" in changes else "role", "may not be null")
     user = await _load_user(session, user_id)
-    if user.id == admin.id and not body.is_active:
+    if user.id == admin.id and changes.get("is_active") is False:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             detail="You cannot deactivate your own account: ask another administrator.",
         )
-    try:
-        # Storage first: if it is down nothing changes, and the administrator can retry. A
-        # deactivated owner's download links are refused by storage from now on.
-        await storage.set_owner_blocked(user.id, blocked=not body.is_active)
-    except StorageError as exc:
-        raise HTTPException(exc.status_code, detail=exc.detail) from exc
-    await crud.update_user(session, user=user, changes={"is_active": body.is_active})
-    if not body.is_active:
+    stays_active_admin = changes.get("role", user.role) == Role.ADMIN and changes.get(
+        "is_active", user.is_active
+    )
+    if (
+        user.role == Role.ADMIN
+        and user.is_active
+        and not stays_active_admin
+        and await crud.other_active_admins(session, besides=user.id) == 0
+    ):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("last_admin"))
+    if "is_active" in changes and changes["is_active"] != user.is_active:
+        try:
+            # Storage first: if it is down nothing changes, and the administrator can retry. A
+            # deactivated owner's download links are refused by storage from now on.
+            await storage.set_owner_blocked(user.id, blocked=not changes["is_active"])
+        except StorageError as exc:
+            raise HTTPException(exc.status_code, detail=exc.detail) from exc
+    for field, value in changes.items():
+        if getattr(user, field) != value:
+            shown = value.value if isinstance(value, Role) else value
+            await crud.add_audit_entry(
+                session,
+                actor_email=admin.email,
+                action=f"set_{field}",
+                target_email=user.email,
+                detail=f"{field}={shown}",
+            )
+    await crud.update_user(session, user=user, changes=changes)
+    if changes.get("is_active") is False:
         await revoke_user_sessions(session, user_id=user.id)
-    return user
+    return (await _admin_view(session, [user]))[0]
+
+
+@router.post(
+    "/{user_id}/password-reset",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedLinkPublic,
+    responses={**ADMIN, **USER_NOT_FOUND},
+)
+async def create_password_reset(
+    user_id: uuid.UUID, admin: AdminUser, session: SessionDep
+) -> IssuedLinkPublic:
+    """A one-time link for the administrator to pass on (the stack sends no e-mail)."""
+    user = await _load_user(session, user_id)
+    link = await account_links.issue(
+        session,
+        kind=LinkKind.PASSWORD_RESET,
+        email=user.email,
+        user_id=user.id,
+        created_by_id=admin.id,
+    )
+    await crud.add_audit_entry(
+        session, actor_email=admin.email, action="password_reset_link", target_email=user.email
+    )
+    await session.commit()
+    return IssuedLinkPublic(path=link.path, expires_at=link.expires_at)
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **ADMIN,
+        **USER_NOT_FOUND,
+        **STORAGE_DOWN,
+        400: error("Not confirmed with the account's e-mail, or the caller's own account"),
+        409: error("The deletion would leave the site without an active administrator"),
+    },
+)
+async def delete_user(
+    user_id: uuid.UUID,
+    confirm_email: Annotated[str, Query(max_length=254, description="The account's e-mail")],
+    admin: AdminUser,
+    session: SessionDep,
+    storage: StorageDep,
+) -> Response:
+    """Delete an account and every file of it, in storage too."""
+    if user_id == admin.id:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("delete_self"))
+    # The lock holds back this user's uploads (they lock the same row before recording a file),
+    # so no file is recorded between the listing below and the deletion.
+    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No user with this id.")
+    if confirm_email.strip().lower() != user.email:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, detail=say("delete_confirm", email=user.email)
+        )
+    if (
+        user.role == Role.ADMIN
+        and user.is_active
+        and await crud.other_active_admins(session, besides=user.id) == 0
+    ):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("last_admin"))
+    files = list(await session.scalars(select(File).where(File.owner_id == user.id)))
+    removed: list[File] = []
+    try:
+        for file in files:
+            await storage.delete(file.stored_name)
+            removed.append(file)
+    except StorageError as exc:
+        # Keep the rows of the files still stored (nothing lost, nothing orphaned): retry later.
+        for file in removed:
+            await session.delete(file)
+        await session.commit()
+        raise HTTPException(exc.status_code, detail=exc.detail) from exc
+    await crud.add_audit_entry(
+        session,
+        actor_email=admin.email,
+        action="delete_account",
+        target_email=user.email,
+        detail=f"files={len(files)}",
+    )
+    await session.delete(user)  # its files' rows, sessions and links go with it (ON DELETE CASCADE)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -20,7 +20,7 @@ from tests.storage_fake import FakeStorage
 
 pytestmark = pytest.mark.anyio
 
-MB = 1024 * 1024
+MB = 1_000_000  # decimal, as settings.env, the interface and the API messages count
 
 
 async def upload(

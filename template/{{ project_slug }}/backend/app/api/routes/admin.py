@@ -1,0 +1,49 @@
+"""Administrators' tools beside the accounts: invitations and the audit log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from app import crud
+from app.api.deps import AdminUser, PaginationDep, SessionDep
+from app.api.responses import ADMIN, SIGNED_IN, error
+from app.core.config import settings
+from app.core.messages import say
+from app.models import LinkKind
+from app.schemas import AuditEntryPublic, InvitationCreate, IssuedLinkPublic, Page
+from app.services import account_links
+
+router = APIRouter(tags=["admin"], responses={**SIGNED_IN, **ADMIN})
+
+
+@router.post(
+    "/invitations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedLinkPublic,
+    responses={
+        409: error("An account already uses this e-mail, or sign-up is closed"),
+    },
+)
+async def create_invitation(
+    body: InvitationCreate, admin: AdminUser, session: SessionDep
+) -> IssuedLinkPublic:
+    """A one-time sign-up link for one e-mail, valid INVITATION_HOURS, for the admin to pass on."""
+    if settings.REGISTRATION == "closed":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("invitations_closed"))
+    if await crud.get_user_by_email(session, email=body.email) is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN)
+    link = await account_links.issue(
+        session, kind=LinkKind.INVITATION, email=body.email, created_by_id=admin.id
+    )
+    await crud.add_audit_entry(
+        session, actor_email=admin.email, action="invite", target_email=body.email
+    )
+    await session.commit()
+    return IssuedLinkPublic(path=link.path, expires_at=link.expires_at)
+
+
+@router.get("/audit", response_model=Page[AuditEntryPublic])
+async def read_audit_log(_: AdminUser, session: SessionDep, page: PaginationDep) -> dict:
+    """Administrators' actions, newest first."""
+    entries, total = await crud.list_audit_entries(session, offset=page.offset, limit=page.limit)
+    return {"items": entries, "total": total}
