@@ -31,8 +31,30 @@ TARGETS = (
     Target("users/me edge req/s", ("api", "users_me", "edge", "rps"), operator.ge, 900, ">= 900"),
     Target("users/me edge p99", ("api", "users_me", "edge", "p99_ms"), operator.lt, 50, "< 50 ms"),
     Target(
+        "edge/direct users/me rps",
+        ("api", "users_me", "edge_over_direct", "rps", "median"),
+        operator.ge,
+        0.95,
+        ">= 0.95",
+    ),
+    Target(
+        "edge/direct users/me p99",
+        ("api", "users_me", "edge_over_direct", "p99_ms", "median"),
+        operator.le,
+        1.2,
+        "<= 1.2",
+    ),
+    Target(
+        "2/1 workers users/me rps",
+        ("workers", "many_over_one", "rps", "median"),
+        operator.ge,
+        1.5,
+        ">= 1.5",
+    ),
+    Target("idle RSS per worker", ("idle_rss_per_worker_max_mb",), operator.le, 70, "<= 70 MB"),
+    Target(
         "login backend peak",
-        ("login", "memory", "backend", "peak_rss_mb"),
+        ("login", "memory", "backend", "peak_total_mb"),
         operator.lt,
         300,
         "< 300 MB",
@@ -87,6 +109,27 @@ def busiest(cores: dict[str, float] | None) -> str:
     return "  cpu: " + ", ".join(f"{name} {value:.2f}" for name, value in top)
 
 
+def measured_row(label: str, r: dict) -> tuple[str, str]:
+    """One side of a comparison: the medians of its runs."""
+    runs = f" (median of {len(r['runs'])})" if "runs" in r else ""
+    return (
+        label + runs,
+        f"{r['rps']:7.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+        + (f"  errors {r['errors']}" if r["errors"] else "")
+        + busiest(r.get("cpu_cores")),
+    )
+
+
+def ratio_row(label: str, ratios: dict) -> tuple[str, str]:
+    """Median pair ratio (lowest–highest) of requests/s and of p99."""
+    rps, p99 = ratios["rps"], ratios["p99_ms"]
+    return (
+        label + ", pair ratios",
+        f"req/s {rps['median']:.2f} ({rps['low']:.2f}–{rps['high']:.2f})  "
+        f"p99 {p99['median']:.2f} ({p99['low']:.2f}–{p99['high']:.2f})",
+    )
+
+
 def rows(results: dict) -> list[tuple[str, str]]:
     """(measurement, value) lines of the table, for whatever parts the run measured."""
     out: list[tuple[str, str]] = []
@@ -102,25 +145,32 @@ def rows(results: dict) -> list[tuple[str, str]]:
         out.append(("up → healthy, cold (venv built)", cold_value))
     if warm := results.get("up_warm"):
         out.append((f"up → healthy, warm, median of {warm['runs']}", f"{warm['median_s']:.2f} s"))
-    if idle := results.get("idle_rss_mb"):
-        out.append(("RSS after boot", ", ".join(f"{k} {v:.0f} MB" for k, v in idle.items())))
+    for service, processes in results.get("idle_rss_mb", {}).items():
+        sizes = ", ".join(f"{role} {mb:.0f} MB" for role, mb in processes.items())
+        out.append((f"RSS after boot, {service}", sizes))
     for routes in results.get("api", {}).values():
-        for route, r in routes.items():
-            out.append(
-                (
-                    f"GET {r['url'].split('/', 3)[3]:<13} {route}",
-                    f"{r['rps']:7.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
-                    + (f"  errors {r['errors']}" if r["errors"] else "")
-                    + busiest(r.get("cpu_cores")),
-                )
-            )
+        for route in ("direct", "edge"):
+            path = routes[route]["url"].split("/", 3)[3]
+            out.append(measured_row(f"GET {path:<13} {route}", routes[route]))
+        out.append(ratio_row("  edge / direct", routes["edge_over_direct"]))
+        pooled = routes["edge_idle_connections_to_backend"]
+        out.append(("  edge → backend connections kept open after", str(pooled)))
+    if workers := results.get("workers"):
+        many = workers["workers"]
+        out.append(measured_row("GET /api/users/me 1 worker", workers["one"]))
+        out.append(measured_row(f"GET /api/users/me {many} workers", workers["many"]))
+        out.append(ratio_row(f"  {many} workers / 1", workers["many_over_one"]))
+        for label, processes in workers["idle_rss_mb"].items():
+            sizes = ", ".join(f"{role} {mb:.0f} MB" for role, mb in processes.items())
+            out.append((f"RSS at idle, backend of {label}", sizes))
     if login := results.get("login"):
         out.append(
             (
                 "POST /api/auth/login edge",
                 f"{login['rps']:7.0f} req/s  p50 {login['p50_ms']:6.1f} ms  "
                 f"p99 {login['p99_ms']:6.1f} ms  backend peak "
-                f"{login['memory']['backend']['peak_rss_mb']:.0f} MB"
+                f"{login['memory']['backend']['peak_total_mb']:.0f} MB "
+                f"({login['memory']['backend']['processes']} processes)"
                 + (f"  errors {login['errors']}" if login["errors"] else "")
                 + busiest(login.get("cpu_cores")),
             )
@@ -149,13 +199,13 @@ def rows(results: dict) -> list[tuple[str, str]]:
 
 
 def format_table(results: dict) -> str:
-    lines = [f"{name:<40} {value}" for name, value in rows(results)]
+    lines = [f"{name:<48} {value}" for name, value in rows(results)]
     lines.append("")
-    lines.append(f"{'target':<24} {'value':>10}  {'wanted':<10} met")
+    lines.append(f"{'target':<26} {'value':>10}  {'wanted':<10} met")
     for check in results.get("targets", []):
         value = "-" if check["value"] is None else f"{check['value']:g}"
         met = {True: "yes", False: "NO", None: "-"}[check["met"]]
-        lines.append(f"{check['target']:<24} {value:>10}  {check['wanted']:<10} {met}")
+        lines.append(f"{check['target']:<26} {value:>10}  {check['wanted']:<10} {met}")
     machine = results.get("machine", {})
     busy = machine.get("busy_cores_before_run", 0)
     if busy > BUSY_CORES:

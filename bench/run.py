@@ -5,9 +5,12 @@ Usage (from the repository root, after scripts/setup.sh):
 
 Renders the template, boots the rendered project with its native runner (scripts/local/stack.py)
 and measures what users feel: render time, `up` to healthy (cold and warm), requests/s and latency
-of the API (wrk), logins under load with the backend's memory, a 1 GiB upload and a 256 MiB
-download through the edge over HTTPS. Prints a table, checks the targets of docs/performance.md
-and writes everything as JSON. --smoke runs the same code with tiny sizes and durations (seconds).
+of the API (wrk) on the backend's port and through the edge, 1 backend worker against 2, the
+memory of each worker at idle, logins under load with the backend's memory, a 1 GiB upload and a
+256 MiB download through the edge over HTTPS. Comparisons alternate their two sides (A B A B …)
+and quote the median of the pair ratios with its spread. Prints a table, checks the targets of
+docs/performance.md and writes everything as JSON. --smoke runs the same code with tiny sizes and
+durations (seconds).
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from helpers import render, set_settings, template_snapshot, world_readable_tmpd
 from http_load import Load  # noqa: E402
 from login import measure_login  # noqa: E402
 from machine import describe_machine  # noqa: E402
-from memory import rss_mb  # noqa: E402
+from memory import tree_rss_mb, worker_rss_mb  # noqa: E402
 from render import measure_render  # noqa: E402
 from report import check_targets, format_table  # noqa: E402
 from transfer import upload  # noqa: E402
 from users import create_account  # noqa: E402
+from worker_scaling import measure_workers  # noqa: E402
 
 # The bench stack's settings.env: logins are not rate-limited per address (all the load comes
 # from 127.0.0.1), and a 1 GiB upload fits under the size limit and the user's quota.
@@ -54,6 +58,7 @@ class Plan:
     cold_boot: bool
     load: Load
     warmup_seconds: int
+    pairs: int  # runs of each side of a comparison, alternating
     upload_mib: int
     download_mib: int
     download_runs: int
@@ -63,8 +68,9 @@ FULL = Plan(
     render_runs=5,
     warm_boots=3,
     cold_boot=True,
-    load=Load(connections=16, threads=2, seconds=10),
+    load=Load(connections=16, threads=2, seconds=8),
     warmup_seconds=2,
+    pairs=3,
     upload_mib=1024,
     download_mib=256,
     download_runs=5,
@@ -75,6 +81,7 @@ SMOKE = Plan(
     cold_boot=False,
     load=Load(connections=16, threads=2, seconds=1),
     warmup_seconds=0,
+    pairs=2,
     upload_mib=1,
     download_mib=1,
     download_runs=1,
@@ -99,9 +106,12 @@ def measure(plan: Plan, base: Path, log: Callable[[str], None]) -> dict:
         services = stack.status["services"]
         pids = {name: services[name]["pid"] for name in ("backend", "storage", "nginx", "postgres")}
         python_services = {name: pids[name] for name in ("backend", "storage")}
-        results["idle_rss_mb"] = {
-            name: round(rss_mb(pid), 1) for name, pid in python_services.items()
-        }
+        # Each process of each Python service (uvicorn's supervisor, then its workers), and the
+        # largest process that serves requests: the per-worker target.
+        results["idle_rss_mb"] = {name: tree_rss_mb(pid) for name, pid in python_services.items()}
+        results["idle_rss_per_worker_max_mb"] = max(
+            rss for pid in python_services.values() for rss in worker_rss_mb(pid)
+        )
         cafile = str(stack.state_dir / "tls" / "selfsigned.crt")
         account = create_account(stack.url, cafile)
         direct = f"http://127.0.0.1:{stack.port('backend')}"
@@ -117,7 +127,17 @@ def measure(plan: Plan, base: Path, log: Callable[[str], None]) -> dict:
         )
         log("API load (wrk)")
         results["api"] = measure_api(
-            direct, stack.url, account.token, plan.load, base, plan.warmup_seconds, pids
+            direct, stack.url, account.token, plan.load, base, plan.warmup_seconds, pids, plan.pairs
+        )
+        log("1 worker against 2 (wrk)")
+        results["workers"] = measure_workers(
+            project,
+            stack.state_dir,
+            account.token,
+            plan.load,
+            base,
+            plan.warmup_seconds,
+            plan.pairs,
         )
         log("logins")
         results["login"] = measure_login(stack.url, account, pids, plan.load, base)

@@ -40,7 +40,12 @@ def test_render_and_boot_are_timed(smoke: tuple[dict, str]) -> None:
     assert results["render"]["files"] > 50 and results["render"]["bytes"] > 100_000
     assert positive(results["up_warm"]["median_s"])
     assert results["up_cold"] == {"skipped": "not measured (--smoke or --no-cold)"}
-    assert all(positive(rss) for rss in results["idle_rss_mb"].values())
+    for service in ("backend", "storage"):
+        assert all(positive(rss) for rss in results["idle_rss_mb"][service].values())
+    assert positive(results["idle_rss_per_worker_max_mb"])
+    # BACKEND_WORKERS=0 (settings.env's default): one worker per core, at most 4.
+    backend_workers = [role for role in results["idle_rss_mb"]["backend"] if "worker" in role]
+    assert len(backend_workers) == min(4, results["machine"]["cores"]), results["idle_rss_mb"]
 
 
 @pytest.mark.parametrize("endpoint", ["health", "users_me"])
@@ -54,13 +59,46 @@ def test_api_load_answers_without_errors(
     for key in ("rps", "p50_ms", "p99_ms", "requests"):
         assert positive(measured[key]), (key, measured)
     assert measured["p50_ms"] <= measured["p99_ms"]
+    # Alternated with the other route: as many runs as the plan's pairs, each one a wrk run.
+    assert len(measured["runs"]) == smoke[0]["plan"]["pairs"] >= 2
+    assert all(run["errors"] == 0 and positive(run["rps"]) for run in measured["runs"])
+
+
+@pytest.mark.parametrize("endpoint", ["health", "users_me"])
+def test_edge_is_compared_with_the_backend_by_pair_ratios(
+    smoke: tuple[dict, str], endpoint: str
+) -> None:
+    api = smoke[0]["api"][endpoint]
+    for key in ("rps", "p99_ms"):
+        ratio = api["edge_over_direct"][key]
+        assert 0 < ratio["low"] <= ratio["median"] <= ratio["high"], ratio
+    # The edge keeps its connections to the backend open for the next requests (keep-alive pool):
+    # without one, every connection is closed once its request is answered.
+    assert api["edge_idle_connections_to_backend"] >= 1
+
+
+def test_one_worker_is_compared_with_two(smoke: tuple[dict, str]) -> None:
+    workers = smoke[0]["workers"]
+    assert workers["workers"] == 2
+    for side in ("one", "many"):
+        assert workers[side]["errors"] == 0, workers[side]
+        assert len(workers[side]["runs"]) == smoke[0]["plan"]["pairs"]
+    ratio = workers["many_over_one"]["rps"]
+    assert 0 < ratio["low"] <= ratio["median"] <= ratio["high"], ratio
+    # BACKEND_WORKERS=1 is one process; 2 is uvicorn's supervisor with two workers.
+    assert list(workers["idle_rss_mb"]["1 worker"]) == ["worker"]
+    two = workers["idle_rss_mb"]["2 workers"]
+    assert {"supervisor", "worker 1", "worker 2"} <= set(two) and "worker 3" not in two
+    assert positive(workers["idle_rss_per_worker_max_mb"])
 
 
 def test_logins_and_their_memory(smoke: tuple[dict, str]) -> None:
     login = smoke[0]["login"]
     assert login["errors"] == 0, login
     assert positive(login["rps"]) and positive(login["p99_ms"])
-    assert login["memory"]["backend"]["peak_rss_mb"] >= login["memory"]["backend"]["rss_before_mb"]
+    memory = login["memory"]["backend"]
+    assert memory["peak_rss_mb"] >= memory["rss_before_mb"]
+    assert memory["peak_total_mb"] >= memory["total_before_mb"] >= memory["rss_before_mb"]
 
 
 def test_upload_and_download_through_the_edge(smoke: tuple[dict, str]) -> None:
@@ -77,7 +115,7 @@ def test_upload_and_download_through_the_edge(smoke: tuple[dict, str]) -> None:
 
 def test_every_target_is_checked_and_the_table_printed(smoke: tuple[dict, str]) -> None:
     results, stdout = smoke
-    assert len(results["targets"]) == 10
+    assert len(results["targets"]) == 14
     for check in results["targets"]:
         assert positive(check["value"]), check
         assert isinstance(check["met"], bool), check

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import anyio
-from zxcvbn import zxcvbn
 
 MIN_SCORE = 3  # 0 (top-10 password) … 4 (very unguessable)
 # zxcvbn refuses longer input (and slows down with length); past this a password is long anyway.
@@ -33,6 +32,10 @@ def context_words(*values: str | None) -> list[str]:
 
 def weakness(password: str, *, context: list[str]) -> str | None:
     """Why the password is refused, as a sentence for the user; None when it is accepted."""
+    # Imported on the first check (registration, password change), not at start: its word lists
+    # are ~13 MB of every worker's memory that signing in and reading never use.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:CHECKED_LENGTH], user_inputs=context)
     if result["score"] >= MIN_SCORE:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -14,12 +13,14 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.core.config import settings
+from app.core.workers import MAX_WORKERS, running_workers, usable_cores
 
 # OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane): safe on a small host.
 password_hash = PasswordHash((Argon2Hasher(memory_cost=19456, time_cost=2, parallelism=1),))
 # Each hash takes one core and 19 MiB: more at once than cores only queues them and grows
-# memory. At most 4 (76 MiB), since a container may see far more cores than it may use.
-HASHING_CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
+# memory. At most 4 (76 MiB) on the host, shared between the workers (app/core/workers.py): each
+# takes its part, so N workers hash at most max(N, min(4, cores)) passwords at once.
+HASHING_CONCURRENCY = max(1, min(MAX_WORKERS, usable_cores()) // running_workers())
 
 ALGORITHM = "HS256"  # the only one accepted when decoding: no "none", no key confusion
 # device: a browser that signed in to an account before (services/throttle.py).
