@@ -335,7 +335,7 @@ def test_admin_manages_users(open_page, site: Site):
     sign_in(page, site, site.stack.env["FIRST_ADMIN_EMAIL"], site.stack.env["FIRST_ADMIN_PASSWORD"])
     page.get_by_role("link", name=T("nav.users")).click()
     expect(page.get_by_role("heading", level=1, name=T("users.title"))).to_be_focused()
-    table = page.get_by_role("table")
+    table = page.get_by_role("table", name=T("users.title"))
     expect(table.get_by_role("row")).to_have_count(21)  # header + 20
     pager = page.get_by_role("navigation", name=T("pager.users"))
     expect(pager.get_by_role("button", name=T("pager.previous"))).to_be_disabled()
@@ -356,8 +356,12 @@ def test_admin_manages_users(open_page, site: Site):
         expect(page_range).to_have_text(re.compile(rf"^{first}\s*–"))
     deactivate = page.get_by_role("button", name=T("users.deactivateLabel", email=target))
     deactivate.click()
+    # It asks first, naming the account; Cancel is the default.
+    dialog = page.get_by_role("dialog", name=T("users.confirmDeactivateTitle", email=target))
+    expect(dialog.get_by_role("button", name=T("files.cancel"))).to_be_focused()
+    dialog.get_by_role("button", name=T("users.deactivate")).click()
     expect(page.get_by_role("status")).to_have_text(T("users.deactivated", email=target))
-    row = page.get_by_role("row").filter(has_text=target)
+    row = table.get_by_role("row").filter(has_text=target)
     expect(row).to_contain_text(T("users.inactive"))
     reactivate = page.get_by_role("button", name=T("users.reactivateLabel", email=target))
     expect(reactivate).to_be_focused()
@@ -374,6 +378,136 @@ def test_admin_manages_users(open_page, site: Site):
     sign_in(member, site, target)
     watch.assert_clean()
     member_watch.assert_clean({("/api/auth/login", 403)})
+
+
+def _admin_page(open_page, site: Site):
+    T = site.T
+    page, watch = open_page()
+    sign_in(page, site, site.stack.env["FIRST_ADMIN_EMAIL"], site.stack.env["FIRST_ADMIN_PASSWORD"])
+    page.get_by_role("link", name=T("nav.users")).click()
+    expect(page.get_by_role("heading", level=1, name=T("users.title"))).to_be_focused()
+    return page, watch
+
+
+def _issued_link(page) -> str:
+    link = page.get_by_test_id("issued-link")
+    expect(link).to_have_value(re.compile(r"^https://.*/#/(join|reset)\?token=[\w-]+$"))
+    return link.input_value()
+
+
+def _find_row(page, site: Site, email: str):
+    """The users table's row of `email`, paging forward until it shows."""
+    T = site.T
+    table = page.get_by_role("table", name=T("users.title"))
+    expect(table).to_be_visible()
+    pager = page.get_by_role("navigation", name=T("pager.users"))
+    while not table.get_by_role("cell", name=email, exact=True).count():
+        pager.get_by_role("button", name=T("pager.next")).click()
+        page.wait_for_timeout(200)
+    return table.get_by_role("row").filter(has_text=email)
+
+
+def test_admin_invites_and_the_person_signs_up_through_the_link(open_page, site: Site):
+    """The admin makes an invitation link; a person opens it in another browser and signs up."""
+    T = site.T
+    email = unique_email("invited")
+    page, watch = _admin_page(open_page, site)
+    invite_form = page.get_by_role("form", name=T("admin.inviteHeading"))
+    invite_form.get_by_label(T("admin.email")).fill(email)
+    invite_form.get_by_role("button", name=T("admin.invite")).click()
+    url = _issued_link(page)
+    screenshot(page, "12-admin-invitation")
+    audit = page.get_by_role("table", name=T("audit.title"))
+    expect(audit.get_by_role("row").nth(1)).to_contain_text(T("audit.action.invite"))
+    expect(audit.get_by_role("row").nth(1)).to_contain_text(email)
+
+    person, person_watch = open_page()
+    person.goto(url)
+    expect(person.get_by_role("heading", level=1, name=T("join.title"))).to_be_visible()
+    person.get_by_label(T("signup.email")).fill(email)
+    person.get_by_label(T("signup.password"), exact=True).fill(PASSWORD)
+    person.get_by_label(T("signup.confirm")).fill(PASSWORD)
+    person.get_by_role("button", name=T("signup.submit")).click()
+    expect(person.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+    # People see their limits: space used and left, and the largest file accepted.
+    expect(person.get_by_test_id("usage")).to_contain_text("1")
+    expect(person.locator(".drop-max")).not_to_be_empty()
+
+    # The same link a second time, in a fresh browser: refused with the server's reason.
+    again, again_watch = open_page()
+    again.goto(url)
+    again.get_by_label(T("signup.email")).fill(unique_email("late"))
+    again.get_by_label(T("signup.password"), exact=True).fill(PASSWORD)
+    again.get_by_label(T("signup.confirm")).fill(PASSWORD)
+    again.get_by_role("button", name=T("signup.submit")).click()
+    expect(again.get_by_role("alert")).to_be_visible()
+    expect(again.get_by_role("heading", level=1, name=T("join.title"))).to_be_visible()
+    watch.assert_clean()
+    person_watch.assert_clean()
+    again_watch.assert_clean({("/api/auth/register", 400)})
+
+
+def test_admin_resets_a_password_and_the_user_signs_in_with_the_new_one(open_page, site: Site):
+    T = site.T
+    email = unique_email("forgetful")
+    site.register(email, PASSWORD)
+    new_password = "marble otter lantern 58"
+    page, watch = _admin_page(open_page, site)
+    _find_row(page, site, email)
+    page.get_by_role("button", name=T("users.resetLabel", email=email)).click()
+    url = _issued_link(page)
+
+    person, person_watch = open_page()
+    person.goto(url)
+    expect(person.get_by_role("heading", level=1, name=T("reset.title"))).to_be_visible()
+    person.get_by_label(T("reset.email")).fill(email)
+    person.get_by_label(T("reset.password"), exact=True).fill(new_password)
+    person.get_by_label(T("signup.confirm")).fill(new_password)
+    person.get_by_role("button", name=T("reset.submit")).click()
+    expect(person.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
+    expect(person.get_by_role("status")).to_have_text(T("reset.done"))
+    sign_in(person, site, email, new_password)
+    watch.assert_clean()
+    person_watch.assert_clean()
+
+
+def test_admin_deletes_an_account_and_its_files_leave_storage(open_page, site: Site):
+    """Real parts: the stack's storage folder is read to check that the files are gone."""
+    T = site.T
+    email = unique_email("leaving")
+    site.register(email, PASSWORD)
+    with site.api() as client:
+        token = client.post(
+            "/api/auth/login", data={"username": email, "password": PASSWORD}
+        ).json()["access_token"]
+        stored = []
+        for n in range(2):
+            response = client.post(
+                "/api/upload",
+                headers={"Authorization": f"Bearer {token}"},
+                files={"file": (f"f{n}.bin", b"x" * 1000, "application/octet-stream")},
+            )
+            assert response.status_code == 201, response.text
+            stored.append(response.json()["url"])
+    storage_dir = site.stack.state_dir / "storage_data"
+    before = {p for p in storage_dir.rglob("*") if p.is_file()}
+
+    page, watch = _admin_page(open_page, site)
+    row = _find_row(page, site, email)
+    expect(row).to_contain_text(T("users.fileCount", count=2))
+    page.get_by_role("button", name=T("users.deleteLabel", email=email)).click()
+    dialog = page.get_by_role("dialog", name=T("users.confirmDeleteTitle", email=email))
+    expect(dialog).to_contain_text(email)
+    dialog.get_by_role("button", name=T("users.delete")).click()
+    expect(page.get_by_role("status")).to_have_text(T("users.deletedAccount", email=email))
+    after = {p for p in storage_dir.rglob("*") if p.is_file()}
+    assert len(before - after) == 2, before - after
+    with site.api() as client:
+        for url in stored:
+            assert client.get(url).status_code in (403, 404)
+        gone = client.post("/api/auth/login", data={"username": email, "password": PASSWORD})
+        assert gone.status_code == 401
+    watch.assert_clean()
 
 
 def test_users_page_is_for_admins_only(open_page, site: Site):

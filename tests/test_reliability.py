@@ -544,6 +544,118 @@ def test_50_concurrent_registrations_of_one_email_make_one_account(stack: Stack)
     assert [user["email"] for user in everyone].count(email) == 1
 
 
+# --- the operator's one-time links and account deletion ------------------------------------------
+
+
+def _token_of(issued: httpx.Response) -> str:
+    assert issued.status_code == 201, issued.text
+    return issued.json()["path"].rsplit("token=", 1)[1]
+
+
+def test_one_time_links_used_twice_expired_or_by_another_email_are_refused(stack: Stack):
+    """Invitations and password resets through the edge; expiry is set in the database (a real
+    link waits INVITATION_HOURS), everything else is the running stack as a person meets it."""
+    with edge_client(stack) as client:
+        admin = admin_headers(client, stack)
+        email = f"invited.{uuid.uuid4().hex[:10]}@example.com"
+        token = _token_of(client.post("/api/invitations", headers=admin, json={"email": email}))
+
+        def sign_up(address: str, invitation: str) -> httpx.Response:
+            body = {"email": address, "password": PASSWORD, "invitation": invitation}
+            return client.post("/api/auth/register", json=body)
+
+        refusals = {
+            "wrong e-mail": sign_up(f"other.{uuid.uuid4().hex[:6]}@example.com", token),
+            "unknown": sign_up(email, token[::-1]),
+        }
+        assert sign_up(email, token).status_code == 201
+        refusals["used twice"] = sign_up(email, token)
+        late = f"late.{uuid.uuid4().hex[:10]}@example.com"
+        expired = _token_of(client.post("/api/invitations", headers=admin, json={"email": late}))
+        # The address is the test's own (hex): nothing to escape.
+        sql(stack, f"UPDATE account_links SET expires_at = now() WHERE email = '{late}'")  # noqa: S608
+        refusals["expired"] = sign_up(late, expired)
+
+        user = register_and_login(client, "resetting")
+        reset = _token_of(client.post(f"/api/users/{user['id']}/password-reset", headers=admin))
+
+        def use_reset(address: str) -> httpx.Response:
+            body = {"token": reset, "email": address, "new_password": "quartz heron violin 93"}
+            return client.post("/api/auth/reset-password", json=body)
+
+        refusals["reset, wrong e-mail"] = use_reset(email)
+        assert use_reset(user["email"]).status_code == 204
+        refusals["reset used twice"] = use_reset(user["email"])
+        # The reset ended the user's session at once.
+        assert client.get("/api/users/me", headers=user["headers"]).status_code == 401
+        assert login(client, user["email"], "quartz heron violin 93")
+
+    details = {
+        name: (answer.status_code, answer.json()["detail"]) for name, answer in refusals.items()
+    }
+    assert {status for status, _ in details.values()} == {400}, details
+    # Each reason has its own sentence, so the person knows what to do next.
+    assert (
+        len({details[name][1] for name in ("wrong e-mail", "unknown", "used twice", "expired")})
+        == 4
+    )
+    assert details["reset used twice"][1] == details["used twice"][1]
+    assert details["reset, wrong e-mail"][1] == details["wrong e-mail"][1]
+
+
+def test_deleting_an_account_while_it_uploads_leaves_nothing_behind(stack: Stack):
+    """An upload streams over TLS through the edge; half-way, the admin deletes the account. The
+    upload is refused when it ends and neither its bytes nor a row remain."""
+    with edge_client(stack) as client:
+        admin = admin_headers(client, stack)
+        user = register_and_login(client, "deleted-mid-upload")
+        assert (
+            upload(client, user["headers"], "kept-until-deletion.txt", b"x" * 1000).status_code
+            == 201
+        )
+        boundary = "deletionboundary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        size = 3 * 1024 * 1024
+        request = (
+            "POST /api/upload HTTP/1.1\r\nHost: localhost\r\n"
+            f"Authorization: Bearer {user['token']}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(head) + size + len(tail)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        sock = socket.create_connection(("127.0.0.1", stack.port("nginx")), timeout=30)
+        tls = tls_context(stack).wrap_socket(sock, server_hostname="localhost")
+        try:
+            tls.sendall(request + head)
+            chunk = 128 * 1024
+            for _ in range(size // chunk // 2):
+                tls.sendall(os.urandom(chunk))
+            wait_for(lambda: bool(temp_files(stack)), "the upload never reached storage", 10)
+            deleted = client.delete(
+                f"/api/users/{user['id']}", headers=admin, params={"confirm_email": user["email"]}
+            )
+            assert deleted.status_code == 204, deleted.text
+            for _ in range(size // chunk // 2):
+                tls.sendall(os.urandom(chunk))
+            tls.sendall(tail)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                received = tls.recv(65536)
+                if not received:
+                    break
+                answer += received
+        finally:
+            tls.close()
+    assert status_of(answer) == 401, answer[:300]
+    wait_for(lambda: not temp_files(stack), "the cut upload's bytes stayed in storage", 10)
+    rows = sql(stack, f"SELECT count(*) FROM files WHERE owner_id = '{user['id']}'")  # noqa: S608
+    assert rows == "0"
+    assert_volume_matches_database(stack)
+
+
 # --- hostile input -------------------------------------------------------------------------------
 
 

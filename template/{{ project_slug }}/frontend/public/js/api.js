@@ -155,11 +155,28 @@ export async function signIn(email, password) {
   storeToken(body);
 }
 
-export async function signUp({ email, password, fullName }) {
-  const response = await send('/api/auth/register', {
+export async function signUp({ email, password, fullName, invitation = null }) {
+  return postAnonymous('/api/auth/register', { email, password, full_name: fullName || null, invitation });
+}
+
+/** Set a new password with a one-time link an administrator handed on. */
+export async function resetPassword({ token, email, newPassword }) {
+  return postAnonymous('/api/auth/reset-password', { token, email, new_password: newPassword });
+}
+
+/** Who may sign up: 'open', 'invite' or 'closed' (REGISTRATION in settings.env). */
+export async function registrationMode() {
+  const response = await send('/api/auth/registration', { headers: { Accept: 'application/json' } });
+  const body = await readBody(response);
+  if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);
+  return body.registration;
+}
+
+async function postAnonymous(path, json) {
+  const response = await send(path, {
     method: 'POST',
     headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email, password, full_name: fullName || null }),
+    body: JSON.stringify(json),
   });
   const body = await readBody(response);
   if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);

@@ -5,13 +5,16 @@ import { t } from './i18n.js';
 import { filesView } from './views/files.js';
 import { notFoundView } from './views/not-found.js';
 import { profileView } from './views/profile.js';
-import { signInView, signUpView } from './views/auth.js';
+import { joinView, resetView, signInView, signUpView } from './views/auth.js';
 import { usersView } from './views/users.js';
 
 // Hash routes (#/files): a static server needs no rewrite rule and a reload keeps the page.
 const ROUTES = {
   '/signin': { view: signInView, title: 'signin.title', access: 'guest' },
   '/signup': { view: signUpView, title: 'signup.title', access: 'guest' },
+  // One-time links an administrator hands on: #/join?token=… and #/reset?token=…
+  '/join': { view: joinView, title: 'join.title', access: 'guest' },
+  '/reset': { view: resetView, title: 'reset.title', access: 'guest' },
   '/files': { view: filesView, title: 'files.title', access: 'user', nav: 'nav.files' },
   '/profile': { view: profileView, title: 'profile.title', access: 'user', nav: 'nav.profile' },
   '/users': { view: usersView, title: 'users.title', access: 'admin', nav: 'nav.users' },
@@ -76,7 +79,8 @@ function flashBanner() {
 }
 
 function render() {
-  const path = window.location.hash.replace(/^#/, '') || '/';
+  const [path, query = ''] = (window.location.hash.replace(/^#/, '') || '/').split('?');
+  const params = new URLSearchParams(query);
   const route = ROUTES[path];
   if (route?.access === 'guest' && state.user) return navigate(HOME.user);
   if (route && route.access !== 'guest' && !state.user) return navigate(HOME.guest);
@@ -91,7 +95,7 @@ function render() {
     h('a', { class: 'skip-link', href: '#main', onclick: skipToMain }, t('app.skipToContent')),
     header(path),
     main);
-  replaceChildren(main, flashBanner(), view(context));
+  replaceChildren(main, flashBanner(), view(context, params));
   root.removeAttribute('aria-busy');
 
   // After a navigation, focus the page heading so screen readers announce the new page and

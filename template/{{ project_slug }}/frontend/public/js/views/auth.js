@@ -1,5 +1,5 @@
 // Sign-in and sign-up pages.
-import { ApiError, describeError, request, signIn, signUp } from '../api.js';
+import { ApiError, describeError, registrationMode, request, resetPassword, signIn, signUp } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { field, formMessage, whileBusy } from './form.js';
@@ -44,15 +44,24 @@ export function signInView(context) {
     });
   }
 
+  // "Create an account" only when anyone may (REGISTRATION=open); otherwise say how to get one.
+  const signUpOffer = h('p', { class: 'switch' });
+  registrationMode().then((mode) => {
+    signUpOffer.replaceChildren(...(mode === 'open'
+      ? [`${t('signin.noAccount')} `, h('a', { href: '#/signup' }, t('signin.toSignup'))]
+      : [t(`signin.noAccount.${mode}`)]));
+  }, () => signUpOffer.replaceChildren());
+
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title', tabindex: '-1' }, t('signin.title')),
     h('p', { class: 'lead' }, t('signin.intro')),
     h('form', { class: 'stack', onsubmit: onSubmit },
       message.element, email.element, password.element, submit),
-    h('p', { class: 'switch' }, `${t('signin.noAccount')} `, h('a', { href: '#/signup' }, t('signin.toSignup'))));
+    signUpOffer);
 }
 
-export function signUpView(context) {
+/** The sign-up form; `invitation` (the secret of an invitation link) lets it work in invite mode. */
+export function signUpView(context, { invitation = null } = {}) {
   const fullName = field(t('signup.fullName'), { type: 'text', name: 'full_name', autocomplete: 'name', maxlength: 255 });
   const email = field(t('signup.email'), {
     type: 'email', name: 'email', autocomplete: 'email', required: true, maxlength: 254,
@@ -78,19 +87,75 @@ export function signUpView(context) {
     await whileBusy(submit, t('signup.busy'), async () => {
       const credentials = { email: email.input.value.trim(), password: password.input.value };
       try {
-        await signUp({ ...credentials, fullName: fullName.input.value.trim() });
+        await signUp({ ...credentials, fullName: fullName.input.value.trim(), invitation });
         await openSession(context, credentials.email, credentials.password);
       } catch (error) {
+        // 400: the invitation is used, expired or for another address; the server says which.
         message.error(describeError(error, { 409: t('signup.emailTaken') }));
         (error instanceof ApiError && error.status === 409 ? email.input : submit).focus();
       }
     });
   }
 
+  const form = h('form', { class: 'stack', onsubmit: onSubmit },
+    message.element, fullName.element, email.element, password.element, confirm.element, submit);
+  if (!invitation) {
+    // Without an invitation the page works only when sign-up is open: say so before anyone types.
+    registrationMode().then((mode) => {
+      if (mode !== 'open') form.replaceChildren(h('p', { class: 'banner banner-info', role: 'status' }, t(`signin.noAccount.${mode}`)));
+    }, () => {});
+  }
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'signup-title' },
-    h('h1', { id: 'signup-title', tabindex: '-1' }, t('signup.title')),
-    h('p', { class: 'lead' }, t('signup.intro')),
-    h('form', { class: 'stack', onsubmit: onSubmit },
-      message.element, fullName.element, email.element, password.element, confirm.element, submit),
+    h('h1', { id: 'signup-title', tabindex: '-1' }, t(invitation ? 'join.title' : 'signup.title')),
+    h('p', { class: 'lead' }, t(invitation ? 'join.intro' : 'signup.intro')),
+    form,
     h('p', { class: 'switch' }, `${t('signup.haveAccount')} `, h('a', { href: '#/signin' }, t('signup.toSignin'))));
+}
+
+/** #/join?token=…: sign up through an invitation link. */
+export function joinView(context, params) {
+  return signUpView(context, { invitation: params.get('token') });
+}
+
+/** #/reset?token=…: choose a new password with a one-time link from an administrator. */
+export function resetView(context, params) {
+  const token = params.get('token');
+  const email = field(t('reset.email'), {
+    type: 'email', name: 'email', autocomplete: 'username', required: true, maxlength: 254, autofocus: true,
+  });
+  const password = field(t('reset.password'), {
+    type: 'password', name: 'new_password', autocomplete: 'new-password', required: true,
+    minlength: PASSWORD_MIN_LENGTH, maxlength: 128,
+  }, t('signup.passwordHint', { min: PASSWORD_MIN_LENGTH }));
+  const confirm = field(t('signup.confirm'), {
+    type: 'password', name: 'confirm', autocomplete: 'new-password', required: true,
+  });
+  const message = formMessage();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, t('reset.submit'));
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    message.clear();
+    if (password.input.value !== confirm.input.value) {
+      message.error(t('signup.mismatch'));
+      confirm.input.focus();
+      return;
+    }
+    await whileBusy(submit, t('reset.busy'), async () => {
+      try {
+        await resetPassword({ token, email: email.input.value.trim(), newPassword: password.input.value });
+        context.flash(t('reset.done'), 'success');
+        context.navigate('#/signin');
+      } catch (error) {
+        message.error(describeError(error));
+        submit.focus();
+      }
+    });
+  }
+
+  return h('section', { class: 'card auth-card', 'aria-labelledby': 'reset-title' },
+    h('h1', { id: 'reset-title', tabindex: '-1' }, t('reset.title')),
+    h('p', { class: 'lead' }, t('reset.intro')),
+    h('form', { class: 'stack', onsubmit: onSubmit },
+      message.element, email.element, password.element, confirm.element, submit));
 }

@@ -24,8 +24,9 @@ window.addEventListener('beforeunload', (event) => {
 
 function uploadErrorMessage(error) {
   if (error instanceof ApiError && error.status === 413) {
-    // The backend's sentence names the limit ("… the 50 MB limit"): show it in the UI's language.
-    const limit = /(\d+(?:[.,]\d+)?)\s*MB/i.exec(String(error.detail ?? ''));
+    // The backend's sentence names the limit ("… the 50 MB limit", "… de 50 Mo"): show it in the
+    // UI's language. Decimal megabytes everywhere (settings.env, the API, this page).
+    const limit = /(\d+(?:[.,]\d+)?)\s*(?:MB|Mo)\b/i.exec(String(error.detail ?? ''));
     return limit
       ? t('upload.tooLarge', { max: formatBytes(Number(limit[1].replace(',', '.')) * 1_000_000) })
       : t('upload.tooLargeNoMax');
@@ -63,12 +64,29 @@ export function filesView() {
   });
   let offset = 0;
   let total = 0;
+  // The caller's limits (GET /api/files/usage): space used and left, the largest file accepted.
+  const maxSizeHint = h('span', { class: 'hint drop-max' });
+  const usageLine = h('p', { class: 'usage', 'data-testid': 'usage' });
+
+  async function loadUsage() {
+    try {
+      const usage = await request('GET', '/api/files/usage');
+      const left = Math.max(0, usage.quota_bytes - usage.used_bytes);
+      maxSizeHint.textContent = t('files.maxSize', { max: formatBytes(usage.max_upload_bytes) });
+      usageLine.textContent = t('files.usage', {
+        used: formatBytes(usage.used_bytes), quota: formatBytes(usage.quota_bytes), left: formatBytes(left),
+      });
+    } catch {
+      usageLine.textContent = ''; // the list says what went wrong
+    }
+  }
 
   const dropZone = h('label', { class: 'drop-zone', for: picker.id },
     h('span', { class: 'drop-icon', 'aria-hidden': 'true' }),
     h('span', { class: 'drop-title' }, t('files.dropTitle')),
     h('span', {}, `${t('files.dropOr')} `, h('span', { class: 'link-like' }, t('files.pick'))),
-    h('span', { class: 'hint' }, t('files.dropHint')));
+    h('span', { class: 'hint' }, t('files.dropHint')),
+    maxSizeHint);
   for (const name of ['dragenter', 'dragover']) {
     dropZone.addEventListener(name, (event) => {
       event.preventDefault();
@@ -236,6 +254,7 @@ export function filesView() {
     listRegion.setAttribute('aria-busy', 'true');
     try {
       const page = await request('GET', `/api/files?offset=${offset}&limit=${PAGE_SIZE}`);
+      loadUsage();
       renewLinksBefore(page.items);
       total = page.total;
       const plural = new Intl.PluralRules(lang).select(total); // French: 0 and 1 are singular
@@ -260,6 +279,6 @@ export function filesView() {
     h('section', { class: 'upload-panel', 'aria-label': t('files.uploadsHeading') },
       picker, dropZone, uploadList),
     h('section', { class: 'files-panel', 'aria-labelledby': 'files-heading' },
-      listHeading, listRegion),
+      listHeading, usageLine, listRegion),
     status);
 }
