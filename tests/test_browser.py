@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from browser_fixtures import (
     throttle_uploads,
     unique_email,
 )
-from helpers import Stack
+from helpers import Stack, boot_stack
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -35,6 +36,16 @@ PART_WAY = re.compile(r"^\d.*\d.*\(([1-9]|[1-9]\d) %\)$")
 @pytest.fixture(scope="session")
 def site(stack: Stack) -> Site:
     return make_site(stack)
+
+
+@pytest.fixture(scope="module")
+def invite_site(session_tmp: Path) -> Iterator[Site]:
+    """A second stack with REGISTRATION=invite, the default answer (the shared one is open)."""
+    stack = boot_stack(session_tmp / "invite-stack", registration="invite")
+    try:
+        yield make_site(stack)
+    finally:
+        stack.down()
 
 
 def test_user_journey(open_page, site: Site, session_tmp: Path):
@@ -508,6 +519,49 @@ def test_admin_deletes_an_account_and_its_files_leave_storage(open_page, site: S
         gone = client.post("/api/auth/login", data={"username": email, "password": PASSWORD})
         assert gone.status_code == 401
     watch.assert_clean()
+
+
+def test_invite_mode_offers_no_sign_up_and_the_invitation_works(invite_site: Site, browser):
+    """A stack rendered with the default answer registration=invite, in a browser of its own."""
+    T = invite_site.T
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{invite_site.url}/")
+        expect(page.get_by_text(T("signin.noAccount.invite"))).to_be_visible()
+        expect(page.get_by_role("link", name=T("signin.toSignup"))).to_have_count(0)
+        page.goto(f"{invite_site.url}/#/signup")
+        expect(page.get_by_role("status")).to_have_text(T("signin.noAccount.invite"))
+        expect(page.get_by_label(T("signup.email"))).to_have_count(0)
+        with invite_site.api() as client:
+            refused = client.post(
+                "/api/auth/register", json={"email": unique_email("x"), "password": PASSWORD}
+            )
+            assert refused.status_code == 403
+            assert "invitation" in refused.json()["detail"]
+            env = invite_site.stack.env
+            token = client.post(
+                "/api/auth/login",
+                data={
+                    "username": env["FIRST_ADMIN_EMAIL"],
+                    "password": env["FIRST_ADMIN_PASSWORD"],
+                },
+            ).json()["access_token"]
+            email = unique_email("guest")
+            issued = client.post(
+                "/api/invitations",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"email": email},
+            )
+            assert issued.status_code == 201, issued.text
+        page.goto(f"{invite_site.url}{issued.json()['path']}")
+        page.get_by_label(T("signup.email")).fill(email)
+        page.get_by_label(T("signup.password"), exact=True).fill(PASSWORD)
+        page.get_by_label(T("signup.confirm")).fill(PASSWORD)
+        page.get_by_role("button", name=T("signup.submit")).click()
+        expect(page.get_by_role("heading", level=1, name=T("files.title"))).to_be_visible()
+    finally:
+        context.close()
 
 
 def test_users_page_is_for_admins_only(open_page, site: Site):

@@ -656,6 +656,33 @@ def test_deleting_an_account_while_it_uploads_leaves_nothing_behind(stack: Stack
     assert_volume_matches_database(stack)
 
 
+def test_a_locked_out_operator_resets_a_password_and_creates_an_admin_from_the_command_line(
+    stack: Stack,
+):
+    """`stack.py manage` runs the backend's `python -m app.manage` against the running stack's
+    database, as `docker compose exec backend python -m app.manage` does on a server."""
+    with edge_client(stack) as client:
+        user = register_and_login(client, "locked-out")
+    printed = stack.run("manage", "reset-password", user["email"]).stdout.strip()
+    new_password = printed.rsplit(" ", 1)[-1]  # the last word of the line, in either language
+    ops = f"ops.{uuid.uuid4().hex[:10]}@example.com"
+    ops_password = stack.run("manage", "create-admin", ops).stdout.strip().rsplit(" ", 1)[-1]
+    with edge_client(stack) as client:
+        assert client.get("/api/users/me", headers=user["headers"]).status_code == 401
+        assert login(client, user["email"], new_password)
+        ops_headers = bearer(login(client, ops, ops_password))
+        audit = client.get("/api/audit", headers=ops_headers)
+        assert audit.status_code == 200, audit.text
+        latest = audit.json()["items"][:2]
+    assert [(e["actor_email"], e["action"], e["target_email"]) for e in latest] == [
+        ("command line", "create_admin", ops),
+        ("command line", "reset_password", user["email"]),
+    ]
+    refused = stack.run("manage", "reset-password", "nobody.here@example.com", check=False)
+    assert refused.returncode != 0
+    assert "create-admin" in refused.stderr
+
+
 # --- hostile input -------------------------------------------------------------------------------
 
 

@@ -1181,11 +1181,12 @@ def main(argv: list[str] | None = None) -> int:
             cmd.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
         if name == "manage":
             cmd.add_argument(
-                "manage_args",
-                nargs=argparse.REMAINDER,
-                metavar="create-admin EMAIL | reset-password EMAIL",
-                help="passed to the backend's `python -m app.manage`",
+                "action",
+                choices=["create-admin", "reset-password"],
+                help="create (or promote) an administrator, or give an account a new password",
             )
+            cmd.add_argument("email", help="the account's e-mail address")
+            cmd.add_argument("--name", help="create-admin: display name of a new account")
         if name == "up":
             cmd.add_argument("--http-port", type=int, help="edge HTTP port (default: a free one)")
             cmd.add_argument("--https-port", type=int, help="edge HTTPS port (default: a free one)")
@@ -1219,7 +1220,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "test":
             return stack.test(args.pytest_args)
         if args.command == "manage":
-            return stack.manage(args.manage_args)
+            name = ["--name", args.name] if args.name else []
+            return stack.manage([args.action, args.email, *name])
         try:
             stack.up(args)
         except BaseException:
