@@ -100,7 +100,7 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     prompt.question("E-mail you sign in with as the first administrator")
     prompt.wait_for("admin@example.org")
     prompt.type(" Jean.Dupont@Example.org ")
-    prompt.question("Who may create an account (admins can always create accounts and links)")
+    prompt.question("Who may create an account (administrators always can)")
     prompt.child.send("\r")  # invite, the default
     prompt.question("Largest file a user may upload, in megabytes (1 MB = 1,000,000 bytes)")
     prompt.type("a lot")
