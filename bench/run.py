@@ -43,9 +43,11 @@ from users import create_account  # noqa: E402
 from worker_scaling import measure_workers  # noqa: E402
 
 # The bench stack's settings.env: logins are not rate-limited per address (all the load comes
-# from 127.0.0.1), and a 1 GiB upload fits under the size limit and the user's quota.
+# from 127.0.0.1), a 1 GiB upload fits under the size limit and the user's quota, and the bench
+# signs its account up through the API as a visitor would (the default is invitations only).
 BENCH_SETTINGS = {
     "AUTH_RATE_PER_MINUTE": "100000",
+    "REGISTRATION": "open",
     "MAX_UPLOAD_MB": "1100",
     "USER_QUOTA_MB": "4096",
 }
@@ -88,13 +90,19 @@ SMOKE = Plan(
 )
 
 
-def measure(plan: Plan, base: Path, log: Callable[[str], None]) -> dict:
-    results: dict = {"settings": BENCH_SETTINGS}
+def measure(
+    plan: Plan, base: Path, log: Callable[[str], None], backend_workers: str | None = None
+) -> dict:
+    settings = {
+        **BENCH_SETTINGS,
+        **({"BACKEND_WORKERS": backend_workers} if backend_workers else {}),
+    }
+    results: dict = {"settings": settings}
     log("render")
     source = template_snapshot(base / "template")
     results["render"] = measure_render(source, base / "renders", plan.render_runs)
     project = render(base / "project")
-    set_settings(project, **BENCH_SETTINGS)
+    set_settings(project, **settings)
     if plan.cold_boot:
         log("up, cold (builds a virtualenv from the package index)")
         results["up_cold"] = cold_boot(project, base)
@@ -138,6 +146,7 @@ def measure(plan: Plan, base: Path, log: Callable[[str], None]) -> dict:
             base,
             plan.warmup_seconds,
             plan.pairs,
+            pids["postgres"],
         )
         log("logins")
         results["login"] = measure_login(stack.url, account, pids, plan.load, base)
@@ -155,6 +164,11 @@ def main() -> int:
     parser.add_argument("--no-cold", action="store_true", help="skip the cold `up` (needs PyPI)")
     parser.add_argument("--out", type=Path, help="JSON file (default: bench/results/<time>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
+    parser.add_argument(
+        "--backend-workers",
+        metavar="N",
+        help="BACKEND_WORKERS of the booted stack (default: settings.env's, one per core)",
+    )
     args = parser.parse_args()
     plan = SMOKE if args.smoke else FULL
     if args.no_cold:
@@ -172,7 +186,7 @@ def main() -> int:
             "mode": "smoke" if args.smoke else "full",
             "machine": describe_machine(),
             "plan": asdict(plan),
-            **measure(plan, base, log),
+            **measure(plan, base, log, args.backend_workers),
         }
     finally:
         if args.keep:

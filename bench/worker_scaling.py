@@ -87,6 +87,7 @@ def measure_workers(
     workdir: Path,
     warmup_seconds: int,
     pairs: int,
+    postgres_pid: int,
     many: int = 2,
 ) -> dict:
     """`pairs` wrk runs on /api/users/me of a 1-worker backend alternating with a `many`-worker
@@ -104,8 +105,12 @@ def measure_workers(
             for url in (one_url, many_url):
                 run_wrk(url + path, script, Load(load.connections, load.threads, warmup_seconds))
         compared = alternate(
-            wrk_measure(one_url + path, script, load, {"backend": one_pid}),
-            wrk_measure(many_url + path, script, load, {"backend": many_pid}),
+            wrk_measure(
+                one_url + path, script, load, {"backend": one_pid, "postgres": postgres_pid}
+            ),
+            wrk_measure(
+                many_url + path, script, load, {"backend": many_pid, "postgres": postgres_pid}
+            ),
             pairs,
         )
     return {

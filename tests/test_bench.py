@@ -25,7 +25,16 @@ def positive(value: object) -> bool:
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        # --backend-workers 0: what settings.env says by default (one worker per core), explicitly.
+        [
+            sys.executable,
+            str(REPO_ROOT / "bench" / "run.py"),
+            "--smoke",
+            "--backend-workers",
+            "0",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -43,7 +52,8 @@ def test_render_and_boot_are_timed(smoke: tuple[dict, str]) -> None:
     for service in ("backend", "storage"):
         assert all(positive(rss) for rss in results["idle_rss_mb"][service].values())
     assert positive(results["idle_rss_per_worker_max_mb"])
-    # BACKEND_WORKERS=0 (settings.env's default): one worker per core, at most 4.
+    # BACKEND_WORKERS=0: one worker per core, at most 4.
+    assert results["settings"]["BACKEND_WORKERS"] == "0"
     backend_workers = [role for role in results["idle_rss_mb"]["backend"] if "worker" in role]
     assert len(backend_workers) == min(4, results["machine"]["cores"]), results["idle_rss_mb"]
 
