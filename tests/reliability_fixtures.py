@@ -87,6 +87,11 @@ def all_users(client: httpx.Client, headers: dict) -> list[dict]:
             return users
 
 
+def without_links(files: list[dict]) -> list[dict]:
+    """File records minus their download links, which are signed anew with a later expiry."""
+    return [{k: v for k, v in f.items() if k not in ("url", "url_expires_at")} for f in files]
+
+
 def all_files(client: httpx.Client, headers: dict) -> list[dict]:
     """The caller's files through the API (paged)."""
     files: list[dict] = []

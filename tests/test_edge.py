@@ -425,8 +425,9 @@ def test_a_file_of_exactly_the_limit_reaches_the_backend(
     edge: Edge, stubs: dict[str, StubServer]
 ) -> None:
     """The limit is the file's: its multipart wrapping must not push it over at the edge (the
-    backend, which can tell the file from the wrapping, refuses one byte more: test_stack)."""
-    limit = 1024 * 1024
+    backend, which can tell the file from the wrapping, refuses one byte more: test_stack).
+    MAX_UPLOAD_MB is 1 here: a million bytes for the backend, a mebibyte for the edge."""
+    limit = 1_000_000
     response = edge.request("POST", "/api/upload", files={"file": ("a.bin", b"x" * limit)})
     assert response.status_code == 200
     assert seen_by(stubs["backend"], "/api/upload")[-1]["body_size"] > limit

@@ -109,7 +109,10 @@ def test_upload_through_the_api_lands_in_the_bucket_and_downloads_through_the_ed
     assert download.headers["content-disposition"] == "inline"
     assert download.headers.get_list("content-security-policy") == [FILE_CSP]
     assert download.headers["x-content-type-options"] == "nosniff"
-    assert download.headers["cache-control"] == "private, max-age=31536000, immutable"
+    # A private link that expires (DOWNLOAD_LINK_MINUTES, 60 by default): cached no longer.
+    cache_control = download.headers["cache-control"]
+    assert cache_control.startswith("private, max-age="), cache_control
+    assert 0 < int(cache_control.rsplit("=", 1)[1]) <= 3660, cache_control
     assert download.headers["etag"] and download.headers["last-modified"]
     # Nothing of the store's own answer or of the internal redirect reaches the browser.
     leaked = [key for key in download.headers if key.startswith(("x-amz", "seaweed", "x-accel"))]

@@ -299,7 +299,7 @@ def test_a_deactivated_owners_links_and_sessions_stop(client, stack):
 
 
 def test_a_file_of_exactly_the_size_limit_passes_and_one_byte_more_does_not(client, user, stack):
-    limit = int(stack.env["MAX_UPLOAD_MB"]) * 1024 * 1024
+    limit = int(stack.env["MAX_UPLOAD_MB"]) * 1_000_000  # decimal megabytes, as the interface says
     record = _upload(client, user, b"x" * limit, "exact.bin")
     assert record["size"] == limit
     client.delete(f"/api/files/{record['id']}", headers=user["headers"])
