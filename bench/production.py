@@ -26,7 +26,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent / "tests")]
 
-from helpers import render, world_readable_tmpdir  # noqa: E402
+from helpers import read_env, render, world_readable_tmpdir  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from support.deploy import server_with_acme  # noqa: E402
 from support.docker.engine import Engine, start_engine  # noqa: E402
@@ -107,21 +107,29 @@ def idle_memory_mib(engine: Engine, slug: str, settle_seconds: int = 20) -> dict
     return memory
 
 
-def some_data(pebble_root: Path) -> None:
+def some_data(project: Path, pebble_root: Path) -> None:
+    """An account made by the first admin, and five files of 2 MB."""
     import ssl
+
+    settings, secrets = read_env(project / "settings.env"), read_env(project / ".env")
+
+    def token(client, email: str, password: str) -> dict[str, str]:
+        answer = client.post("/api/auth/login", data={"username": email, "password": password})
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
     with https_client(DOMAIN, ssl.create_default_context(cafile=pebble_root)) as client:
         password = "a long and unusual passphrase"  # noqa: S105 - a throwaway account
-        client.post("/api/auth/register", json={"email": "bench@example.org", "password": password})
-        token = client.post(
-            "/api/auth/login", data={"username": "bench@example.org", "password": password}
-        ).json()["access_token"]
+        admin = token(client, settings["FIRST_ADMIN_EMAIL"], secrets["FIRST_ADMIN_PASSWORD"])
+        client.post(
+            "/api/users", headers=admin, json={"email": "bench@example.org", "password": password}
+        ).raise_for_status()
+        headers = token(client, "bench@example.org", password)
         for n in range(5):
             client.post(
                 "/api/upload",
-                headers={"Authorization": f"Bearer {token}"},
+                headers=headers,
                 files={"file": (f"file-{n}.bin", b"x" * 2_000_000, "application/octet-stream")},
-            )
+            ).raise_for_status()
 
 
 def main() -> None:
@@ -144,7 +152,7 @@ def main() -> None:
             )
             results["image sizes (MB)"] = image_sizes_mb(engine, slug)
             results["idle memory (MiB)"] = idle_memory_mib(engine, slug)
-            some_data(pebble_root)
+            some_data(project, pebble_root)
             results["backup of 10 MB of files (s)"] = timed(
                 lambda: run_script(project, env, "backup")
             )

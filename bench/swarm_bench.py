@@ -55,6 +55,7 @@ def deploy(
         deploy_mode="swarm",
         swarm_replicas=2,
         max_upload_mb=200,
+        registration="open",  # the bench signs its own account up
         **answers,
     )
     settings = project / "settings.env"

@@ -41,6 +41,7 @@ ANSWERS = {
     "ui_language": "en",
     "max_upload_mb": 3,
     "admin_email": "owner@atelier.example.net",
+    "registration": "open",
 }
 SLUG = "atelier_photo"
 DOMAIN = ANSWERS["domain"]

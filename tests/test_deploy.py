@@ -115,8 +115,19 @@ def deployed(deployment: Deployment) -> Deployment:
     return deployment
 
 
-def account(client, email: str) -> dict[str, str]:
-    login = client.post("/api/auth/login", data={"username": email, "password": PASSWORD})
+def sign_up(deployment: Deployment, client, email: str) -> None:
+    """An account made by the first admin (the default registration is by invitation)."""
+    admin = account(
+        client,
+        read_env(deployment.project / "settings.env")["FIRST_ADMIN_EMAIL"],
+        read_env(deployment.project / ".env")["FIRST_ADMIN_PASSWORD"],
+    )
+    created = client.post("/api/users", headers=admin, json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+
+
+def account(client, email: str, password: str = PASSWORD) -> dict[str, str]:
+    login = client.post("/api/auth/login", data={"username": email, "password": password})
     assert login.status_code == 200, login.text
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
@@ -220,12 +231,7 @@ def test_backup_then_restore_brings_back_rows_and_files(deployed: Deployment, tm
     project = copy_of(deployed, tmp_path)
     content = b"%PDF-1.4 the signed contract\n" * 1000
     with deployed.client() as client:
-        assert (
-            client.post(
-                "/api/auth/register", json={"email": "kept@example.org", "password": PASSWORD}
-            ).status_code
-            == 201
-        )
+        sign_up(deployed, client, "kept@example.org")
         headers = account(client, "kept@example.org")
         record = client.post(
             "/api/upload",
@@ -242,12 +248,7 @@ def test_backup_then_restore_brings_back_rows_and_files(deployed: Deployment, tm
     # After the backup: the file is deleted and someone else signs up.
     with deployed.client() as client:
         assert client.delete(f"/api/files/{record['id']}", headers=headers).status_code == 204
-        assert (
-            client.post(
-                "/api/auth/register", json={"email": "later@example.org", "password": PASSWORD}
-            ).status_code
-            == 201
-        )
+        sign_up(deployed, client, "later@example.org")
 
     refused = deployed.run("restore", name, stdin="no\n", project=project)
     assert refused.returncode == 1 and "not confirmed" in refused.stderr

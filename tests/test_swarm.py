@@ -76,6 +76,7 @@ def deployment(session_tmp: Path, cluster: Cluster, store: SeaweedFS) -> Iterato
         s3_access_key_id=store.access_key_id,
         s3_secret_access_key=store.secret_access_key,
         ui_language="en",
+        registration="open",
     )
     deployed = prepare(cluster, project, SLUG, PORTS)
     timings = deployed.build_and_share_images()
