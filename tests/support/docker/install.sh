@@ -6,8 +6,8 @@
 ###   - the compose v2 and buildx CLI plugins in /usr/local/lib/docker/cli-plugins, where every
 ###     user's docker CLI finds them (the deploy test's server user included). Debian 12 ships only
 ###     the old docker-compose 1.29, which rejects modern compose files; Debian 13's plugins need
-###     nothing newer than Debian 12's libc, so they are taken from trixie with an apt state of
-###     their own (the system's sources and package lists are left as they are).
+###     nothing newer than Debian 12's libc, so they are taken from trixie
+###     (tests/support/debian13-download.sh; the system's apt state is left as it is).
 ### The engine is not started here: the tests start their own dockerd and stop it by PID.
 ### Safe to run again: it installs only what is missing.
 set -o errexit -o nounset -o pipefail
@@ -46,22 +46,7 @@ if ! have_plugins; then
   say "installing the docker compose v2 and buildx plugins (Debian 13 packages)"
   state=$(mktemp -d)
   trap 'rm -rf "$state"' EXIT
-  mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-  [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
-  [[ -n $mirror ]] || die "no Debian mirror found in the apt sources."
-  mkdir -p "$state/sources" "$state/lists/partial" "$state/cache/archives/partial"
-  cat > "$state/sources/trixie.sources" <<SOURCES
-Types: deb
-URIs: $mirror
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-  apt_private=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$state/sources"
-    -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o Dir::State::status=/dev/null
-    -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-  apt-get "${apt_private[@]}" update -qq
-  (cd "$state" && apt-get "${apt_private[@]}" download docker-compose docker-buildx >/dev/null)
+  bash "$(dirname "$0")/../debian13-download.sh" "$state" docker-compose docker-buildx
   mkdir -p "$plugins"
   for deb in "$state"/*.deb; do dpkg-deb -x "$deb" "$state/root"; done
   for plugin in docker-compose docker-buildx; do

@@ -23,13 +23,19 @@ class _ServerName(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def https_client(domain: str, verify: ssl.SSLContext | bool = False) -> httpx.Client:
-    """A client for https://<domain>/ on 127.0.0.1:443 (self-signed placeholder: verify=False)."""
+def https_client(
+    domain: str,
+    verify: ssl.SSLContext | bool = False,
+    address: str = "127.0.0.1",
+    port: int = 443,
+    timeout: float = 30,
+) -> httpx.Client:
+    """A client for https://<domain>/ at address:port (self-signed placeholder: verify=False)."""
     return httpx.Client(
-        base_url="https://127.0.0.1",
+        base_url=f"https://{address}:{port}",
         headers={"Host": domain},
         transport=_ServerName(domain, verify=verify),
-        timeout=30,
+        timeout=timeout,
     )
 
 

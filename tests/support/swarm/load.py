@@ -18,27 +18,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from support.docker.site import https_client
+
 RETRIED_STATUSES = {502, 503, 504}
-
-
-class _ServerName(httpx.HTTPTransport):
-    def __init__(self, server_name: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.server_name = server_name
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.extensions["sni_hostname"] = self.server_name
-        return super().handle_request(request)
 
 
 def edge_client(address: str, port: int, domain: str, timeout: float = 30) -> httpx.Client:
     """HTTPS to the edge at address:port for `domain` (the placeholder certificate: unverified)."""
-    return httpx.Client(
-        base_url=f"https://{address}:{port}",
-        headers={"Host": domain},
-        transport=_ServerName(domain, verify=False),
-        timeout=timeout,
-    )
+    return https_client(domain, address=address, port=port, timeout=timeout)
 
 
 @dataclass

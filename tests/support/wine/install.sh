@@ -21,41 +21,10 @@ if [[ -f $dest/.complete ]]; then
   echo "$dest"
   exit 0
 fi
-for command in apt-get dpkg-deb dd; do
-  command -v "$command" >/dev/null || die "$command not found: this script needs Debian's apt tools."
-done
-
-# The Debian mirror this machine already uses (deb822 or one-line sources), with Suites: trixie.
-mirror=$(
-  cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
-    | awk '/^URIs:/ {uri=$2} /^Suites:/ && / (bookworm|trixie|stable)( |$)/ {print uri; exit}'
-)
-[[ -n $mirror ]] || mirror=$(
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-    | awk '$1 == "deb" && $3 ~ /^(bookworm|trixie|stable)$/ {print $2; exit}'
-)
-[[ -n $mirror ]] || die "no Debian mirror found in the apt sources: add one (Suites: bookworm), then run this again."
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/sources" "$work/lists/partial" "$work/cache/archives/partial"
-cat > "$work/sources/trixie.sources" <<SOURCES
-Types: deb
-URIs: $mirror
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SOURCES
-apt_private=(
-  -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$work/sources"
-  -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Dir::State::status=/dev/null
-  -o Debug::NoLocking=1 -o APT::Architecture=amd64 -o APT::Architectures=amd64
-)
-# As root, apt hands downloads to the _apt user, who cannot write into a private mktemp folder.
-[[ $(id -u) -ne 0 ]] || apt_private+=(-o APT::Sandbox::User=root)
 say "downloading Wine 10 (libwine from Debian 13) into $dest"
-apt-get "${apt_private[@]}" update -qq >/dev/null
-(cd "$work" && apt-get "${apt_private[@]}" download -qq libwine:amd64 >/dev/null)
+bash "$here/../debian13-download.sh" "$work" libwine:amd64
 dpkg-deb -x "$work"/libwine_*.deb "$work/root"
 
 mkdir -p "$dest.tmp"
