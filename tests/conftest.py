@@ -24,7 +24,7 @@ from helpers import (  # noqa: E402
     start_pg_cluster,
     world_readable_tmpdir,
 )
-from support.docker.engine import Engine, start_engine  # noqa: E402
+from support.docker.engine import Engine, exclusive, start_engine  # noqa: E402
 
 __all__ = ["REPO_ROOT", "browser", "open_page", "render"]
 
@@ -71,8 +71,9 @@ def docker_engine(session_tmp: Path) -> Iterator[Engine]:
     """A Docker engine of the tests' own (containers and deploy layers), stopped by its PID.
 
     Images stay in its data root between runs (see support/docker/engine.py)."""
-    engine = start_engine(session_tmp / "docker")
-    try:
-        yield engine
-    finally:
-        engine.stop()
+    with exclusive("docker-engine"):
+        engine = start_engine(session_tmp / "docker")
+        try:
+            yield engine
+        finally:
+            engine.stop()

@@ -8,13 +8,16 @@ fail. Installed by tests/support/docker/install.sh (scripts/setup.sh runs it).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,24 @@ DOCKERD = Path(shutil.which("dockerd") or "/usr/sbin/dockerd")
 
 class DockerError(RuntimeError):
     """A docker command failed; the message holds its output."""
+
+
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold the machine-wide lock `name` (a file in the cache) for the block.
+
+    Two runs on one machine (two clones, or two pytest processes) would share a data root, a pid
+    file and ports 80/443; with this lock the second waits for the first instead of killing its
+    daemon. The kernel drops the lock when the holder dies, so a killed run never blocks the next.
+    """
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f"{name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another test run to release the {name} lock…", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @dataclass

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, _alive
+from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, _alive, exclusive
 
 SUBNET = "10.241.0.0/24"
 HOST_ADDRESS = "10.241.0.254"
@@ -296,6 +296,11 @@ def check_requirements() -> None:
 def swarm_cluster(run_dir: Path, count: int = 2) -> Iterator[Cluster]:
     """Two dockerds in namespaces of their own, node 1 the manager, node 2 a worker."""
     check_requirements()
+    with exclusive("swarm"):
+        yield from _cluster(run_dir, count)
+
+
+def _cluster(run_dir: Path, count: int) -> Iterator[Cluster]:
     run_dir.mkdir(parents=True, exist_ok=True)
     nodes = [Node(n, _node_engine(n, run_dir)) for n in range(1, count + 1)]
     for node in nodes:
