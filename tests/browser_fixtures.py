@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from helpers import REPO_ROOT, Stack
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
@@ -179,6 +180,18 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+AXE = Axe()
+
+
+def assert_accessible(page: Page, state: str) -> None:
+    """axe-core (every rule but the experimental ones) finds nothing on the page as it is now.
+
+    `state` names the page state in the failure message ("sign-in, phone, dark").
+    """
+    results = AXE.run(page)
+    assert results.violations_count == 0, f"axe-core on {state}:\n{results.generate_report()}"
 
 
 def png_bytes(width: int = 64, height: int = 48) -> bytes:
