@@ -58,7 +58,7 @@ export default {
   "files.loadError": "Your files could not be loaded. {reason}",
   "files.retry": "Try again",
 
-  "upload.progress": "{loaded} of {total} ({percent} %)",
+  "upload.progress": "{loaded} of {total} ({percent})",
   "upload.waiting": "Waiting…",
   "upload.done": "Uploaded",
   "upload.cancel": "Cancel",

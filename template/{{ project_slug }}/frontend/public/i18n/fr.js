@@ -58,7 +58,7 @@ export default {
   "files.loadError": "Vos fichiers n'ont pas pu être chargés. {reason}",
   "files.retry": "Réessayer",
 
-  "upload.progress": "{loaded} sur {total} ({percent} %)",
+  "upload.progress": "{loaded} sur {total} ({percent})",
   "upload.waiting": "En attente…",
   "upload.done": "Envoyé",
   "upload.cancel": "Annuler",

@@ -28,3 +28,25 @@ export function formatDateTime(iso) {
 export function formatDay(iso) {
   return dayFormat.format(new Date(iso));
 }
+
+// Numbers, percentages and durations in the language's typography: French "40 %" and "1 234"
+// (narrow no-break spaces), English "40%" and "1,234". Intl does it, so no string carries a space.
+const numberFormat = new Intl.NumberFormat(lang);
+const percentFormat = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 0 });
+
+/** 1234 → "1 234" / "1,234". */
+export function formatNumber(value) {
+  return numberFormat.format(value);
+}
+
+/** 0.4 → "40 %" / "40%"; rounded down, so a file part-sent never shows 100 %. */
+export function formatPercent(fraction) {
+  return percentFormat.format(Math.floor(fraction * 100) / 100);
+}
+
+/** 30 → "30 secondes" / "30 seconds"; 61 → "2 minutes" (rounded up: never a wait too short). */
+export function formatDuration(seconds) {
+  const [unit, size] = seconds < 60 ? ['second', 1] : seconds < 3600 ? ['minute', 60] : ['hour', 3600];
+  return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' })
+    .format(Math.ceil(seconds / size));
+}

@@ -1,7 +1,7 @@
 // "My files": drop or pick files to upload (each with progress and cancel), then the list.
 import { ApiError, describeError, request, serverNow } from '../api.js';
 import { h, replaceChildren, uid } from '../dom.js';
-import { formatBytes, formatDateTime } from '../format.js';
+import { formatBytes, formatDateTime, formatPercent } from '../format.js';
 import { lang, t } from '../i18n.js';
 import { uploadFile } from '../uploader.js';
 import { confirmDialog } from './dialog.js';
@@ -142,9 +142,8 @@ export function filesView() {
       onProgress(loaded, size) {
         progress.max = size || 1;
         progress.value = loaded;
-        const percent = size ? Math.floor((loaded / size) * 100) : 100;
         progressText.textContent = t('upload.progress', {
-          loaded: formatBytes(loaded), total: formatBytes(size), percent,
+          loaded: formatBytes(loaded), total: formatBytes(size), percent: formatPercent(size ? loaded / size : 1),
         });
       },
     }).then(() => {
