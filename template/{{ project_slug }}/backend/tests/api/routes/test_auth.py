@@ -198,6 +198,33 @@ async def test_refresh_without_a_valid_cookie_is_refused(
     assert response.json() == {"detail": detail}
 
 
+@pytest.mark.parametrize("cookie", [None, "not-a-jwt"], ids=["no-cookie", "garbage-cookie"])
+async def test_resuming_without_a_session_answers_no_content_not_an_error(
+    client: httpx.AsyncClient, cookie: str | None
+) -> None:
+    """A page opening in a signed-out browser asks /session: 204, so nothing fails in its console."""
+    response = await _post_with_cookie(client, "/api/auth/session", cookie)
+    assert response.status_code == 204
+    assert response.content == b""
+    # A stale cookie is cleared; a browser that sent none is not sent one.
+    assert ('refresh_token=""' in response.headers.get("set-cookie", "")) == (cookie is not None)
+
+
+async def test_resuming_a_session_rotates_the_cookie_like_refresh(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    first_cookie = client.cookies["refresh_token"]
+    response = await client.post("/api/auth/session")
+    assert response.status_code == 200
+    assert client.cookies["refresh_token"] != first_cookie
+    token = response.json()["access_token"]
+    me = await client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    # The rotated-away cookie ends the session, as for /refresh: afterwards, "signed out".
+    replay = await _post_with_cookie(client, "/api/auth/session", first_cookie)
+    assert replay.status_code == 204
+
+
 async def test_an_access_token_is_not_accepted_as_a_refresh_token(
     client: httpx.AsyncClient, user: Member
 ) -> None:
