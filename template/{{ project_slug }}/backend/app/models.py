@@ -137,6 +137,17 @@ class File(Base):
     created_at: Mapped[datetime] = _now_column()
 
 
+# The file list's search (name contains, any case: trigrams) and sort orders (migration 0004).
+Index(
+    "ix_files_name_trigram",
+    func.lower(File.name).label("lower_name"),
+    postgresql_using="gin",
+    postgresql_ops={"lower_name": "gin_trgm_ops"},
+)
+Index("ix_files_owner_id_lower_name", File.owner_id, func.lower(File.name), File.id)
+Index("ix_files_owner_id_size", File.owner_id, File.size, File.id)
+
+
 class AuthThrottle(Base):
     """Failed attempts of one account or device (services/throttle.py); a success deletes it."""
 

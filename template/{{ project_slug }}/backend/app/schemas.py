@@ -8,7 +8,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, computed_field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    computed_field,
+)
 
 from app.models import Role
 from app.services import links
@@ -211,6 +219,18 @@ class FilePublic(BaseModel):
     @property
     def url_expires_at(self) -> datetime:
         return links.expiry_time(self._expires)
+
+
+# The file list's query (GET /api/files): the text its names contain, and the order of its pages.
+FileSearch = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=255),
+    AfterValidator(no_control_characters),
+]
+FileSort = Literal["name", "date", "size"]
+SortOrder = Literal["asc", "desc"]
+# Without `order`: names A to Z, the newest first, the largest first.
+DEFAULT_ORDER: dict[str, SortOrder] = {"name": "asc", "date": "desc", "size": "desc"}
 
 
 class Page(BaseModel, Generic[ItemT]):

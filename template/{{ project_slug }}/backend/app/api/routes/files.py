@@ -6,9 +6,10 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from starlette.requests import ClientDisconnect
 
 from app import crud
@@ -16,7 +17,15 @@ from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep, una
 from app.api.responses import FILE_NOT_FOUND, SIGNED_IN, STORAGE_DOWN, error
 from app.core.config import MB, settings
 from app.models import File
-from app.schemas import FilePublic, Page, UsagePublic
+from app.schemas import (
+    DEFAULT_ORDER,
+    FilePublic,
+    FileSearch,
+    FileSort,
+    Page,
+    SortOrder,
+    UsagePublic,
+)
 from app.services.storage import StorageClient, StorageError, StoredFile
 from app.services.uploads import UploadError, UploadTooLargeError, open_file_part
 
@@ -206,10 +215,34 @@ async def read_usage(user: CurrentUser, session: SessionDep) -> UsagePublic:
     )
 
 
-@router.get("/files", response_model=Page[FilePublic])
-async def read_files(user: CurrentUser, session: SessionDep, page: PaginationDep) -> dict:
+@router.get(
+    "/files",
+    response_model=Page[FilePublic],
+    responses={422: error("A parameter has a value it cannot take (the detail names it)")},
+)
+async def read_files(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PaginationDep,
+    q: Annotated[
+        FileSearch,
+        Query(description="Only files whose name contains this text, in any case (at most 255)"),
+    ] = "",
+    sort: Annotated[FileSort, Query(description="Order by name, upload date or size")] = "date",
+    order: Annotated[
+        SortOrder | None,
+        Query(description="asc or desc; by default names A to Z, the newest, the largest first"),
+    ] = None,
+) -> dict:
+    """A page of the caller's files, `total` counting every file that matches `q`."""
     files, total = await crud.list_files(
-        session, owner_id=user.id, offset=page.offset, limit=page.limit
+        session,
+        owner_id=user.id,
+        offset=page.offset,
+        limit=page.limit,
+        search=q,
+        sort=sort,
+        descending=(order or DEFAULT_ORDER[sort]) == "desc",
     )
     return {"items": files, "total": total}
 
