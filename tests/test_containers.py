@@ -248,6 +248,86 @@ def test_writes_to_files_and_internal_routes_are_refused(site: Site, account):
         assert client.get(account["file"]["url"]).content == account["content"]
 
 
+# --- The edge's connections to the services ------------------------------------------------------
+def address_of(site: Site, service: str) -> str:
+    networks = site.inspect(f"{SLUG}_{service}")["NetworkSettings"]["Networks"]
+    return networks[f"{SLUG}_network"]["IPAddress"]
+
+
+def edge_connections_to(site: Site, address: str, port: int) -> set[str]:
+    """Local ports of the edge's established connections to address:port (its /proc/net/tcp)."""
+    table = site.engine.docker("exec", f"{SLUG}_nginx", "cat", "/proc/net/tcp").stdout
+    remote = "".join(f"{int(octet):02X}" for octet in reversed(address.split("."))) + f":{port:04X}"
+    found = set()
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == remote and fields[3] == "01":  # 01: ESTABLISHED
+            found.add(fields[1])
+    return found
+
+
+def test_the_edge_reuses_its_connections_to_the_backend(site: Site):
+    """The containerised edge keeps a pool of keep-alive connections to the backend (an upstream
+    group whose name nginx follows through Docker's DNS): the connections that carried one batch
+    of requests are still open and carry the next. Without the pool each request opens and closes
+    its own, and none is left established between batches."""
+    backend = address_of(site, "backend")
+    with site.client() as client:
+        for _ in range(20):
+            assert client.get("/api/health").status_code == 200
+        first = edge_connections_to(site, backend, 8000)
+        for _ in range(20):
+            assert client.get("/api/health").status_code == 200
+        second = edge_connections_to(site, backend, 8000)
+    assert first, "no connection from the edge to the backend stayed open"
+    assert first & second, (first, second)
+
+
+def test_the_edge_follows_a_backend_replaced_with_a_new_address(site: Site):
+    """A backend container replaced by another with a new address is reached again within
+    seconds, with no reload of the edge; while none runs, visitors get a JSON 503 that says when
+    to try again, never an HTML 502 page."""
+    edge_started = site.inspect(f"{SLUG}_nginx")["State"]["StartedAt"]
+    old_address = address_of(site, "backend")
+    site.engine.compose(site.project, "stop", "backend")
+    site.engine.compose(site.project, "rm", "--force", "backend")
+    # Hold the freed address, or Docker could give it to the new container again.
+    holder = f"{SLUG}_address_holder"
+    site.engine.docker(
+        "run", "--detach", "--rm", "--name", holder, "--network", f"{SLUG}_network",
+        "--ip", old_address, "--entrypoint", "sleep", f"{SLUG}/backend:latest", "600",
+    )  # fmt: skip
+    try:
+        with site.client() as client:
+            down = client.get("/api/health")
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"] == "application/json"
+            assert down.headers["retry-after"] == "5"
+            assert "unavailable" in down.json()["detail"]
+            site.engine.compose(
+                site.project, "up", "--detach", "--no-deps", "--wait", "--wait-timeout", "120",
+                "backend",
+            )  # fmt: skip
+            healthy = time.monotonic()
+            new_address = address_of(site, "backend")
+            assert new_address != old_address
+            answers = []
+            while time.monotonic() - healthy < 15:
+                answer = client.get("/api/health")
+                answers.append(answer)
+                if answer.status_code == 200:
+                    break
+                time.sleep(0.2)
+        followed = time.monotonic() - healthy
+    finally:
+        site.engine.docker("rm", "--force", holder, check=False)
+    assert answers[-1].status_code == 200, answers[-1].text
+    for answer in answers[:-1]:
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "5", answer.text
+    assert site.inspect(f"{SLUG}_nginx")["State"]["StartedAt"] == edge_started
+    site.timings["edge reaches the new backend after it is healthy"] = followed
+
+
 # --- A server reboot -----------------------------------------------------------------------------
 def test_everything_comes_back_healthy_with_its_data_after_an_engine_restart(site: Site, account):
     started = time.monotonic()

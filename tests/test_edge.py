@@ -483,16 +483,30 @@ def test_other_api_calls_are_not_rate_limited(edge: Edge) -> None:
     assert codes == {200}
 
 
-def test_service_down_gets_a_json_error(session_tmp: Path, stubs: dict[str, StubServer]) -> None:
+def test_service_down_gets_a_json_503_with_retry_after(
+    session_tmp: Path, stubs: dict[str, StubServer]
+) -> None:
+    """A service the edge cannot reach (a deploy replacing it): a JSON 503 that says when to try
+    again, with the site's headers, never nginx's 502 page; on /api/ and /storage/ alike."""
     dead = f"127.0.0.1:{free_port()}"
-    down = _start(session_tmp, "edge-down", stubs, {}, {"BACKEND_UPSTREAM": dead})
+    down = _start(
+        session_tmp, "edge-down", stubs, {}, {"BACKEND_UPSTREAM": dead, "STORAGE_UPSTREAM": dead}
+    )
     try:
-        response = down.request("GET", "/api/health")
+        responses = [
+            down.request("GET", "/api/health"),
+            down.request("POST", "/api/auth/login", data={"username": "a", "password": "b"}),
+            down.request("GET", "/storage/files/" + "a" * 32),
+        ]
     finally:
         down.stop()
-    assert response.status_code == 502
-    assert response.headers["content-type"] == "application/json"
-    assert "unavailable" in response.json()["detail"]
+    for response in responses:
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["retry-after"] == "5"
+        assert response.headers["cache-control"] == "no-store"
+        assert "strict-transport-security" in response.headers
+        assert "unavailable" in response.json()["detail"]
 
 
 def test_gzip_module_output_is_valid(edge: Edge) -> None:

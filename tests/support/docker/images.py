@@ -26,11 +26,14 @@ LABEL = "org.closo-template.lookalike"
 ROOTFS = {
     ("python", "3.13"): ("python", "trixie", "python3.13,python3.13-venv,python-is-python3"),
     ("python", "3.11"): ("python", "bookworm", "python3.11,python3.11-venv,python-is-python3"),
-    ("nginx", "1.28"): ("nginx", "trixie", "nginx,gettext-base,busybox"),
+    # Debian testing (forky): nginx >= 1.27.3, like the official 1.28, follows names inside upstream
+    # groups (`server ... resolve`), which the edge relies on; trixie's 1.26 does not.
+    ("nginx", "1.28"): ("nginx", "forky", "nginx,gettext-base,busybox"),
     ("postgres", "15"): ("postgres", "bookworm", "postgresql-15"),
     ("postgres", "17"): ("postgres", "trixie", "postgresql-17"),
     ("certbot/certbot", "v4.0.0"): ("certbot", "trixie", "certbot,openssl"),
 }
+TESTING_SUITES = ("forky",)
 # No cluster at install time: the entrypoint creates one in PGDATA on the first start.
 POSTGRES_HOOKS = (
     '--essential-hook=mkdir -p "$1/etc/postgresql-common/createcluster.d" && '
@@ -149,6 +152,9 @@ def _mmdebstrap(tarball: Path, suite: str, packages: str, hooks: tuple[str, ...]
             "--variant=minbase",
             "--format=tar",
             '--aptopt=APT::Install-Recommends "false"',
+            # A testing suite's Release is valid for a week; a mirror (or a machine's clock) a
+            # little out of step must not stop the build. Signatures are still checked.
+            *(['--aptopt=Acquire::Check-Valid-Until "false"'] if suite in TESTING_SUITES else []),
             "--dpkgopt=path-exclude=/usr/share/man/*",
             "--dpkgopt=path-exclude=/usr/share/doc/*",
             "--dpkgopt=path-exclude=/usr/share/locale/*",
