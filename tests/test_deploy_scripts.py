@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, render
 
 PROD = Path("scripts/prod")
 DEPLOY_STEPS = [
@@ -34,6 +34,19 @@ SWARM_SCRIPTS = [
     "swarm_restore",
 ]
 SCRIPTS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore", *SWARM_SCRIPTS, "config"]
+# The server side of the swarm scripts, also only in a deploy_mode=swarm project.
+SWARM_HELPERS = ["remote_swarm.sh", "bucket_archive.py"]
+
+
+@pytest.fixture(scope="module")
+def swarm_project(session_tmp: Path) -> Path:
+    return render(session_tmp / "scripts-swarm", deploy_mode="swarm")
+
+
+@pytest.fixture
+def project_of(rendered_project: Path, swarm_project: Path):
+    """The rendered project that has `script`: the swarm ones exist with deploy_mode=swarm only."""
+    return lambda script: swarm_project if script in SWARM_SCRIPTS else rendered_project
 
 
 # --- Generated from one list ---------------------------------------------------------------------
@@ -45,6 +58,28 @@ def test_committed_scripts_match_the_step_list():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_swarm_scripts_exist_only_in_a_swarm_project_and_generate_py_agrees(
+    rendered_project, swarm_project
+):
+    for name in [f"{s}{suffix}" for s in SWARM_SCRIPTS for suffix in (".sh", ".bat")]:
+        assert (swarm_project / PROD / name).is_file(), name
+        assert not (rendered_project / PROD / name).exists(), name
+    for name in SWARM_HELPERS:
+        assert (swarm_project / PROD / name).is_file(), name
+        assert not (rendered_project / PROD / name).exists(), name
+    # The project's own generate.py (which its docs tell the operator to run) finds its scripts
+    # up to date in both modes: it writes the swarm ones only beside stack.yaml.
+    for project, count in ((rendered_project, 20), (swarm_project, 32)):
+        result = subprocess.run(
+            [sys.executable, str(PROD / "generate.py"), "--check"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"checked {count} scripts" in result.stdout
 
 
 def sh_commands(text: str) -> list[str]:
@@ -69,9 +104,9 @@ def bat_commands(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("script", [s for s in SCRIPTS if s != "config"])
-def test_bat_and_sh_twins_run_the_same_commands_in_the_same_order(rendered_project, script):
-    sh = (rendered_project / PROD / f"{script}.sh").read_text()
-    bat = (rendered_project / PROD / f"{script}.bat").read_bytes().decode()
+def test_bat_and_sh_twins_run_the_same_commands_in_the_same_order(project_of, script):
+    sh = (project_of(script) / PROD / f"{script}.sh").read_text()
+    bat = (project_of(script) / PROD / f"{script}.bat").read_bytes().decode()
     assert sh_commands(sh), f"no command found in {script}.sh"
     assert sh_commands(sh) == bat_commands(bat)
     # Every command is followed by a check that stops the .bat at the first failure, negative
@@ -83,9 +118,9 @@ def test_bat_and_sh_twins_run_the_same_commands_in_the_same_order(rendered_proje
     assert "errorlevel 1" not in bat
 
 
-def test_bat_messages_end_without_a_stray_space(rendered_project):
+def test_bat_messages_end_without_a_stray_space(project_of):
     for script in SCRIPTS:
-        bat = (rendered_project / PROD / f"{script}.bat").read_bytes().decode()
+        bat = (project_of(script) / PROD / f"{script}.bat").read_bytes().decode()
         for line in bat.split("\r\n"):
             assert not (line.lstrip().startswith(("echo", ">&2 echo")) and line.endswith(" ")), (
                 script,
@@ -98,10 +133,10 @@ def test_deploy_all_runs_the_five_steps_in_order(rendered_project):
     assert sh_commands(sh) == [f"run {step}" for step in DEPLOY_STEPS]
 
 
-def test_scripts_exist_as_twins_with_their_line_endings_and_modes(rendered_project):
+def test_scripts_exist_as_twins_with_their_line_endings_and_modes(rendered_project, project_of):
     for script in SCRIPTS:
-        sh = rendered_project / PROD / f"{script}.sh"
-        bat = rendered_project / PROD / f"{script}.bat"
+        sh = project_of(script) / PROD / f"{script}.sh"
+        bat = project_of(script) / PROD / f"{script}.bat"
         assert b"\r" not in sh.read_bytes(), sh
         assert bat.read_bytes().count(b"\n") == bat.read_bytes().count(b"\r\n"), bat
         assert sh.stat().st_mode & stat.S_IXUSR, f"{sh} is not executable"

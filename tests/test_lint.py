@@ -55,6 +55,20 @@ def test_batch_files_pass_blinter(rendered_project):
         lint([tool("blinter"), str(bat), "--fail-on", "error", "--follow-calls"], bat.parent)
 
 
+def test_the_swarm_only_files_pass_shellcheck_blinter_and_ruff(session_tmp):
+    """stack.yaml's scripts exist only with deploy_mode=swarm, which the default lacks."""
+    from helpers import render
+
+    project = render(session_tmp / "lint-swarm", deploy_mode="swarm")
+    prod = project / "scripts" / "prod"
+    scripts = sorted(prod.glob("*swarm*.sh"))
+    assert len(scripts) == 7
+    lint([tool("shellcheck"), "-x", "--source-path=SCRIPTDIR", *map(str, scripts)], project)
+    for bat in sorted(prod.glob("swarm_*.bat")):
+        lint([tool("blinter"), str(bat), "--fail-on", "error", "--follow-calls"], prod)
+    lint([tool("ruff"), "check", "--no-cache", "scripts/prod"], project)
+
+
 def test_dockerfiles_have_no_hadolint_error(rendered_project):
     dockerfiles = files(rendered_project, "Dockerfile")
     assert {d.parent.name for d in dockerfiles} >= {

@@ -327,6 +327,8 @@ def test_the_server_answer_has_no_stack_file_and_swarm_local_keeps_storage_besid
 ):
     server = render(session_tmp / "render-server")
     assert not (server / "stack.yaml").exists()
+    # Nor the swarm scripts (they would only stop with "generated with deploy_mode=server").
+    assert not list((server / "scripts" / "prod").glob("*swarm*"))
     assert not any(k.startswith("SWARM_") for k in read_env(server / "settings.env"))
     local = render(session_tmp / "render-swarm-local", deploy_mode="swarm")
     stack = yaml.safe_load((local / "stack.yaml").read_text())

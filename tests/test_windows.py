@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers import render
 from support.wine.fixtures import Wine, windows_path, wine  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.windows
@@ -43,7 +44,7 @@ DEPLOY_STEPS = (
 # ssh/scp/tar calls of a successful run (checked by the success test).
 CALLS = {**dict.fromkeys(DEPLOY_STEPS, 4), "deploy_all": 20, "status": 3, "backup": 4}
 CALLS["restore"] = 5
-# deploy_mode=swarm's scripts (present in every project; they need stack.yaml on the server only).
+# deploy_mode=swarm's scripts (only in such a project: the projects here are rendered with it).
 CALLS.update(
     swarm_init=3, swarm_deploy=4, swarm_status=3, swarm_scale=3, swarm_backup=4, swarm_restore=5
 )
@@ -62,9 +63,11 @@ class Project:
 
 
 @pytest.fixture(scope="module")
-def projects(rendered_project: Path, session_tmp: Path) -> dict[str, Project]:
-    """The rendered project at a plain path, at one with spaces and parentheses, and at one
-    with an & in a folder's name."""
+def projects(session_tmp: Path) -> dict[str, Project]:
+    """The project rendered with deploy_mode=swarm (the deploy_* scripts are the same in both
+    modes, the swarm_* ones exist only in it) at a plain path, at one with spaces and
+    parentheses, and at one with an & in a folder's name."""
+    rendered_project = render(session_tmp / "windows-source", deploy_mode="swarm")
     made = {}
     for name, path in (
         ("plain", session_tmp / "windows" / "plain" / "shop"),

@@ -8,6 +8,10 @@ run it). Edit this file, never the generated scripts, then run it again.
 
 What runs on the server is remote.sh (uploaded by every script): the twins only check the operator's
 machine, pack and upload files with tar/scp, and call remote.sh over ssh with the step's actions.
+
+The swarm_* twins (deploy_mode=swarm) exist only in a project that has stack.yaml: in the template
+their names carry Copier's condition, as the stack file's does, so a deploy_mode=server project
+has none of them and `copier update --data deploy_mode=swarm` adds them.
 """
 
 from __future__ import annotations
@@ -766,14 +770,36 @@ def config_bat() -> str:
 
 
 # --- Files ---------------------------------------------------------------------------------------
+ROOT = HERE.parent.parent
+# Copier's tags, spelled in two pieces so that this file holds no unrendered Jinja.
+TAG_OPEN, TAG_CLOSE = "{" + "%", "%" + "}"
+SWARM_CONDITION = f"{TAG_OPEN} if deploy_mode == 'swarm' {TAG_CLOSE}"
+SWARM_END = f"{TAG_OPEN} endif {TAG_CLOSE}"
+TEMPLATE_STACK_FILE = f"{SWARM_CONDITION}stack.yaml{SWARM_END}.jinja"
+
+
+def swarm_file_name(name: str) -> str | None:
+    """The file name of a swarm script here: plain beside stack.yaml (a deploy_mode=swarm
+    project), with Copier's condition in the template, None in a deploy_mode=server project."""
+    if (ROOT / "stack.yaml").exists():
+        return name
+    if (ROOT / TEMPLATE_STACK_FILE).exists():
+        return SWARM_CONDITION + name + SWARM_END
+    return None
+
+
 def expected_files() -> dict[Path, bytes]:
     files: dict[Path, bytes] = {
         HERE / "config.sh": config_sh().encode(),
         HERE / "config.bat": config_bat().encode(),
     }
+    swarm = {script.name for script in swarm_scripts()}
     for script in all_scripts():
-        files[HERE / f"{script.name}.sh"] = render_sh(script).encode()
-        files[HERE / f"{script.name}.bat"] = render_bat(script).encode()
+        for suffix, render in ((".sh", render_sh), (".bat", render_bat)):
+            name = script.name + suffix
+            if script.name in swarm and (name := swarm_file_name(name)) is None:
+                continue
+            files[HERE / name] = render(script).encode()
     return files
 
 
@@ -786,7 +812,7 @@ def main(argv: list[str]) -> int:
         stale.append(path.name)
         if not check:
             path.write_bytes(content)
-            if path.suffix == ".sh":
+            if path.name.removesuffix(SWARM_END).endswith(".sh"):
                 path.chmod(0o755)
     if check and stale:
         print("out of date (run python3 scripts/prod/generate.py): " + ", ".join(stale))

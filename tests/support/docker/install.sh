@@ -3,6 +3,7 @@
 ###
 ### The Docker parts of the containers and deploy layers, on Debian/Ubuntu, as root:
 ###   - Debian's docker.io (Engine 20.10 and containerd) and mmdebstrap (look-alike base images);
+###   - Debian's docker-registry (the swarm layer's registry, never started as a service);
 ###   - the compose v2 and buildx CLI plugins in /usr/local/lib/docker/cli-plugins, where every
 ###     user's docker CLI finds them (the deploy test's server user included). Debian 12 ships only
 ###     the old docker-compose 1.29, which rejects modern compose files; Debian 13's plugins need
@@ -19,6 +20,8 @@ plugins=/usr/local/lib/docker/cli-plugins
 missing=()
 command -v dockerd >/dev/null || [[ -x /usr/sbin/dockerd ]] || missing+=(docker.io)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+# The swarm layer's image registry (nodes pull what swarm_deploy pushes); started by the tests.
+[[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
 # Compose v2 and buildx from anywhere the CLI looks (Docker's own packages ship them too).
 have_plugins() {
   docker compose version 2>/dev/null | grep -q 'version v\{0,1\}2\.' && docker buildx version >/dev/null 2>&1
