@@ -74,9 +74,6 @@ async def get_account(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Account |
     return Account(**{**row, "role": Role(row["role"])})
 
 
-EMAIL_TAKEN = "An account with this e-mail address already exists."
-
-
 class EmailTakenError(Exception):
     """Another account already uses this e-mail address."""
 

@@ -18,6 +18,7 @@ from pydantic import (
     computed_field,
 )
 
+from app.core.messages import say
 from app.models import Role
 from app.services import links
 
@@ -47,24 +48,19 @@ def normalise_email(value: str) -> str:
         {f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in _HIDDEN_CATEGORIES}
     )
     if hidden:
-        raise ValueError(
-            f"must not contain invisible, control or direction characters ({', '.join(hidden)})"
-        )
+        raise ValueError(say("email_hidden_characters", characters=", ".join(hidden)))
     if not _EMAIL_PATTERN.match(value):
-        raise ValueError("must be an e-mail address such as ada@example.com")
+        raise ValueError(say("email_not_an_address"))
     scripts = {_script_of(c) for c in value if c.isalpha()}
     if len(scripts) > 1:
-        raise ValueError(
-            "mixes letters of different alphabets ("
-            + ", ".join(sorted(script.title() for script in scripts))
-            + "), which can imitate another address: write it in one alphabet"
-        )
+        names = ", ".join(sorted(script.title() for script in scripts))
+        raise ValueError(say("email_mixed_scripts", scripts=names))
     return value
 
 
 def no_control_characters(value: str) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise ValueError("must not contain control characters")
+        raise ValueError(say("control_characters"))
     return value
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -107,6 +107,20 @@ async def app(anyio_backend: str, database: str, storage: FakeStorage) -> AsyncI
 @pytest.fixture(autouse=True)
 def _fresh_storage(storage: FakeStorage) -> None:
     storage.reset()
+
+
+@pytest.fixture
+def site_language(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Switch UI_LANGUAGE for one test, as settings.env would: every message comes through
+    app.core.messages, which reads the setting at each answer (the suite's default is en)."""
+    from app.core import messages
+
+    def switch(language: str) -> None:
+        monkeypatch.setattr(
+            messages, "settings", settings.model_copy(update={"UI_LANGUAGE": language})
+        )
+
+    return switch
 
 
 @pytest.fixture

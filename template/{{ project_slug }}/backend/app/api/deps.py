@@ -17,6 +17,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_session
+from app.core.messages import say
 from app.core.security import decode_token
 from app.crud import Account, get_account
 from app.models import Role
@@ -32,8 +33,7 @@ TokenDep = Annotated[str, Depends(oauth2_scheme)]
 def too_many_attempts(seconds: int) -> HTTPException:
     return HTTPException(
         status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=f"Too many failed attempts for this account: wait {seconds} seconds, "
-        "then try again.",
+        detail=say("too_many_attempts", seconds=seconds),
         headers={"Retry-After": str(seconds)},
     )
 
@@ -41,7 +41,8 @@ def too_many_attempts(seconds: int) -> HTTPException:
 def invalid_field(
     field: str, message: str, error_type: str = "value_error"
 ) -> RequestValidationError:
-    """A 422 of the same shape as FastAPI's, for a rule checked in the route (see core/errors)."""
+    """A 422 of the same shape as FastAPI's, for a rule checked in the route (see core/errors);
+    `message` is from core/messages, in the site's language."""
     return RequestValidationError([{"loc": ("body", field), "msg": message, "type": error_type}])
 
 
@@ -55,9 +56,9 @@ async def get_access_claims(token: TokenDep) -> dict[str, Any]:
     try:
         return decode_token(token, expected_type="access")
     except jwt.ExpiredSignatureError as exc:
-        raise unauthorized("Your session has expired: log in again.") from exc
+        raise unauthorized(say("session_expired")) from exc
     except jwt.InvalidTokenError as exc:
-        raise unauthorized("Invalid access token: log in again.") from exc
+        raise unauthorized(say("token_invalid")) from exc
 
 
 AccessClaims = Annotated[dict[str, Any], Depends(get_access_claims)]
@@ -66,11 +67,11 @@ AccessClaims = Annotated[dict[str, Any], Depends(get_access_claims)]
 async def get_current_user(claims: AccessClaims) -> Account:
     user = await get_account(user_id=claims["sub"], session_id=claims["sid"])
     if user is None:
-        raise unauthorized("This account no longer exists.")
+        raise unauthorized(say("account_gone"))
     if not user.is_active:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=say("account_deactivated"))
     if not user.session_open:  # logged out, ended elsewhere, or its refresh cookie was reused
-        raise unauthorized("Your session has ended: log in again.")
+        raise unauthorized(say("session_ended"))
     return user
 
 
@@ -79,7 +80,7 @@ CurrentUser = Annotated[Account, Depends(get_current_user)]
 
 async def get_admin_user(user: CurrentUser) -> Account:
     if user.role != Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Administrators only.")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=say("admins_only"))
     return user
 
 

@@ -12,14 +12,17 @@ from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
 
+from app.core.messages import problem_of, say
+
 logger = logging.getLogger(__name__)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     # FastAPI's default also echoes the submitted input (a password, for instance): keep
-    # only where the problem is, what it is and its type.
+    # only where the problem is, what it is (a sentence in UI_LANGUAGE naming the field and the
+    # fix) and its type.
     errors = [
-        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        {"loc": list(error["loc"]), "msg": problem_of(error), "type": error["type"]}
         for error in exc.errors()
     ]
     return JSONResponse({"detail": errors}, status_code=422)
@@ -27,16 +30,12 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.error("database unavailable on %s %s: %r", request.method, request.url.path, exc)
-    return JSONResponse(
-        {"detail": "The database is unavailable; try again in a moment."}, status_code=503
-    )
+    return JSONResponse({"detail": say("database_unavailable")}, status_code=503)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(
-        {"detail": "Internal error: the server could not complete this request."}, status_code=500
-    )
+    return JSONResponse({"detail": say("internal_error")}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

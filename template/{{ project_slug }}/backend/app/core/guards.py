@@ -14,13 +14,11 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.messages import say
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # `same-origin`: the app's own page; `none`: typed in the address bar, a bookmark.
 ALLOWED_FETCH_SITES = frozenset({b"same-origin", b"none"})
-CROSS_SITE_REFUSED = (
-    "Cross-site request refused: this action can only be sent from the site's own pages. "
-    "Open the site and try again there."
-)
 NO_STORE = (b"cache-control", b"no-store")
 
 
@@ -66,7 +64,7 @@ class RequestGuardMiddleware:
 
 
 async def _refuse(send: Send) -> None:
-    body = json.dumps({"detail": CROSS_SITE_REFUSED}).encode()
+    body = json.dumps({"detail": say("cross_site_refused")}).encode()
     await send(
         {
             "type": "http.response.start",

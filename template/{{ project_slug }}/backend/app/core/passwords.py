@@ -12,6 +12,8 @@ import re
 
 import anyio
 
+from app.core.messages import password_feedback, say
+
 MIN_SCORE = 3  # 0 (top-10 password) … 4 (very unguessable)
 # zxcvbn refuses longer input (and slows down with length); past this a password is long anyway.
 CHECKED_LENGTH = 72
@@ -40,11 +42,16 @@ def weakness(password: str, *, context: list[str]) -> str | None:
     if result["score"] >= MIN_SCORE:
         return None
     feedback = result["feedback"]
-    reasons = [feedback.get("warning") or "", *feedback.get("suggestions", [])]
+    # zxcvbn writes English only: its sentences go through core/messages (ZXCVBN_FRENCH).
+    reasons = [
+        password_feedback(reason)
+        for reason in (feedback.get("warning"), *feedback.get("suggestions", []))
+        if reason
+    ]
     if any(match.get("dictionary_name") == "user_inputs" for match in result["sequence"]):
-        reasons.insert(0, "It contains your e-mail address, your name or the site's name.")
-    why = " ".join(reason for reason in reasons if reason)
-    return "This password is too easy to guess" + (f": {why}" if why else ".")
+        reasons.insert(0, say("password_personal"))
+    why = " ".join(reason for reason in reasons if reason) or say("password_longer")
+    return say("password_weak", why=why)
 
 
 async def password_weakness(password: str, *, context: list[str]) -> str | None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from app.core.messages import say
+
 logger = logging.getLogger(__name__)
 
 # Names the storage service generates: 32 hex characters and an optional extension.
@@ -20,7 +22,11 @@ class StorageError(Exception):
     """The storage service could not do what was asked; `status_code`/`detail` go to the client."""
 
     status_code = 503
-    detail = "The file storage service is unavailable; try again in a moment."
+    message = "storage_unavailable"  # a key of core/messages
+
+    @property
+    def detail(self) -> str:
+        return say(self.message)
 
 
 class StorageRejectedSizeError(StorageError):
@@ -29,12 +35,12 @@ class StorageRejectedSizeError(StorageError):
 
 class StorageFullError(StorageError):
     status_code = 507
-    detail = "The file storage is full; contact an administrator."
+    message = "storage_full"
 
 
 class StorageBadAnswerError(StorageError):
     status_code = 502
-    detail = "The file storage service gave an unexpected answer; try again later."
+    message = "storage_bad_answer"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from app.core.messages import say
+
 FILE_FIELD = "file"
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 # type/subtype in RFC 9110's token characters; anything else a client claims becomes
@@ -24,11 +26,11 @@ MAX_BOUNDARY_LENGTH = 70
 # Fields other than the file: the edge does not cap the upload's body (only the backend can tell
 # the file's bytes from the wrapping), so what is not the file is capped here.
 MAX_OTHER_FIELDS_BYTES = 64 * 1024
-OTHER_FIELDS_TOO_LARGE = "The upload holds too much besides the file: send only the 'file' field."
 
 
 class UploadError(Exception):
-    """The upload cannot be accepted; `status_code` and `detail` go to the client."""
+    """The upload cannot be accepted; `status_code` and `detail` (from core/messages) go to the
+    client."""
 
     def __init__(self, status_code: int, detail: str):
         super().__init__(detail)
@@ -72,22 +74,19 @@ class FilePart:
                 return
             extra += len(data)
             if extra > MAX_OTHER_FIELDS_BYTES:
-                raise UploadError(413, OTHER_FIELDS_TOO_LARGE)
-        raise UploadError(400, "The upload was cut short: the multipart body is incomplete.")
+                raise UploadError(413, say("upload_other_fields", field=FILE_FIELD))
+        raise UploadError(400, say("upload_cut_short"))
 
 
 def boundary_of(content_type: str | None) -> bytes:
     mime, params = parse_options_header(content_type or "")
     boundary = params.get(b"boundary")
     if mime != b"multipart/form-data" or not boundary:
-        raise UploadError(
-            415, f"Send the file as multipart/form-data in a field named '{FILE_FIELD}'."
-        )
+        raise UploadError(415, say("upload_not_multipart", field=FILE_FIELD))
     if len(boundary) > MAX_BOUNDARY_LENGTH:
         raise UploadError(
             400,
-            f"The multipart boundary is {len(boundary)} characters long: "
-            f"at most {MAX_BOUNDARY_LENGTH} are allowed (RFC 2046).",
+            say("upload_boundary_too_long", length=len(boundary), limit=MAX_BOUNDARY_LENGTH),
         )
     return boundary
 
@@ -141,7 +140,7 @@ async def _events(
         try:
             parser.write(chunk)
         except FormParserError as exc:
-            raise UploadError(400, "The multipart body is malformed.") from exc
+            raise UploadError(400, say("upload_malformed")) from exc
         for event in pending:
             yield event
         pending.clear()
@@ -173,12 +172,10 @@ async def open_file_part(stream: AsyncIterator[bytes], content_type: str | None)
         if kind != "headers":
             other_fields += len(data)
             if other_fields > MAX_OTHER_FIELDS_BYTES:
-                raise UploadError(413, OTHER_FIELDS_TOO_LARGE)
+                raise UploadError(413, say("upload_other_fields", field=FILE_FIELD))
             continue
         disposition, _, part_type = data.partition(b"\n")
         _, params = parse_options_header(disposition)
         if params.get(b"name") == FILE_FIELD.encode() and b"filename" in params:
             return FilePart(clean_filename(params[b"filename"]), media_type_of(part_type), events)
-    raise UploadError(
-        422, f"No file in the upload: send it in a multipart/form-data field named '{FILE_FIELD}'."
-    )
+    raise UploadError(422, say("upload_no_file", field=FILE_FIELD))

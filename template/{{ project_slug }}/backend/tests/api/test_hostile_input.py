@@ -14,7 +14,7 @@ async def test_a_nul_in_a_json_string_is_a_422(client: httpx.AsyncClient, user: 
         "/api/users/me", headers=user.headers, json={"full_name": "Ada\x00Lovelace"}
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["msg"] == "Value error, must not contain control characters"
+    assert response.json()["detail"][0]["msg"] == "Name: must not contain control characters."
     register = await client.post(
         "/api/auth/register", json={"email": "nul\x00@example.com", "password": "x" * 20}
     )

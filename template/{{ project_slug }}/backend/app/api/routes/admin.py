@@ -31,7 +31,7 @@ async def create_invitation(
     if settings.REGISTRATION == "closed":
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("invitations_closed"))
     if await crud.get_user_by_email(session, email=body.email) is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken"))
     link = await account_links.issue(
         session, kind=LinkKind.INVITATION, email=body.email, created_by_id=admin.id
     )

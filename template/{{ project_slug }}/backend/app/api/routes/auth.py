@@ -144,7 +144,7 @@ async def register_user(body: UserCreate, session: SessionDep) -> object:
             session, email=body.email, hashed_password=hashed, full_name=body.full_name
         )
     except crud.EmailTakenError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
 
 
 @router.post(
@@ -208,9 +208,9 @@ async def login(
     if user is None or not valid:
         if email:  # unknown addresses too: the answer must not tell which accounts exist
             await throttle.record_failure(session, key=key)
-        raise unauthorized("Incorrect e-mail address or password.")
+        raise unauthorized(say("login_failed"))
     if not user.is_active:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="This account is deactivated.")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=say("account_deactivated"))
     if new_hash:  # hashed with older parameters: upgrade it now that the password is known
         user.hashed_password = new_hash
     await throttle.clear(session, key=key)
@@ -236,15 +236,15 @@ async def refresh_access_token(
     response: Response, session: SessionDep, refresh_token: RefreshCookie = None
 ) -> object:
     if not refresh_token:
-        return _session_refused("You are not logged in.")
+        return _session_refused(say("not_logged_in"))
     try:
         claims = decode_token(refresh_token, expected_type="refresh")
     except jwt.InvalidTokenError:
-        return _session_refused("Your session has expired: log in again.")
+        return _session_refused(say("session_expired"))
     try:
         _, tokens = await rotate_session(session, claims=claims)
     except SessionRefusedError:
-        return _session_refused("Your session has ended: log in again.")
+        return _session_refused(say("session_ended"))
     return _token_response(response, tokens)
 
 

@@ -16,6 +16,7 @@ from app import crud
 from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep, unauthorized
 from app.api.responses import FILE_NOT_FOUND, SIGNED_IN, STORAGE_DOWN, error
 from app.core.config import MB, settings
+from app.core.messages import say
 from app.models import File
 from app.schemas import (
     DEFAULT_ORDER,
@@ -34,19 +35,17 @@ logger = logging.getLogger(__name__)
 
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
-NOT_FOUND = "No file with this id."
 
 
 def _too_large(limit_kind: str, quota: int = 0) -> HTTPException:
     if limit_kind == "quota":
         return HTTPException(
             status.HTTP_507_INSUFFICIENT_STORAGE,
-            detail=f"This file would exceed your storage quota of {quota // MB} MB: "
-            "delete some files first.",
+            detail=say("upload_over_quota", quota_mb=quota // MB),
         )
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
-        detail=f"The file is larger than the {settings.MAX_UPLOAD_MB} MB upload limit.",
+        detail=say("upload_too_large", limit_mb=settings.MAX_UPLOAD_MB),
     )
 
 
@@ -103,9 +102,7 @@ async def upload_file(
     except UploadError as exc:
         raise HTTPException(exc.status_code, detail=exc.detail) from exc
     except ClientDisconnect as exc:  # the client left: an ordinary event, not a server error
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, detail="The upload was interrupted before it finished."
-        ) from exc
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("upload_interrupted")) from exc
     except StorageError as exc:
         if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:
             raise _too_large("size") from exc
@@ -131,7 +128,7 @@ async def _record_upload(
         # Locks the user's row: concurrent uploads of one user are counted one after the other,
         # and an administrator deleting the account waits, or has already deleted it.
         if not await crud.lock_user(session, user_id=user_id):
-            raise unauthorized("This account no longer exists.")
+            raise unauthorized(say("account_gone"))
         used = await crud.used_bytes(session, owner_id=user_id)
         if used + stored.size > quota:
             raise _too_large("quota", quota)
@@ -251,7 +248,7 @@ async def read_files(
 async def read_file(file_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> File:
     file = await crud.get_file(session, owner_id=user.id, file_id=file_id)
     if file is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("file_not_found"))
     return file
 
 
@@ -265,7 +262,7 @@ async def delete_file(
 ) -> Response:
     file = await crud.get_file(session, owner_id=user.id, file_id=file_id)
     if file is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("file_not_found"))
     try:
         # Storage first: if it is down the row stays, so the user can retry and nothing leaks.
         await storage.delete(file.stored_name)

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.api.deps import SessionDep, StorageDep
+from app.core.messages import say
 
 router = APIRouter(prefix="/health", tags=["health"])
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ async def read_readiness(session: SessionDep, storage: StorageDep) -> JSONRespon
     down = [name for name, state in checks.items() if state != "ok"]
     if down:
         return JSONResponse(
-            {"detail": f"Not ready: {' and '.join(down)} unreachable.", "checks": checks},
+            {"detail": say("not_ready", down=" + ".join(down)), "checks": checks},
             status_code=503,
         )
     return JSONResponse({"status": "ok", "checks": checks})

@@ -42,8 +42,6 @@ from app.services.storage import StorageError
 
 router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 
-WRONG_PASSWORD = "The current password is wrong."  # noqa: S105 - a message, not a secret
-
 
 async def _check_current_password(session: SessionDep, user: Account, password: str) -> None:
     """400 when wrong; throttled per account, so a stolen session cannot guess the password."""
@@ -53,14 +51,14 @@ async def _check_current_password(session: SessionDep, user: Account, password: 
     valid, _ = await verify_password(password, user.hashed_password)
     if not valid:
         await throttle.record_failure(session, key=key)
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=WRONG_PASSWORD)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("wrong_password"))
     await throttle.clear(session, key=key)
 
 
 async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No user with this id.")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("user_not_found"))
     return user
 
 
@@ -86,15 +84,14 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
     if "email" in changes:
         if not password:
             raise HTTPException(
-                status.HTTP_400_BAD_REQUEST,
-                detail="Enter your current password to change your e-mail address.",
+                status.HTTP_400_BAD_REQUEST, detail=say("email_change_needs_password")
             )
         await _check_current_password(session, current, password)
     user = await _load_user(session, current.id)
     try:
         return await crud.update_user(session, user=user, changes=changes)
     except crud.EmailTakenError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
 
 
 @router.post(
@@ -171,7 +168,7 @@ async def create_user(body: AdminUserCreate, admin: AdminUser, session: SessionD
             role=body.role,
         )
     except crud.EmailTakenError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=crud.EMAIL_TAKEN) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
     return (await _admin_view(session, [user]))[0]
 
 
@@ -195,13 +192,10 @@ async def update_user(
 ) -> object:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("is_active", True) is None or changes.get("role", "") is None:
-        raise invalid_field("is_active" if "is_active" in changes else "role", "may not be null")
+        raise invalid_field("is_active" if "is_active" in changes else "role", say("invalid_null"))
     user = await _load_user(session, user_id)
     if user.id == admin.id and changes.get("is_active") is False:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            detail="You cannot deactivate your own account: ask another administrator.",
-        )
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("deactivate_self"))
     stays_active_admin = changes.get("role", user.role) == Role.ADMIN and changes.get(
         "is_active", user.is_active
     )
@@ -285,7 +279,7 @@ async def delete_user(
     # so no file is recorded between the listing below and the deletion.
     user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="No user with this id.")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("user_not_found"))
     if confirm_email.strip().lower() != user.email:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, detail=say("delete_confirm", email=user.email)

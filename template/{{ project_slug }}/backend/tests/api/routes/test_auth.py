@@ -134,7 +134,9 @@ async def test_login_of_a_deactivated_account_is_refused(
         "/api/auth/login", data={"username": user.email, "password": user.password}
     )
     assert response.status_code == 403
-    assert response.json() == {"detail": "This account is deactivated."}
+    assert response.json() == {
+        "detail": "This account is deactivated: ask an administrator to reactivate it."
+    }
 
 
 async def test_login_upgrades_a_hash_made_with_older_parameters(

@@ -144,9 +144,12 @@ async def test_upload_without_a_file_field_says_what_to_send(
     [
         (
             b'--b\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc',
-            "The upload was cut short: the multipart body is incomplete.",
+            "The upload was cut short (the multipart body is incomplete): send the file again.",
         ),
-        (b"this is not multipart at all", "The multipart body is malformed."),
+        (
+            b"this is not multipart at all",
+            "The multipart body is malformed: send the file from a form or a standard HTTP client.",
+        ),
     ],
     ids=["cut-short", "garbage"],
 )

@@ -11,6 +11,7 @@ from app.core.security import create_refresh_token
 from tests.conftest import PASSWORD, Member, create_user, login
 
 pytestmark = pytest.mark.anyio
+WRONG_PASSWORD = "The current password is wrong: enter the one you sign in with."  # noqa: S105
 
 
 def _token(claims: dict, *, key: str | None = None, algorithm: str = "HS256") -> dict[str, str]:
@@ -141,7 +142,7 @@ async def test_change_password_needs_the_current_one(
         json={"current_password": "not-the-password", "new_password": "a brand new one"},
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "The current password is wrong."}
+    assert response.json() == {"detail": WRONG_PASSWORD}
 
 
 async def test_change_password_refuses_a_short_new_password(
@@ -182,7 +183,9 @@ async def test_change_password_logs_out_the_other_sessions_only(
 async def test_listing_users_is_for_administrators(client: httpx.AsyncClient, user: Member) -> None:
     response = await client.get("/api/users", headers=user.headers)
     assert response.status_code == 403
-    assert response.json() == {"detail": "Administrators only."}
+    assert response.json() == {
+        "detail": "Administrators only: sign in with an administrator's account."
+    }
 
 
 async def test_administrators_page_through_users(
@@ -301,7 +304,7 @@ async def test_changing_the_email_needs_the_current_password(
         json={"email": new_email, "current_password": "not the password"},
     )
     assert wrong.status_code == 400
-    assert wrong.json() == {"detail": "The current password is wrong."}
+    assert wrong.json() == {"detail": WRONG_PASSWORD}
     me = await client.get("/api/users/me", headers=user.headers)
     assert me.json()["email"] == user.email
     # The name alone, or the same address again, needs no password.
