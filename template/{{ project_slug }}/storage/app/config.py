@@ -16,6 +16,7 @@ PLACEHOLDER_TOKENS = {"changethis", "change-me", "changeme", "secret", "token", 
 S3_ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
+MB = 1_000_000  # sizes in decimal megabytes, as the backend, the interface and settings.env count
 # S3's rules for bucket names (3-63 characters, lowercase letters, digits, dots, hyphens).
 S3_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -30,7 +31,10 @@ class Settings(BaseSettings):
     STORAGE_DIR: Path = Path("/data")
     # true when nginx sits in front and serves downloads itself (X-Accel-Redirect).
     STORAGE_ACCEL_REDIRECT: bool = False
+    # The largest file, in decimal megabytes: the backend's limit too, so a file it accepts fits.
     MAX_UPLOAD_MB: int = Field(default=50, ge=1, le=102400)
+    # Language of the answers people can meet (a download link that expired): fr or en.
+    UI_LANGUAGE: Literal["fr", "en"] = "fr"
     # Where files live: `local` (STORAGE_DIR, a volume) or `s3` (a bucket of an S3-compatible store)
     STORAGE_BACKEND: Literal["local", "s3"] = "local"
     S3_ENDPOINT: str = ""
@@ -43,7 +47,7 @@ class Settings(BaseSettings):
 
     @property
     def max_upload_bytes(self) -> int:
-        return self.MAX_UPLOAD_MB * 1024 * 1024
+        return self.MAX_UPLOAD_MB * MB
 
     @property
     def is_local(self) -> bool:

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from app.config import Settings
+from app.messages import say
 from app.s3store import S3Store
 from app.store import FileStore
 
@@ -32,7 +33,7 @@ def require_internal_token(
     if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), expected):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "This storage endpoint is internal: send Authorization: Bearer <STORAGE_TOKEN>.",
+            say(settings, "internal_only"),
             headers={"WWW-Authenticate": "Bearer"},
         )
 

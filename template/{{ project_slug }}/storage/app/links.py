@@ -29,14 +29,13 @@ def is_owner_id(value: str) -> bool:
     return bool(_OWNER.fullmatch(value))
 
 
-class LinkRefused(Exception):  # noqa: N818 - a refusal, with the sentence for the user
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class LinkRefused(Exception):  # noqa: N818 - a refusal, with why (a key of app/messages)
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-INVALID = "This download link is not valid: open the file again from your list of files."
-EXPIRED = "This download link has expired: open the file again from your list of files."
+INVALID, EXPIRED = "link_invalid", "link_expired"
 
 
 def check(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from app import links
 from app.config import Settings
+from app.messages import say
 from app.routers import files, health
 from app.s3store import ObjectStoreError, S3Store
 from app.store import FileStore
@@ -18,12 +19,12 @@ logger = logging.getLogger(__name__)
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "The storage service failed unexpectedly; see its log."}, 500)
+    return JSONResponse({"detail": say(request.app.state.settings, "unexpected_error")}, 500)
 
 
 async def _object_store_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("object store error on %s %s: %s", request.method, request.url.path, exc)
-    detail = f"The object store is unavailable ({exc}): try again shortly."
+    detail = say(request.app.state.settings, "object_store_down", error=exc)
     return JSONResponse({"detail": detail}, 503)
 
 

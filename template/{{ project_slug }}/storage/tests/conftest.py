@@ -52,6 +52,7 @@ def make_settings(volume: Path, **overrides: object) -> Settings:
         "STORAGE_DIR": volume,
         "MAX_UPLOAD_MB": 1,
         "STORAGE_ACCEL_REDIRECT": False,
+        "UI_LANGUAGE": "en",  # tests/test_languages.py tries French
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -249,6 +250,7 @@ def start_server(volume: Path, *, wrapper: list[str] | None = None, **env: str) 
         "STORAGE_TOKEN": TOKEN,
         "STORAGE_DIR": str(volume),
         "MAX_UPLOAD_MB": "1",
+        "UI_LANGUAGE": "en",
         "STORAGE_ACCEL_REDIRECT": "false",
         **env,
     }

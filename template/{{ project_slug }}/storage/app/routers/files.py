@@ -8,7 +8,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from app import links, names, serving
+from app.config import Settings
 from app.dependencies import InternalOnly, SettingsDep, StoreDep
+from app.messages import say
 from app.s3store import ObjectStoreError, S3Store
 from app.schemas import FileMeta, StoredFile
 from app.store import UploadTooLarge, VolumeFull
@@ -17,24 +19,22 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["files"])
 
-NOT_FOUND = "No such file."
-VOLUME_FULL = (
-    "The storage volume is full: the upload was not kept. "
-    "Free space on the server or enlarge the volume."
-)
 
-
-def _too_large(limit_mb: int) -> HTTPException:
+def _too_large(settings: Settings) -> HTTPException:
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
-        f"The file is larger than the {limit_mb} MB upload limit.",
+        say(settings, "upload_too_large", limit_mb=settings.MAX_UPLOAD_MB),
     )
 
 
-def _checked_name(name: str) -> str:
+def _not_found(settings: Settings) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, say(settings, "file_not_found"))
+
+
+def _checked_name(settings: Settings, name: str) -> str:
     """A name that is not of the generated form is a 404 before any file-system access."""
     if not names.is_stored_name(name):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        raise _not_found(settings)
     return name
 
 
@@ -54,7 +54,7 @@ async def upload_file(
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(settings.MAX_UPLOAD_MB)  # refused before a byte is read
+        raise _too_large(settings)  # refused before a byte is read
     extension = names.normalise_extension(filename, request.headers.get("content-type"))
     try:
         with await run_in_threadpool(store.begin_upload, limit, extension) as upload:
@@ -63,24 +63,28 @@ async def upload_file(
                     await run_in_threadpool(upload.flush)
             name, sha256 = await run_in_threadpool(upload.commit)
     except UploadTooLarge:
-        raise _too_large(settings.MAX_UPLOAD_MB) from None
+        raise _too_large(settings) from None
     except VolumeFull as error:
         logger.error("upload refused, volume full: %s", error.__cause__)
-        raise HTTPException(status.HTTP_507_INSUFFICIENT_STORAGE, VOLUME_FULL) from error
+        raise HTTPException(
+            status.HTTP_507_INSUFFICIENT_STORAGE, say(settings, "volume_full")
+        ) from error
     except ClientDisconnect:
         logger.info("client disconnected mid-upload; nothing was kept")
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "The upload was interrupted.") from None
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, say(settings, "upload_interrupted")
+        ) from None
     except ObjectStoreError as error:
         logger.error("upload failed on the object store: %s", error)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"The object store could not be written ({error}); nothing was kept.",
+            say(settings, "object_store_not_written", error=error),
         ) from error
     except OSError as error:  # read-only volume, lost permissions, I/O error
         logger.exception("upload failed on the storage volume")
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"The storage volume could not be written ({error.strerror}); nothing was kept.",
+            say(settings, "volume_not_written", error=error.strerror),
         ) from error
     return StoredFile(
         name=name, size=upload.size, sha256=sha256, content_type=names.content_type_of(name)
@@ -108,18 +112,18 @@ async def read_file(
 ) -> Response:
     """Download by a link the backend signed (app/links.py): nginx sends the bytes when it is in
     front, this process otherwise."""
-    _checked_name(name)
+    _checked_name(settings, name)
     try:
         owner, max_age = links.check(
             request.app.state.link_key, name=name, owner=owner, expires=expires, signed=signature
         )
     except links.LinkRefused as refused:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, refused.detail) from None
+        raise HTTPException(status.HTTP_403_FORBIDDEN, say(settings, refused.reason)) from None
     if await run_in_threadpool(store.is_owner_blocked, owner):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)  # a deactivated account's file
+        raise _not_found(settings)  # a deactivated account's file
     file_status = await run_in_threadpool(store.stat, name)
     if file_status is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        raise _not_found(settings)
     if isinstance(store, S3Store):
         target = store.presigned_target(name, request.method)
         return serving.s3_redirect(name, target, max_age)
@@ -134,9 +138,9 @@ async def read_file(
     dependencies=[InternalOnly],
     responses={404: {}},
 )
-async def block_owner(owner: str, store: StoreDep) -> None:
+async def block_owner(owner: str, store: StoreDep, settings: SettingsDep) -> None:
     """The owner's account is deactivated: every download link of theirs is refused."""
-    await run_in_threadpool(store.set_owner_blocked, _checked_owner(owner), True)
+    await run_in_threadpool(store.set_owner_blocked, _checked_owner(settings, owner), True)
 
 
 @router.delete(
@@ -145,13 +149,13 @@ async def block_owner(owner: str, store: StoreDep) -> None:
     dependencies=[InternalOnly],
     responses={404: {}},
 )
-async def unblock_owner(owner: str, store: StoreDep) -> None:
-    await run_in_threadpool(store.set_owner_blocked, _checked_owner(owner), False)
+async def unblock_owner(owner: str, store: StoreDep, settings: SettingsDep) -> None:
+    await run_in_threadpool(store.set_owner_blocked, _checked_owner(settings, owner), False)
 
 
-def _checked_owner(owner: str) -> str:
+def _checked_owner(settings: Settings, owner: str) -> str:
     if not links.is_owner_id(owner):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such owner: send a lowercase UUID.")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, say(settings, "no_such_owner"))
     return owner
 
 
@@ -161,16 +165,16 @@ def _checked_owner(owner: str) -> str:
     dependencies=[InternalOnly],
     responses={404: {}},
 )
-async def delete_file(name: str, store: StoreDep) -> None:
-    if not await run_in_threadpool(store.delete, _checked_name(name)):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+async def delete_file(name: str, store: StoreDep, settings: SettingsDep) -> None:
+    if not await run_in_threadpool(store.delete, _checked_name(settings, name)):
+        raise _not_found(settings)
 
 
 @router.get("/meta/{name}", dependencies=[InternalOnly], responses={404: {}})
-async def read_file_meta(name: str, store: StoreDep) -> FileMeta:
-    file_status = await run_in_threadpool(store.stat, _checked_name(name))
+async def read_file_meta(name: str, store: StoreDep, settings: SettingsDep) -> FileMeta:
+    file_status = await run_in_threadpool(store.stat, _checked_name(settings, name))
     if file_status is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+        raise _not_found(settings)
     return FileMeta(
         name=name,
         size=file_status.st_size,

@@ -5,7 +5,8 @@ import logging
 from fastapi import APIRouter, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
 
-from app.dependencies import InternalOnly, StoreDep
+from app.dependencies import InternalOnly, SettingsDep, StoreDep
+from app.messages import say
 from app.s3store import ObjectStoreError
 from app.schemas import Status
 
@@ -24,21 +25,18 @@ async def read_health() -> Status:
     dependencies=[InternalOnly],
     responses={503: {"description": "The storage volume is not writable, or the bucket unusable"}},
 )
-async def read_readiness(store: StoreDep) -> Status:
+async def read_readiness(store: StoreDep, settings: SettingsDep) -> Status:
     try:
         await run_in_threadpool(store.check_writable)
     except ObjectStoreError as error:
         logger.warning("readiness check failed: %s", error)
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"The bucket cannot be used ({error}): check S3_ENDPOINT, S3_BUCKET and the "
-            "S3 credentials in .env.",
+            status.HTTP_503_SERVICE_UNAVAILABLE, say(settings, "bucket_unusable", error=error)
         ) from error
     except OSError as error:
         logger.warning("readiness check failed: %s", error)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"The storage volume is not writable ({error.strerror or error}): check STORAGE_DIR, "
-            "its permissions and free space.",
+            say(settings, "volume_not_writable", error=error.strerror or error),
         ) from error
     return Status(status="ok")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import AUTH, TOKEN, Backend, stored_files, upload
 
-MIB = 1024 * 1024
+MB = 1_000_000  # MAX_UPLOAD_MB=1: one decimal megabyte
 
 
 def test_upload_streams_the_raw_body_into_a_sharded_file(
@@ -82,7 +82,7 @@ def test_upload_without_the_internal_token_is_refused_and_writes_nothing(
 def test_a_declared_size_over_the_limit_is_refused_before_reading(
     client: TestClient, backend: Backend
 ) -> None:
-    response = upload(client, b"x" * (MIB + 1))
+    response = upload(client, b"x" * (MB + 1))
     assert response.status_code == 413
     assert response.json()["detail"] == "The file is larger than the 1 MB upload limit."
     assert backend.stored() == []
@@ -100,8 +100,23 @@ def test_a_streamed_body_over_the_limit_is_cut_and_removed(
     assert backend.stored() == []
 
 
-def test_exactly_the_limit_is_accepted(client: TestClient) -> None:
-    assert upload(client, b"z" * MIB).json()["size"] == MIB
+def test_exactly_the_limit_is_accepted_and_one_byte_more_is_not(
+    client: TestClient, backend: Backend
+) -> None:
+    """MAX_UPLOAD_MB counts decimal megabytes, as the backend does: 1 MB is 1,000,000 bytes."""
+    assert upload(client, b"z" * MB).json()["size"] == MB
+    assert upload(client, b"z" * (MB + 1)).status_code == 413  # declared: refused before reading
+
+    def chunks(total: int) -> Iterator[bytes]:  # no Content-Length: counted while reading
+        for start in range(0, total, 100_000):
+            yield b"s" * min(100_000, total - start)
+
+    streamed = client.post("/storage/upload", content=chunks(MB), headers=AUTH)
+    assert streamed.status_code == 201 and streamed.json()["size"] == MB
+    over = client.post("/storage/upload", content=chunks(MB + 1), headers=AUTH)
+    assert over.status_code == 413
+    assert over.json()["detail"] == "The file is larger than the 1 MB upload limit."
+    assert len(backend.stored()) == 2  # the two accepted files, nothing of the refused ones
 
 
 def test_an_over_long_file_name_is_a_clear_422(client: TestClient) -> None:
