@@ -23,7 +23,7 @@ const HOME = { guest: '#/signin', user: '#/files' };
 
 const appName = document.title;
 const root = document.getElementById('app');
-const state = { user: null, flash: null, firstRender: true };
+const state = { user: null, flash: null, firstRender: true, path: null, followQuery: null };
 
 /** A message shown once, at the top of the next page rendered (e.g. "You are signed out"). */
 function flash(message, kind = 'info') {
@@ -44,6 +44,10 @@ const context = {
   },
   flash,
   navigate,
+  /** The view follows changes of its own ?query (Back, Forward, its links) without being rebuilt. */
+  followQuery(handler) {
+    state.followQuery = handler;
+  },
   async signOut(message = t('signin.signedOut')) {
     await signOut();
     state.user = null;
@@ -85,6 +89,11 @@ function render() {
   if (route?.access === 'guest' && state.user) return navigate(HOME.user);
   if (route && route.access !== 'guest' && !state.user) return navigate(HOME.guest);
   if (!route && path === '/') return navigate(state.user ? HOME.user : HOME.guest);
+
+  // Same page, another ?query (the files page's page, sort or search): the view shows it itself.
+  if (route && path === state.path && state.followQuery && !state.flash) return state.followQuery(params);
+  state.path = path;
+  state.followQuery = null;
 
   const isAllowed = !route || route.access !== 'admin' || state.user.role === 'admin';
   const view = route && isAllowed ? route.view : notFoundView;

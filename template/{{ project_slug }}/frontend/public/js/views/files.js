@@ -5,9 +5,19 @@ import { formatBytes, formatDateTime, formatPercent } from '../format.js';
 import { lang, t } from '../i18n.js';
 import { uploadFile } from '../uploader.js';
 import { confirmDialog } from './dialog.js';
+import { cleanSearch, filesHash, filesRequest, readQuery } from './file-query.js';
+import { previewDialog, previewKind } from './file-preview.js';
 import { pager } from './pager.js';
 
 const PAGE_SIZE = 24;
+// A search runs this long after the last key typed (one request per pause, not per key).
+const SEARCH_DELAY_MS = 300;
+// The sort menu's choices: each key both ways, in the order people look for them.
+const SORT_CHOICES = [
+  ['date', 'desc', 'files.sortNewest'], ['date', 'asc', 'files.sortOldest'],
+  ['name', 'asc', 'files.sortNameAsc'], ['name', 'desc', 'files.sortNameDesc'],
+  ['size', 'desc', 'files.sortLargest'], ['size', 'asc', 'files.sortSmallest'],
+];
 // Finished uploads stay visible this long, so the user sees "Uploaded" before the row goes.
 const DONE_ROW_MS = 4000;
 // Download links expire (the backend's DOWNLOAD_LINK_MINUTES): they are renewed this long before.
@@ -50,7 +60,7 @@ function thumbnail(file) {
   return image;
 }
 
-export function filesView() {
+export function filesView(context, params) {
   const listRegion = h('div', { class: 'file-list-region' });
   const countLabel = h('span', { class: 'count' });
   const uploadList = h('ul', { class: 'upload-list', 'aria-label': t('files.uploadsHeading') });
@@ -62,7 +72,8 @@ export function filesView() {
       picker.value = ''; // picking the same file again must fire `change` again
     },
   });
-  let offset = 0;
+  // Which page of which list: from the URL, and written back to it (file-query.js).
+  let query = readQuery(params);
   let total = 0;
   // The caller's limits (GET /api/files/usage): space used and left, the largest file accepted.
   const maxSizeHint = h('span', { class: 'hint drop-max' });
@@ -153,8 +164,11 @@ export function filesView() {
       cancel.remove();
       status.textContent = `${file.name}: ${t('upload.done')}`;
       setTimeout(() => row.remove(), DONE_ROW_MS);
-      offset = 0;
-      loadPage();
+      // On the default list (newest first, no search) the new file is first on page 1: go there.
+      // Elsewhere the user chose a page, an order or a search: it stays, with the file counted.
+      const isDefaultList = query.sort === 'date' && query.order === 'desc' && !query.q;
+      if (isDefaultList && query.page > 1) showQuery({ ...query, page: 1 }, { replace: true });
+      else loadPage();
     }).catch((error) => {
       if (error?.name === 'AbortError') finish('cancelled', t('upload.cancelled'));
       else finish('error', uploadErrorMessage(error));
@@ -181,53 +195,134 @@ export function filesView() {
         return;
       }
     }
-    if (offset > 0 && total - 1 <= offset) offset -= PAGE_SIZE;
-    await loadPage();
+    await loadPage(); // the last file of the last page gone: loadPage goes to the new last page
     listHeading.focus();
   }
 
   // A link that has expired (a tab left open, a computer that slept) is renewed before it is
-  // followed: the click asks the API for the file again, then follows the fresh link.
-  async function openFile(event, file, card) {
-    if (linkIsFresh(file)) return;
-    event.preventDefault();
-    const clicked = event.currentTarget; // null once the event is over
+  // followed: the API is asked for the file again. Resolves false when that failed (and said so).
+  async function freshen(file, card) {
+    if (linkIsFresh(file)) return true;
     try {
       Object.assign(file, await request('GET', `/api/files/${encodeURIComponent(file.id)}`));
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 401)) showListError(describeError(error));
-      return;
+      return false;
     }
-    for (const link of card.querySelectorAll('a[download]')) link.href = file.url;
-    clicked.click();
+    card.querySelector('a.file-name').href = file.url;
+    return true;
   }
 
+  async function openFile(event, file, card) {
+    const kind = previewKind(file);
+    const link = event.currentTarget; // null once the event is over
+    // A modified click (new tab, save as) is the browser's; a plain one previews or downloads.
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    if (!kind && linkIsFresh(file)) return; // a download the browser does itself
+    event.preventDefault();
+    if (!(await freshen(file, card))) return;
+    if (kind) previewDialog({ file, kind, returnFocus: link });
+    else link.click();
+  }
+
+  // One row per file in a list rather than cards in a grid: at thousands of files people search
+  // and sort more than they browse pictures, and a row gives the whole name the width of the page
+  // to wrap in (a card cut it at "facture-2025-03.…"), with size and date aligned for comparing.
+  // One tab stop for the file (its name: preview or download; the whole row is its click target)
+  // and one per action (Delete).
   function fileCard(file) {
     const card = h('li', { class: 'file-card', 'data-file-id': file.id });
-    const follow = (event) => openFile(event, file, card);
+    const kind = previewKind(file);
     card.append(
-      h('a', {
-        class: 'file-link', href: file.url, download: file.name,
-        'aria-label': t('files.download', { name: file.name }), onclick: follow,
-      }, thumbnail(file)),
+      thumbnail(file),
       h('div', { class: 'file-info' },
         h('a', {
-          class: 'file-name', href: file.url, download: file.name, title: file.name, onclick: follow,
+          class: 'file-name', href: file.url, download: kind ? null : file.name,
+          'aria-haspopup': kind ? 'dialog' : null,
+          'aria-describedby': `${file.id}-meta`,
+          onclick: (event) => openFile(event, file, card),
         }, file.name),
-        h('p', { class: 'file-meta' },
+        h('p', { class: 'file-meta', id: `${file.id}-meta` },
+          h('span', {}, kind ? t(`files.kind.${kind}`) : t('files.kind.download')), ' · ',
           h('span', {}, formatBytes(file.size)), ' · ',
           h('time', { datetime: file.created_at }, formatDateTime(file.created_at)))),
       h('button', {
-        type: 'button', class: 'btn btn-danger-quiet btn-small',
+        type: 'button', class: 'btn btn-danger-quiet btn-small file-action',
         'aria-label': t('files.deleteLabel', { name: file.name }),
         onclick: (event) => deleteFile(file, event.currentTarget),
       }, t('files.delete')));
     return card;
   }
 
-  function goToPage(newOffset) {
-    offset = newOffset;
-    loadPage().then(() => listHeading.focus());
+  /** Show the list `next` names: a new history entry (Back returns here), or in place of this one. */
+  function showQuery(next, { replace = false } = {}) {
+    const hash = filesHash(next);
+    query = next;
+    if (hash !== window.location.hash) {
+      if (replace) window.history.replaceState(window.history.state, '', hash);
+      else window.history.pushState(null, '', hash);
+    }
+    syncControls();
+    return loadPage();
+  }
+
+  // --- Search and sort (the URL holds both, with the page)
+  const searchInput = h('input', {
+    id: uid('file-search'), class: 'input', type: 'search', name: 'q', maxlength: 255,
+    autocomplete: 'off', spellcheck: 'false', value: query.q,
+  });
+  let searchTimer = null;
+  // The first key of a search adds a history entry (Back returns to the list before it); the
+  // next keys of the same search replace it, so Back does not step back one letter at a time.
+  let searchEntry = false;
+  function search() {
+    clearTimeout(searchTimer);
+    const q = cleanSearch(searchInput.value);
+    if (q === query.q) return;
+    showQuery({ ...query, q, page: 1 }, { replace: searchEntry });
+    searchEntry = true;
+  }
+  searchInput.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(search, SEARCH_DELAY_MS);
+  });
+  const searchForm = h('form', { class: 'file-search', role: 'search', onsubmit: (event) => {
+    event.preventDefault(); // Enter searches at once
+    search();
+  } },
+  h('label', { for: searchInput.id }, t('files.searchLabel')), searchInput);
+
+  const sortSelect = h('select', {
+    id: uid('file-sort'), class: 'input', name: 'sort',
+    onchange: () => {
+      const [sort, order] = sortSelect.value.split(':');
+      searchEntry = false;
+      showQuery({ ...query, sort, order, page: 1 });
+    },
+  }, SORT_CHOICES.map(([sort, order, key]) => h('option', { value: `${sort}:${order}` }, t(key))));
+  const sortField = h('div', { class: 'file-sort' },
+    h('label', { for: sortSelect.id }, t('files.sortLabel')), sortSelect);
+
+  /** The controls show the query (after Back, Forward or a link). */
+  function syncControls() {
+    sortSelect.value = `${query.sort}:${query.order}`;
+    if (cleanSearch(searchInput.value) !== query.q) searchInput.value = query.q;
+  }
+  syncControls();
+
+  // Back, Forward, a link to another page of this list: the router hands the new query over
+  // instead of building the page again (uploads in progress and focus stay).
+  context?.followQuery?.((next) => {
+    query = readQuery(next);
+    searchEntry = false;
+    syncControls();
+    loadPage();
+  });
+
+  let focusListAfterLoad = false;
+  function pageLinkClicked() {
+    searchEntry = false;
+    focusListAfterLoad = true; // the new page starts at the list's heading
   }
 
   function showListError(text) {
@@ -249,26 +344,58 @@ export function filesView() {
     }, delay);
   }
 
+  let latestLoad = 0;
   async function loadPage() {
+    const thisLoad = ++latestLoad; // an older answer arriving late is ignored
     listRegion.setAttribute('aria-busy', 'true');
     try {
-      const page = await request('GET', `/api/files?offset=${offset}&limit=${PAGE_SIZE}`);
+      const page = await request('GET', filesRequest(query, PAGE_SIZE));
+      if (thisLoad !== latestLoad) return;
+      const lastPage = Math.max(1, Math.ceil(page.total / PAGE_SIZE));
+      if (query.page > lastPage) {
+        // A page past the end (files deleted since, a link from earlier): the last one instead.
+        showQuery({ ...query, page: lastPage }, { replace: true });
+        return;
+      }
       loadUsage();
       renewLinksBefore(page.items);
       total = page.total;
       const plural = new Intl.PluralRules(lang).select(total); // French: 0 and 1 are singular
-      countLabel.textContent = t(plural === 'one' ? 'files.countOne' : 'files.count', { count: total });
+      countLabel.textContent = query.q
+        ? t(plural === 'one' ? 'files.matchesOne' : 'files.matches', { count: total, q: query.q })
+        : t(plural === 'one' ? 'files.countOne' : 'files.count', { count: total });
+      if (query.q) status.textContent = countLabel.textContent; // heard while typing
+      const offset = (query.page - 1) * PAGE_SIZE;
       replaceChildren(listRegion, page.items.length
         ? [
-          h('ul', { class: 'file-grid' }, page.items.map(fileCard)),
-          pager({ offset, total, pageSize: PAGE_SIZE, label: t('pager.files'), go: goToPage }),
+          h('ul', { class: 'file-grid file-list', 'aria-labelledby': 'files-heading' }, page.items.map(fileCard)),
+          pager({
+            offset, total, pageSize: PAGE_SIZE, label: t('pager.files'), go: pageLinkClicked,
+            href: (newOffset) => filesHash({ ...query, page: newOffset / PAGE_SIZE + 1 }),
+          }),
         ]
-        : h('p', { class: 'empty-state' }, t('files.empty')));
+        : emptyList());
+      if (focusListAfterLoad) listHeading.focus();
     } catch (error) {
+      if (thisLoad !== latestLoad) return;
       if (!(error instanceof ApiError && error.status === 401)) showListError(describeError(error));
     } finally {
-      listRegion.removeAttribute('aria-busy');
+      if (thisLoad === latestLoad) {
+        focusListAfterLoad = false;
+        listRegion.removeAttribute('aria-busy');
+      }
     }
+  }
+
+  function emptyList() {
+    if (!query.q) return h('p', { class: 'empty-state' }, t('files.empty'));
+    return h('div', { class: 'empty-state' },
+      h('p', {}, t('files.noMatch', { q: query.q })),
+      h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => {
+        searchInput.value = '';
+        search();
+        searchInput.focus();
+      } }, t('files.clearSearch')));
   }
 
   const listHeading = h('h2', { id: 'files-heading', tabindex: '-1' }, t('files.listHeading'), ' ', countLabel);
@@ -278,6 +405,8 @@ export function filesView() {
     h('section', { class: 'upload-panel', 'aria-label': t('files.uploadsHeading') },
       picker, dropZone, uploadList),
     h('section', { class: 'files-panel', 'aria-labelledby': 'files-heading' },
-      listHeading, usageLine, listRegion),
+      listHeading, usageLine,
+      h('div', { class: 'file-toolbar' }, searchForm, sortField),
+      listRegion),
     status);
 }
