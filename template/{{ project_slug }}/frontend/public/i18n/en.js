@@ -10,6 +10,9 @@ export default {
   "nav.signOut": "Sign out",
   "nav.signedInAs": "Signed in as {email}",
 
+  "nav.menu": "Menu",
+  "error.tooManyWait": "Too many attempts. Try again in {wait}.",
+
   "signin.title": "Sign in",
   "signin.intro": "Welcome back. Sign in to reach your files.",
   "signin.email": "E-mail address",

@@ -10,6 +10,9 @@ export default {
   "nav.signOut": "Se déconnecter",
   "nav.signedInAs": "Connecté en tant que {email}",
 
+  "nav.menu": "Menu",
+  "error.tooManyWait": "Trop de tentatives. Réessayez dans {wait}.",
+
   "signin.title": "Connexion",
   "signin.intro": "Bon retour. Connectez-vous pour retrouver vos fichiers.",
   "signin.email": "Adresse e-mail",

@@ -1,14 +1,19 @@
 // The backend API (same origin, /api/...). The access token lives in this module's memory only:
 // never in localStorage or sessionStorage, where any script could read it. The refresh token is an
 // HttpOnly cookie (Path=/api/auth) that the browser sends to /api/auth/refresh by itself.
+import { formatDuration } from './format.js';
 import { t } from './i18n.js';
 
-/** A failed API call: `status` 0 means the server was not reached. */
+/**
+ * A failed API call: `status` 0 means the server was not reached; `retryAfter`, the seconds to
+ * wait before trying again when the server said (a 429's Retry-After), else null.
+ */
 export class ApiError extends Error {
-  constructor(status, detail = null) {
+  constructor(status, detail = null, retryAfter = null) {
     super(typeof detail === 'string' ? detail : `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -18,11 +23,28 @@ const EXPIRY_MARGIN_MS = 30_000;
 let accessToken = null;
 let expiresAt = 0;
 let pendingRefresh = null;
+// Set once the session is over (signed out, here or in another tab, or expired): requests still
+// on their way then fail quietly instead of trying a refresh that can only be refused.
+let sessionOver = false;
 
-/** Fired when the session ends without the user asking (refresh cookie expired or revoked). */
+/**
+ * Fired when the session ends: `expired` when it ends without the user asking (refresh cookie
+ * expired or revoked), here or in another tab; `signed-out` when the user signed out in another tab.
+ */
 export const sessionEvents = new EventTarget();
 
+// Every tab of the site hears when one of them sees the session end, and ends it too: the tabs
+// share the refresh cookie, so a session over in one is over in all.
+const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('session') : null;
+tabs?.addEventListener('message', ({ data }) => {
+  if (data !== 'expired' && data !== 'signed-out') return;
+  forgetToken();
+  sessionOver = true;
+  sessionEvents.dispatchEvent(new Event(data));
+});
+
 function storeToken({ access_token: token, expires_in: seconds }) {
+  sessionOver = false;
   accessToken = token;
   expiresAt = Date.now() + (Number(seconds) || 60) * 1000;
 }
@@ -68,12 +90,26 @@ async function send(url, init) {
   return response;
 }
 
+/** Seconds to wait from a Retry-After header (seconds or an HTTP date); null without one. */
+function retryAfter(response) {
+  const value = response.headers.get('Retry-After')?.trim();
+  if (!value) return null;
+  if (/^\d+$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(1, Math.ceil((date - serverNow()) / 1000));
+}
+
+function failure(response, body) {
+  return new ApiError(response.status, body?.detail ?? null, retryAfter(response));
+}
+
 /**
  * Get a new access token from the refresh cookie. Resolves true on success, false when there is
  * no valid session; rejects with ApiError when the server cannot answer. Concurrent callers share
  * one request, because the backend rotates the cookie on every refresh.
  */
 export function refreshSession() {
+  if (sessionOver) return Promise.resolve(false);
   pendingRefresh ??= (async () => {
     try {
       const response = await acrossTabs(() =>
@@ -86,12 +122,30 @@ export function refreshSession() {
       }
       forgetToken();
       if (response.status === 401 || response.status === 403) return false;
-      throw new ApiError(response.status, body?.detail ?? null);
+      throw failure(response, body);
     } finally {
       pendingRefresh = null;
     }
   })();
   return pendingRefresh;
+}
+
+/**
+ * At page load: the session this browser may have, from the refresh cookie. Resolves true when
+ * signed in, false when not; the server answers 204 rather than 401 for "not signed in", so a
+ * guest's visit shows no failed request in the console.
+ */
+export async function resumeSession() {
+  const response = await acrossTabs(() =>
+    send('/api/auth/session', { method: 'POST', headers: { Accept: 'application/json' } }),
+  );
+  const body = await readBody(response);
+  if (response.ok && body?.access_token) {
+    storeToken(body);
+    return true;
+  }
+  if (response.status === 204) return false;
+  throw failure(response, body);
 }
 
 /**
@@ -106,7 +160,11 @@ function acrossTabs(task) {
 
 function sessionExpired() {
   forgetToken();
-  sessionEvents.dispatchEvent(new Event('expired'));
+  if (!sessionOver) {
+    sessionOver = true;
+    sessionEvents.dispatchEvent(new Event('expired'));
+    tabs?.postMessage('expired');
+  }
   return new ApiError(401, null);
 }
 
@@ -140,7 +198,7 @@ export async function request(method, path, { json, form } = {}) {
     if (response.status === 401) throw sessionExpired();
   }
   const body = await readBody(response);
-  if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);
+  if (!response.ok) throw failure(response, body);
   return body;
 }
 
@@ -151,7 +209,7 @@ export async function signIn(email, password) {
     body: new URLSearchParams({ username: email, password }),
   });
   const body = await readBody(response);
-  if (!response.ok || !body?.access_token) throw new ApiError(response.status, body?.detail ?? null);
+  if (!response.ok || !body?.access_token) throw failure(response, body);
   storeToken(body);
 }
 
@@ -168,7 +226,7 @@ export async function resetPassword({ token, email, newPassword }) {
 export async function registrationMode() {
   const response = await send('/api/auth/registration', { headers: { Accept: 'application/json' } });
   const body = await readBody(response);
-  if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);
+  if (!response.ok) throw failure(response, body);
   return body.registration;
 }
 
@@ -179,19 +237,21 @@ async function postAnonymous(path, json) {
     body: JSON.stringify(json),
   });
   const body = await readBody(response);
-  if (!response.ok) throw new ApiError(response.status, body?.detail ?? null);
+  if (!response.ok) throw failure(response, body);
   return body;
 }
 
-/** End the session on the server (cookie cleared, refresh family revoked), then in memory. */
+/** End the session on the server (cookie cleared, refresh family revoked), then in memory and in every other tab. */
 export async function signOut() {
   const headers = accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
   forgetToken();
+  sessionOver = true;
   try {
     await send('/api/auth/logout', { method: 'POST', headers });
   } catch {
     // Offline: the token is gone from memory anyway and the cookie expires on its own.
   }
+  tabs?.postMessage('signed-out');
 }
 
 /** Forget the token without calling the server (after a password change revoked the session). */
@@ -225,7 +285,9 @@ export function describeError(error, byStatus = {}) {
     case 404: return t('error.notFound');
     case 413: return t('upload.tooLargeNoMax');
     case 422: return t('error.invalid', { details: describeDetails(error.detail) });
-    case 429: return t('error.tooMany');
+    case 429: return error.retryAfter
+      ? t('error.tooManyWait', { wait: formatDuration(error.retryAfter) })
+      : t('error.tooMany');
     case 502: case 503: case 504: return t('error.unavailable');
     default:
       if (error.status >= 400 && error.status < 500 && error.detail) {

@@ -29,15 +29,10 @@ export function formatDay(iso) {
   return dayFormat.format(new Date(iso));
 }
 
-// Numbers, percentages and durations in the language's typography: French "40 %" and "1 234"
-// (narrow no-break spaces), English "40%" and "1,234". Intl does it, so no string carries a space.
-const numberFormat = new Intl.NumberFormat(lang);
+// Percentages and durations in the language's typography: French "40 %" (a no-break space, so the
+// sign never starts a line), English "40%". Intl does it, so no string carries the space.
+// (Plain numbers in messages: t() formats them, i18n.js.)
 const percentFormat = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 0 });
-
-/** 1234 → "1 234" / "1,234". */
-export function formatNumber(value) {
-  return numberFormat.format(value);
-}
 
 /** 0.4 → "40 %" / "40%"; rounded down, so a file part-sent never shows 100 %. */
 export function formatPercent(fraction) {

@@ -8,12 +8,19 @@ export const lang = SUPPORTED.includes(document.documentElement.lang)
 
 const messages = (await import(`../i18n/${lang}.js`)).default;
 
-/** The string for `key` with `{name}` placeholders replaced from `params`. */
+// Numbers written the language's way: "1 234" in French (a narrow no-break space), "1,234" in English.
+const numberFormat = new Intl.NumberFormat(lang);
+
+/** The string for `key` with `{name}` placeholders replaced from `params` (numbers formatted). */
 export function t(key, params = {}) {
   const text = messages[key];
   if (text === undefined) {
     console.warn(`Missing translation: ${key}`);
     return key;
   }
-  return text.replace(/\{(\w+)\}/g, (match, name) => (name in params ? String(params[name]) : match));
+  return text.replace(/\{(\w+)\}/g, (match, name) => {
+    if (!(name in params)) return match;
+    const value = params[name];
+    return typeof value === 'number' ? numberFormat.format(value) : String(value);
+  });
 }

@@ -1,6 +1,6 @@
 // Entry point: restore the session from the refresh cookie, then show the page the URL names.
-import { describeError, refreshSession, request, sessionEvents, signOut } from './api.js';
-import { h, replaceChildren } from './dom.js';
+import { describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
+import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
 import { filesView } from './views/files.js';
 import { notFoundView } from './views/not-found.js';
@@ -35,6 +35,43 @@ function navigate(hash) {
   else window.location.hash = hash;
 }
 
+/** Show `hash` in place of the current entry (a page the visitor may not see): Back skips it. */
+function redirect(hash) {
+  window.history.replaceState(window.history.state, '', hash);
+  render();
+}
+
+// Deep links survive signing in: a signed-out visitor of #/profile is sent to
+// #/signin?next=%2Fprofile and, once signed in, on to #/profile (its ?query too).
+/** The sign-in page, remembering the in-app page `next` ('/files?page=3') to return to. */
+function signInFor(next) {
+  return next ? `${HOME.guest}?next=${encodeURIComponent(next)}` : HOME.guest;
+}
+
+/** The hash to go to after signing in: `next` if it names a page of this app the user may see. */
+function afterSignIn(next, user) {
+  if (typeof next !== 'string' || !next.startsWith('/')) return HOME.user;
+  const route = ROUTES[next.split('?')[0]];
+  if (!route || route.access === 'guest' || (route.access === 'admin' && user.role !== 'admin')) {
+    return HOME.user; // only routes of this app: never another site, never a loop back to a form
+  }
+  return `#${next}`;
+}
+
+/** The page this tab shows, as `next` for signInFor (null on a guest page). */
+function currentPage() {
+  const page = window.location.hash.replace(/^#/, '');
+  return ROUTES[page.split('?')[0]]?.access === 'guest' ? null : page || null;
+}
+
+/** The session is over (signed out here or elsewhere, or ended on the server): back to sign-in. */
+function endSession(message, kind, next = null) {
+  if (!state.user) return;
+  state.user = null;
+  flash(message, kind);
+  redirect(signInFor(next));
+}
+
 const context = {
   get user() {
     return state.user;
@@ -47,6 +84,16 @@ const context = {
   /** The view follows changes of its own ?query (Back, Forward, its links) without being rebuilt. */
   followQuery(handler) {
     state.followQuery = handler;
+  },
+  /** Signed in (or up) on a page whose `params` may hold `next`: go there, or to the files. */
+  signedIn(user, params) {
+    state.user = user;
+    navigate(afterSignIn(params?.get('next'), user));
+  },
+  /** `hash` of a guest page, carrying on the `next` of `params` (sign-in ⇄ sign-up links). */
+  keepNext(hash, params) {
+    const next = params?.get('next');
+    return next ? `${hash}?next=${encodeURIComponent(next)}` : hash;
   },
   async signOut(message = t('signin.signedOut')) {
     await signOut();
@@ -64,31 +111,49 @@ function header(path) {
     .filter(([, route]) => route.nav && (route.access !== 'admin' || state.user.role === 'admin'))
     .map(([routePath, route]) => h('li', {},
       h('a', { href: `#${routePath}`, 'aria-current': routePath === path ? 'page' : null }, t(route.nav))));
-  return h('header', { class: 'topbar' },
-    h('div', { class: 'topbar-inner' },
-      brand,
-      h('nav', { 'aria-label': t('app.mainNav') }, h('ul', { class: 'nav-links' }, links)),
-      h('div', { class: 'account' },
-        h('span', { class: 'account-email', title: t('nav.signedInAs', { email: state.user.email }) },
-          state.user.email),
-        h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => context.signOut() },
-          t('nav.signOut')))));
+  // On phones the links and the account fold into a menu behind one button (CSS shows the
+  // button below 40rem only), so the header is one short row; the menu shows the whole e-mail.
+  const menu = h('div', { id: uid('menu'), class: 'menu' },
+    h('nav', { 'aria-label': t('app.mainNav') }, h('ul', { class: 'nav-links' }, links)),
+    h('div', { class: 'account' },
+      h('span', { class: 'account-email', title: t('nav.signedInAs', { email: state.user.email }) },
+        state.user.email),
+      h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => context.signOut() },
+        t('nav.signOut'))));
+  const bar = h('header', { class: 'topbar' });
+  const toggle = h('button', {
+    type: 'button', class: 'btn btn-quiet menu-toggle', 'aria-expanded': 'false', 'aria-controls': menu.id,
+    onclick: () => openMenu(toggle.getAttribute('aria-expanded') !== 'true'),
+  }, h('span', { class: 'menu-icon', 'aria-hidden': 'true' }), t('nav.menu'));
+  function openMenu(open) {
+    toggle.setAttribute('aria-expanded', String(open));
+    bar.classList.toggle('is-open', open);
+  }
+  bar.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || !bar.classList.contains('is-open')) return;
+    openMenu(false);
+    toggle.focus();
+  });
+  bar.append(h('div', { class: 'topbar-inner' }, brand, toggle, menu));
+  return bar;
 }
 
 function flashBanner() {
   if (!state.flash) return null;
   const { message, kind } = state.flash;
   state.flash = null;
-  return h('p', { class: `banner banner-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message);
+  return h('p', {
+    class: `banner banner-${kind}`, role: kind === 'error' ? 'alert' : 'status', 'data-message': '',
+  }, message);
 }
 
 function render() {
   const [path, query = ''] = (window.location.hash.replace(/^#/, '') || '/').split('?');
   const params = new URLSearchParams(query);
   const route = ROUTES[path];
-  if (route?.access === 'guest' && state.user) return navigate(HOME.user);
-  if (route && route.access !== 'guest' && !state.user) return navigate(HOME.guest);
-  if (!route && path === '/') return navigate(state.user ? HOME.user : HOME.guest);
+  if (route?.access === 'guest' && state.user) return redirect(afterSignIn(params.get('next'), state.user));
+  if (route && route.access !== 'guest' && !state.user) return redirect(signInFor(currentPage()));
+  if (!route && path === '/') return redirect(state.user ? HOME.user : HOME.guest);
 
   // Same page, another ?query (the files page's page, sort or search): the view shows it itself.
   if (route && path === state.path && state.followQuery && !state.flash) return state.followQuery(params);
@@ -118,16 +183,14 @@ function skipToMain(event) {
   document.getElementById('main')?.focus();
 }
 
-sessionEvents.addEventListener('expired', () => {
-  if (!state.user) return;
-  state.user = null;
-  flash(t('signin.sessionExpired'), 'error');
-  navigate('#/signin');
-});
+// The session ended on the server (here or in another tab), or the user signed out in another
+// tab: this tab signs out too, and signing in again brings the user back to this page.
+sessionEvents.addEventListener('expired', () => endSession(t('signin.sessionExpired'), 'error', currentPage()));
+sessionEvents.addEventListener('signed-out', () => endSession(t('signin.signedOut'), 'info', currentPage()));
 
 async function restoreSession() {
   try {
-    if (await refreshSession()) state.user = await request('GET', '/api/users/me');
+    if (await resumeSession()) state.user = await request('GET', '/api/users/me');
   } catch (error) {
     state.user = null;
     flash(describeError(error), 'error');

@@ -7,10 +7,10 @@ import { field, formMessage, whileBusy } from './form.js';
 // Mirrors the backend's rule (schemas.PASSWORD_MIN_LENGTH), so the browser says it before a round trip.
 export const PASSWORD_MIN_LENGTH = 8;
 
-async function openSession(context, email, password) {
+/** Sign in, then go where the visitor was heading (`next` in `params`, see main.js) or to the files. */
+async function openSession(context, params, email, password) {
   await signIn(email, password);
-  context.setUser(await request('GET', '/api/users/me'));
-  context.navigate('#/files');
+  context.signedIn(await request('GET', '/api/users/me'), params);
 }
 
 function signInErrors() {
@@ -20,7 +20,7 @@ function signInErrors() {
   };
 }
 
-export function signInView(context) {
+export function signInView(context, params) {
   const email = field(t('signin.email'), {
     type: 'email', name: 'email', autocomplete: 'username', required: true, autofocus: true,
   });
@@ -35,7 +35,7 @@ export function signInView(context) {
     message.clear();
     await whileBusy(submit, t('signin.busy'), async () => {
       try {
-        await openSession(context, email.input.value.trim(), password.input.value);
+        await openSession(context, params, email.input.value.trim(), password.input.value);
       } catch (error) {
         message.error(describeError(error, signInErrors()));
         password.input.select();
@@ -48,7 +48,7 @@ export function signInView(context) {
   const signUpOffer = h('p', { class: 'switch' });
   registrationMode().then((mode) => {
     signUpOffer.replaceChildren(...(mode === 'open'
-      ? [`${t('signin.noAccount')} `, h('a', { href: '#/signup' }, t('signin.toSignup'))]
+      ? [`${t('signin.noAccount')} `, h('a', { href: context.keepNext('#/signup', params) }, t('signin.toSignup'))]
       : [t(`signin.noAccount.${mode}`)]));
   }, () => signUpOffer.replaceChildren());
 
@@ -61,10 +61,11 @@ export function signInView(context) {
 }
 
 /** The sign-up form; `invitation` (the secret of an invitation link) lets it work in invite mode. */
-export function signUpView(context, { invitation = null } = {}) {
+export function signUpView(context, params, { invitation = null } = {}) {
   const fullName = field(t('signup.fullName'), { type: 'text', name: 'full_name', autocomplete: 'name', maxlength: 255 });
+  // The e-mail address is the account's user name: password managers save it with the password.
   const email = field(t('signup.email'), {
-    type: 'email', name: 'email', autocomplete: 'email', required: true, maxlength: 254,
+    type: 'email', name: 'email', autocomplete: 'username', required: true, maxlength: 254,
   });
   const password = field(t('signup.password'), {
     type: 'password', name: 'password', autocomplete: 'new-password', required: true,
@@ -88,7 +89,7 @@ export function signUpView(context, { invitation = null } = {}) {
       const credentials = { email: email.input.value.trim(), password: password.input.value };
       try {
         await signUp({ ...credentials, fullName: fullName.input.value.trim(), invitation });
-        await openSession(context, credentials.email, credentials.password);
+        await openSession(context, params, credentials.email, credentials.password);
       } catch (error) {
         // 400: the invitation is used, expired or for another address; the server says which.
         message.error(describeError(error, { 409: t('signup.emailTaken') }));
@@ -109,12 +110,13 @@ export function signUpView(context, { invitation = null } = {}) {
     h('h1', { id: 'signup-title', tabindex: '-1' }, t(invitation ? 'join.title' : 'signup.title')),
     h('p', { class: 'lead' }, t(invitation ? 'join.intro' : 'signup.intro')),
     form,
-    h('p', { class: 'switch' }, `${t('signup.haveAccount')} `, h('a', { href: '#/signin' }, t('signup.toSignin'))));
+    h('p', { class: 'switch' }, `${t('signup.haveAccount')} `,
+      h('a', { href: context.keepNext('#/signin', params) }, t('signup.toSignin'))));
 }
 
 /** #/join?token=…: sign up through an invitation link. */
 export function joinView(context, params) {
-  return signUpView(context, { invitation: params.get('token') });
+  return signUpView(context, params, { invitation: params.get('token') });
 }
 
 /** #/reset?token=…: choose a new password with a one-time link from an administrator. */

@@ -14,6 +14,21 @@ export function field(label, attributes = {}, hint = null) {
 }
 
 /**
+ * Show `content` (text, or a node such as a link to copy) in `region` as the page's message.
+ * One message at a time, the newest: any other message shown on the page (an earlier form's, or
+ * "You are signed out" from the previous page) goes, so an old one never sits above the news.
+ */
+export function showMessage(region, kind, content) {
+  if (!region.isConnected) return; // its page is gone (e.g. the session ended): nothing to say there
+  for (const old of document.querySelectorAll('[data-message]')) old.remove();
+  const message = typeof content === 'string'
+    ? h('p', { class: `banner banner-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, content)
+    : content;
+  message.setAttribute('data-message', '');
+  region.replaceChildren(message);
+}
+
+/**
  * The place where a form says what went wrong (role=alert, so it is read out when it appears)
  * or that it worked (role=status).
  */
@@ -22,10 +37,10 @@ export function formMessage() {
   return {
     element,
     error(text) {
-      element.replaceChildren(h('p', { class: 'banner banner-error', role: 'alert' }, text));
+      showMessage(element, 'error', text);
     },
     success(text) {
-      element.replaceChildren(h('p', { class: 'banner banner-success', role: 'status' }, text));
+      showMessage(element, 'success', text);
     },
     clear() {
       element.replaceChildren();

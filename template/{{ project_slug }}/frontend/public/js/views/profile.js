@@ -11,8 +11,9 @@ function detailsForm(context) {
   const fullName = field(t('profile.fullName'), {
     type: 'text', name: 'full_name', autocomplete: 'name', maxlength: 255, value: user.full_name ?? '',
   });
+  // The address is the account's user name: a password manager updates the saved one from here.
   const email = field(t('profile.email'), {
-    type: 'email', name: 'email', autocomplete: 'email', required: true, maxlength: 254, value: user.email,
+    type: 'email', name: 'email', autocomplete: 'username', required: true, maxlength: 254, value: user.email,
   });
   // Changing the e-mail address needs the password: whoever borrows a session cannot take the account.
   const password = field(t('profile.emailPassword'), {
@@ -60,7 +61,13 @@ function detailsForm(context) {
       message.element, fullName.element, email.element, password.element, h('div', {}, submit)));
 }
 
-function passwordForm() {
+function passwordForm(context) {
+  // Password managers save a new password under the user name of its form: this one has it
+  // hidden (the e-mail address), as browsers ask of every form with a password.
+  const username = h('input', {
+    type: 'email', name: 'username', autocomplete: 'username', value: context.user.email,
+    readonly: true, hidden: true,
+  });
   const current = field(t('profile.currentPassword'), {
     type: 'password', name: 'current_password', autocomplete: 'current-password', required: true,
   });
@@ -88,6 +95,7 @@ function passwordForm() {
           json: { current_password: current.input.value, new_password: next.input.value },
         });
         form.reset();
+        username.value = context.user.email; // reset() empties it too
         message.success(t('profile.passwordSaved'));
       } catch (error) {
         // 400: the current password is wrong (401 would mean the session itself is over).
@@ -98,7 +106,7 @@ function passwordForm() {
   }
 
   const form = h('form', { class: 'stack', onsubmit: onSubmit },
-    message.element, current.element, next.element, confirm.element, h('div', {}, submit));
+    message.element, username, current.element, next.element, confirm.element, h('div', {}, submit));
   return h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
     h('h2', { id: 'password-heading' }, t('profile.passwordHeading')), form);
 }
@@ -106,5 +114,5 @@ function passwordForm() {
 export function profileView(context) {
   return h('div', { class: 'profile-page' },
     h('h1', { tabindex: '-1' }, t('profile.title')),
-    h('div', { class: 'two-columns' }, detailsForm(context), passwordForm()));
+    h('div', { class: 'two-columns' }, detailsForm(context), passwordForm(context)));
 }

@@ -7,10 +7,31 @@ import { formatBytes, formatDateTime, formatDay } from '../format.js';
 import { t } from '../i18n.js';
 import { PASSWORD_MIN_LENGTH } from './auth.js';
 import { confirmDialog, promptDialog } from './dialog.js';
-import { field, formMessage, whileBusy } from './form.js';
+import { field, formMessage, showMessage, whileBusy } from './form.js';
 import { pager } from './pager.js';
 
 const PAGE_SIZE = 20;
+
+/**
+ * A table that becomes one card per row on phones (app.css, .table-stack): each cell shows its
+ * column's name from `data-label`. The roles are spelled out because a table whose parts CSS
+ * displays as blocks loses them in some browsers' accessibility trees.
+ */
+function stackedTable(caption, columns, rows) {
+  return h('div', { class: 'table-scroll' }, h('table', { class: 'table table-stack', role: 'table' },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' },
+      columns.map((column) => h('th', { scope: 'col', role: 'columnheader' }, column)))),
+    h('tbody', { role: 'rowgroup' }, rows.map((cells) => {
+      const row = h('tr', { role: 'row', 'data-email': cells.email ?? null });
+      cells.forEach((cell, index) => {
+        cell.setAttribute('role', 'cell');
+        cell.setAttribute('data-label', columns[index]);
+        row.append(cell);
+      });
+      return row;
+    }))));
+}
 
 /** A one-time link to hand on, in a read-only field the admin can select and copy. */
 function linkBox(labelKey, email, issued) {
@@ -32,7 +53,7 @@ function addPeople(onAdded) {
     await whileBusy(invite, t('admin.busy'), async () => {
       try {
         const issued = await request('POST', '/api/invitations', { json: { email: email.input.value.trim() } });
-        message.element.replaceChildren(linkBox('admin.invitationLink', email.input.value.trim(), issued));
+        showMessage(message.element, 'success', linkBox('admin.invitationLink', email.input.value.trim(), issued));
         message.element.querySelector('input')?.focus();
         onAdded();
       } catch (error) {
@@ -84,14 +105,12 @@ function auditLog() {
     try {
       const page = await request('GET', `/api/audit?offset=${offset}&limit=${PAGE_SIZE}`);
       replaceChildren(region, page.items.length === 0 ? h('p', { class: 'empty-state' }, t('audit.empty')) : [
-        h('div', { class: 'table-scroll' }, h('table', { class: 'table' },
-          h('caption', { class: 'visually-hidden' }, t('audit.title')),
-          h('thead', {}, h('tr', {}, ['when', 'who', 'what', 'whom'].map((c) => h('th', { scope: 'col' }, t(`audit.${c}`))))),
-          h('tbody', {}, page.items.map((entry) => h('tr', {},
+        stackedTable(t('audit.title'), ['when', 'who', 'what', 'whom'].map((c) => t(`audit.${c}`)),
+          page.items.map((entry) => [
             h('td', {}, h('time', { datetime: entry.at }, formatDateTime(entry.at))),
             h('td', {}, entry.actor_email),
             h('td', {}, t(`audit.action.${entry.action}`), entry.detail ? h('span', { class: 'hint' }, ` (${entry.detail})`) : null),
-            h('td', {}, entry.target_email ?? '')))))),
+            h('td', {}, entry.target_email ?? '')])),
         pager({ offset, total: page.total, pageSize: PAGE_SIZE, label: t('audit.pages'), go: (o) => { offset = o; load(); } }),
       ]);
     } catch (error) {
@@ -110,9 +129,7 @@ export function usersView(context) {
   const audit = auditLog();
 
   function say(kind, content) {
-    message.replaceChildren(typeof content === 'string'
-      ? h('p', { class: `banner banner-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, content)
-      : content);
+    showMessage(message, kind, content);
   }
 
   /** Run an admin action, then reload the table and the audit log. */
@@ -199,7 +216,7 @@ export function usersView(context) {
     const isSelf = user.id === context.user.id;
     const action = user.is_active ? 'deactivate' : 'reactivate';
     const usage = t('users.usageOf', { used: formatBytes(user.used_bytes), quota: formatBytes(user.quota_bytes) });
-    return h('tr', { 'data-email': user.email },
+    return Object.assign([
       h('td', { class: 'cell-email' }, user.email, isSelf ? h('span', { class: 'tag' }, t('users.you')) : null),
       h('td', {}, user.full_name ?? ''),
       h('td', {}, t(`role.${user.role}`)),
@@ -217,7 +234,8 @@ export function usersView(context) {
         isSelf ? null : button(t(`users.${action}`), t(`users.${action}Label`, { email: user.email }),
           (b) => setActive(b, user, !user.is_active), user.is_active ? 'btn-danger-quiet' : 'btn-quiet', user.id, 'active'),
         isSelf ? null : button(t('users.delete'), t('users.deleteLabel', { email: user.email }),
-          (b) => remove(b, user), 'btn-danger-quiet')));
+          (b) => remove(b, user), 'btn-danger-quiet')),
+    ], { email: user.email });
   }
 
   async function loadPage() {
@@ -226,11 +244,7 @@ export function usersView(context) {
       const page = await request('GET', `/api/users?offset=${offset}&limit=${PAGE_SIZE}`);
       const columns = ['email', 'fullName', 'role', 'status', 'usage', 'created', 'actions'];
       replaceChildren(region, page.items.length === 0 ? h('p', { class: 'empty-state' }, t('users.empty')) : [
-        h('div', { class: 'table-scroll' },
-          h('table', { class: 'table' },
-            h('caption', { class: 'visually-hidden' }, t('users.title')),
-            h('thead', {}, h('tr', {}, columns.map((column) => h('th', { scope: 'col' }, t(`users.${column}`))))),
-            h('tbody', {}, page.items.map(row)))),
+        stackedTable(t('users.title'), columns.map((column) => t(`users.${column}`)), page.items.map(row)),
         pager({
           offset, total: page.total, pageSize: PAGE_SIZE, label: t('pager.users'),
           go: (newOffset) => {
