@@ -76,6 +76,43 @@ def worker_rss_mb(pid: int) -> list[float]:
     return [round(rss_mb(worker), 1) for worker in workers(pid)]
 
 
+def smaps_mb(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS of a process in MB, from /proc/<pid>/smaps_rollup. RSS counts every page
+    the process maps, shared ones too (the imports a forked worker shares with its parent); PSS
+    splits each shared page between the processes that map it (the sum over processes is their
+    real total); USS is what the process alone holds (what stopping it would free)."""
+    fields: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return {"rss": 0.0, "pss": 0.0, "uss": 0.0}
+    for line in text.splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0])
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return {
+        "rss": round(fields.get("Rss", 0) * 1024 / MB, 1),
+        "pss": round(fields.get("Pss", 0) * 1024 / MB, 1),
+        "uss": round(private * 1024 / MB, 1),
+    }
+
+
+def tree_memory_mb(pid: int) -> dict[str, dict[str, float]]:
+    """`tree_rss_mb`'s roles, each with its RSS, PSS and USS (smaps_mb)."""
+    roles = {"worker": pid} if workers(pid) == [pid] else {"supervisor": pid}
+    if "supervisor" in roles:
+        for child in children(pid):
+            if is_resource_tracker(child):
+                roles["tracker"] = child
+        for index, child in enumerate(workers(pid), start=1):
+            roles[f"worker {index}"] = child
+    return {role: smaps_mb(member) for role, member in roles.items()}
+
+
+def worker_memory_mb(pid: int) -> list[dict[str, float]]:
+    return [smaps_mb(worker) for worker in workers(pid)]
+
+
 class PeakMemory:
     """`with PeakMemory({"backend": pid}) as peak: ...`, then `peak.result()` in MB.
 

@@ -35,7 +35,12 @@ from helpers import render, set_settings, template_snapshot, world_readable_tmpd
 from http_load import Load  # noqa: E402
 from login import measure_login  # noqa: E402
 from machine import describe_machine  # noqa: E402
-from memory import tree_rss_mb, worker_rss_mb  # noqa: E402
+from memory import (  # noqa: E402
+    tree_memory_mb,
+    tree_rss_mb,
+    worker_memory_mb,
+    worker_rss_mb,
+)
 from render import measure_render  # noqa: E402
 from report import check_targets, format_table  # noqa: E402
 from transfer import upload  # noqa: E402
@@ -120,6 +125,14 @@ def measure(
         results["idle_rss_per_worker_max_mb"] = max(
             rss for pid in python_services.values() for rss in worker_rss_mb(pid)
         )
+        # The same processes with what they share counted once (PSS) and what each holds alone
+        # (USS): forked workers share the imports with their parent (app.core.workers).
+        results["idle_memory_mb"] = {
+            name: tree_memory_mb(pid) for name, pid in python_services.items()
+        }
+        backend_workers = worker_memory_mb(python_services["backend"])
+        results["idle_pss_per_worker_max_mb"] = max(m["pss"] for m in backend_workers)
+        results["idle_uss_per_worker_max_mb"] = max(m["uss"] for m in backend_workers)
         cafile = str(stack.state_dir / "tls" / "selfsigned.crt")
         account = create_account(stack.url, cafile)
         direct = f"http://127.0.0.1:{stack.port('backend')}"

@@ -21,7 +21,7 @@ import httpx
 from alternate import alternate
 from api_load import bearer_script, wrk_measure
 from http_load import Load, run_wrk
-from memory import tree_rss_mb, worker_rss_mb
+from memory import tree_memory_mb, tree_rss_mb, worker_rss_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers import free_port, load_runner, services_venv  # noqa: E402
@@ -52,15 +52,32 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+# uvicorn's own --workers, as round 2 ran it: every worker a new interpreter (multiprocessing's
+# spawn) that imports the app itself. app.core.workers imports it once and forks the workers.
+UVICORN_SPAWN = [
+    "-c",
+    "import sys; from uvicorn.main import main; main(sys.argv[1:])",
+    "app.main:app",
+]
+
+
 @contextlib.contextmanager
-def extra_backend(project: Path, state_dir: Path, workers: int) -> Iterator[tuple[str, int]]:
-    """A backend with `workers` workers beside the stack's; yields its URL and PID."""
+def extra_backend(
+    project: Path, state_dir: Path, workers: int, spawn: bool = False
+) -> Iterator[tuple[str, int]]:
+    """A backend with `workers` workers beside the stack's, started as the image starts it (or,
+    with `spawn`, by uvicorn's own --workers); yields its URL and PID."""
     runner = load_runner(project)
-    env = {**runner.Stack(state_dir).service_env(), "BACKEND_WORKERS": str(workers)}
+    env = {
+        **runner.Stack(state_dir).service_env(),
+        "BACKEND_WORKERS": str(workers),
+        **({"WEB_CONCURRENCY": str(workers)} if spawn else {}),
+    }
     python = services_venv(project) / "bin" / "python"
     port = free_port()
-    log = state_dir / "logs" / f"bench-backend-{workers}-workers.log"
-    command = [str(python), "-m", "app.core.workers", "--host", "127.0.0.1", "--port", str(port)]
+    log = state_dir / "logs" / f"bench-backend-{workers}-workers{'-spawn' if spawn else ''}.log"
+    start = UVICORN_SPAWN if spawn else ["-m", "app.core.workers"]
+    command = [str(python), *start, "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [*command, "--no-access-log"],
@@ -101,6 +118,10 @@ def measure_workers(
         time.sleep(1)  # let the workers of the second one finish starting
         idle = {"1 worker": tree_rss_mb(one_pid), f"{many} workers": tree_rss_mb(many_pid)}
         per_worker = worker_rss_mb(one_pid) + worker_rss_mb(many_pid)
+        idle_memory = {
+            "1 worker": tree_memory_mb(one_pid),
+            f"{many} workers, forked after import": tree_memory_mb(many_pid),
+        }
         if warmup_seconds:
             for url in (one_url, many_url):
                 run_wrk(url + path, script, Load(load.connections, load.threads, warmup_seconds))
@@ -113,8 +134,13 @@ def measure_workers(
             ),
             pairs,
         )
+    # The same worker count started by uvicorn's --workers, for its memory only (no load).
+    with extra_backend(project, state_dir, many, spawn=True) as (_, spawn_pid):
+        time.sleep(1)
+        idle_memory[f"{many} workers, uvicorn spawn"] = tree_memory_mb(spawn_pid)
     return {
         "workers": many,
+        "idle_memory_mb": idle_memory,
         "one": compared["a"],
         "many": compared["b"],
         "many_over_one": compared["ratio_b_over_a"],

@@ -56,6 +56,13 @@ def test_render_and_boot_are_timed(smoke: tuple[dict, str]) -> None:
     assert results["settings"]["BACKEND_WORKERS"] == "0"
     backend_workers = [role for role in results["idle_rss_mb"]["backend"] if "worker" in role]
     assert len(backend_workers) == min(4, results["machine"]["cores"]), results["idle_rss_mb"]
+    # RSS, PSS and USS of the same processes: PSS counts shared pages once, so it is between.
+    memory = results["idle_memory_mb"]["backend"]
+    assert set(memory) == set(results["idle_rss_mb"]["backend"])
+    for role in memory.values():
+        assert 0 < role["uss"] <= role["pss"] <= role["rss"], memory
+    assert positive(results["idle_pss_per_worker_max_mb"])
+    assert results["idle_uss_per_worker_max_mb"] <= results["idle_pss_per_worker_max_mb"]
 
 
 @pytest.mark.parametrize("endpoint", ["health", "users_me"])
@@ -102,6 +109,16 @@ def test_one_worker_is_compared_with_two(smoke: tuple[dict, str]) -> None:
     assert positive(workers["idle_rss_per_worker_max_mb"])
 
 
+def test_forked_workers_share_the_imports_that_spawned_ones_repeat(smoke: tuple[dict, str]) -> None:
+    """app.core.workers imports the app once and forks its workers; uvicorn's own --workers
+    starts each as a new interpreter that imports it again (and a resource tracker beside)."""
+    memory = smoke[0]["workers"]["idle_memory_mb"]
+    forked, spawned = memory["2 workers, forked after import"], memory["2 workers, uvicorn spawn"]
+    assert "tracker" in spawned and "tracker" not in forked
+    for index in (1, 2):
+        assert forked[f"worker {index}"]["uss"] < spawned[f"worker {index}"]["uss"], memory
+
+
 def test_logins_and_their_memory(smoke: tuple[dict, str]) -> None:
     login = smoke[0]["login"]
     assert login["errors"] == 0, login
@@ -125,7 +142,7 @@ def test_upload_and_download_through_the_edge(smoke: tuple[dict, str]) -> None:
 
 def test_every_target_is_checked_and_the_table_printed(smoke: tuple[dict, str]) -> None:
     results, stdout = smoke
-    assert len(results["targets"]) == 14
+    assert len(results["targets"]) == 15
     for check in results["targets"]:
         assert positive(check["value"]), check
         assert isinstance(check["met"], bool), check
