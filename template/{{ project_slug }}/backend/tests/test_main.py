@@ -72,7 +72,11 @@ async def test_a_database_outage_is_a_503_with_a_message(
 async def test_unknown_paths_answer_in_the_same_json_shape(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/nothing-here")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {"detail": "Not Found: no such address in the API; check the URL."}
+    wrong_method = await client.put("/api/health")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "GET"
+    assert wrong_method.json() == {"detail": "Method Not Allowed: this address does not take PUT."}
 
 
 async def test_each_request_is_logged_as_one_json_line_without_secrets(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg import OperationalError as PsycopgOperationalError
 from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.messages import problem_of, say
 
@@ -28,6 +30,18 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    # The router's own answers (no such route, a method a route does not take) carry HTTP's English
+    # reason phrase: put a sentence in the site's language in its place.
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = say("route_not_found")
+    elif exc.status_code == 405 and detail == "Method Not Allowed":
+        detail = say("method_not_allowed", method=request.method)
+    worded = StarletteHTTPException(exc.status_code, detail=detail, headers=exc.headers)
+    return await http_exception_handler(request, worded)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.error("database unavailable on %s %s: %r", request.method, request.url.path, exc)
     return JSONResponse({"detail": say("database_unavailable")}, status_code=503)
@@ -40,6 +54,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     for unavailable in (
         PsycopgOperationalError,
         PoolTimeout,

@@ -208,6 +208,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Erreur interne : le serveur n'a pas pu traiter cette demande. Réessayez ; si "
         "cela persiste, prévenez un administrateur.",
     },
+    "route_not_found": {
+        "en": "Not Found: no such address in the API; check the URL.",
+        "fr": "Introuvable : cette adresse n'existe pas dans l'API ; vérifiez l'URL.",
+    },
+    "method_not_allowed": {
+        "en": "Method Not Allowed: this address does not take {method}.",
+        "fr": "Méthode non acceptée : cette adresse n'accepte pas {method}.",
+    },
     "not_ready": {
         "en": "Not ready: {down} unreachable.",
         "fr": "Pas prêt : {down} injoignable(s).",

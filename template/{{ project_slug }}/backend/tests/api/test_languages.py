@@ -322,3 +322,15 @@ async def test_a_cross_site_request_is_refused_in_the_sites_language(
         en="Cross-site request refused: this action can only be sent from the site's own "
         "pages. Open the site and try again there.",
     )
+
+
+async def test_an_unknown_address_is_answered_in_the_sites_language(
+    client: httpx.AsyncClient, language: str
+) -> None:
+    response = await client.get("/api/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["detail"] == expected(
+        language,
+        fr="Introuvable : cette adresse n'existe pas dans l'API ; vérifiez l'URL.",
+        en="Not Found: no such address in the API; check the URL.",
+    )
