@@ -204,7 +204,8 @@ async def test_refresh_without_a_valid_cookie_is_refused(
 async def test_resuming_without_a_session_answers_no_content_not_an_error(
     client: httpx.AsyncClient, cookie: str | None
 ) -> None:
-    """A page opening in a signed-out browser asks /session: 204, so nothing fails in its console."""
+    """A page opening in a signed-out browser asks /session: 204, so nothing fails in its
+    console."""
     response = await _post_with_cookie(client, "/api/auth/session", cookie)
     assert response.status_code == 204
     assert response.content == b""
