@@ -336,9 +336,15 @@ def test_each_file_is_one_tab_stop_plus_its_delete_button(
     link = page.get_by_role("link", name="photo-des-vacances.png", exact=True)
     link.focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_role("dialog", name="photo-des-vacances.png")).to_be_visible()
+    dialog = page.get_by_role("dialog", name="photo-des-vacances.png")
+    expect(dialog).to_be_visible()
+    page.emulate_media(color_scheme="dark")  # the list and its preview in the dark scheme
+    record(page, f"69-preview-image-dark-{size}")
     page.keyboard.press("Escape")
     expect(link).to_be_focused()
+    page.goto(f"{site.url}/#/files?page=2&sort=name&order=desc")
+    expect_range(page, site, 25, 200)
+    record(page, f"69-files-dark-{size}")
     watch.assert_clean()
 
 

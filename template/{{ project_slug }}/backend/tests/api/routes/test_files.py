@@ -389,6 +389,21 @@ async def test_a_bad_list_parameter_is_a_422_naming_it(
     assert all(word in error["msg"] for word in words), error["msg"]
 
 
+async def test_the_list_parameters_are_in_the_openapi_document(app) -> None:
+    parameters = {
+        parameter["name"]: parameter
+        for parameter in app.openapi()["paths"]["/api/files"]["get"]["parameters"]
+    }
+    assert {"offset", "limit", "q", "sort", "order"} <= parameters.keys()
+    assert parameters["sort"]["schema"]["enum"] == ["name", "date", "size"]
+    assert parameters["sort"]["schema"]["default"] == "date"
+    assert parameters["q"]["schema"]["maxLength"] == 255
+    assert ["asc", "desc"] in (
+        option.get("enum") for option in parameters["order"]["schema"]["anyOf"]
+    )
+    assert all(parameters[name].get("description") for name in ("q", "sort", "order"))
+
+
 async def test_ten_thousand_files_are_searched_and_sorted_through_indexes(
     client: httpx.AsyncClient, user: Member
 ) -> None:
