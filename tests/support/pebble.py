@@ -40,12 +40,14 @@ def start_pebble(
     root: Path,
     processes: list[subprocess.Popen],
     listen_host: str = "127.0.0.1",
+    site_address: str = "127.0.0.1",
 ) -> str:
     """Start pebble-challtestsrv (DNS: every name is 127.0.0.1) and Pebble validating HTTP-01 on
     http_port; write Pebble's root CA to `root`; return the ACME directory URL.
 
     Pebble's API listens on `listen_host` (0.0.0.0 for clients in containers, which reach it at
-    their network's gateway address: `listener` must name that address).
+    their network's gateway address: `listener` must name that address). Every name resolves to
+    `site_address` (where the edge answers HTTP-01 on http_port).
 
     `listener` is (CA, certificate, key) of Pebble's own HTTPS listener (make_test_ca)."""
     listener_ca, listener_cert, listener_key = listener
@@ -65,7 +67,7 @@ def start_pebble(
                 "-management",
                 f"127.0.0.1:{dns_mgmt_port}",
                 "-defaultIPv4",
-                "127.0.0.1",
+                site_address,
                 "-defaultIPv6",
                 "",
             ],

@@ -10,10 +10,13 @@ of Docker are touched):
     root namespace   bridge closo-swbr 10.241.0.254/24 (the object store listens here)
       |- veth csw1-h <-> eth in netns closo-sw1: node 1, 10.241.0.1, the manager
       |- veth csw2-h <-> eth in netns closo-sw2: node 2, 10.241.0.2, a worker
+    (the image registry, registry.py, listens on 10.241.0.254:5000: each dockerd lists it as an
+    insecure registry, plain HTTP on the tests' own bridge)
 
 Each node is a dockerd with its own data root (in the user's cache, so images survive between
 runs), exec root, pid file, socket, bridge (-b, made in its namespace) and address pool, started
-with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 (no task start tries a registry first). Both run in
+with DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 (no task start tries a registry first) unless it is one
+of the `pulling` nodes (see swarm_cluster). Both run in
 namespaces of their own because a dockerd started in the root namespace deletes and recreates
 Docker's iptables chains there, under the feet of the engine the containers and deploy layers use
 at the same time. The namespaces reach the outside (pip in image builds) through one masquerade
@@ -43,6 +46,8 @@ from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, _alive, e
 
 SUBNET = "10.241.0.0/24"
 HOST_ADDRESS = "10.241.0.254"
+# The tests' image registry (registry.py), on the bridge: both nodes pull from it over HTTP.
+REGISTRY_ADDRESS = f"{HOST_ADDRESS}:5000"
 ROOT_BRIDGE = "closo-swbr"
 COMMENT = "closo-template swarm tests"
 # Overlay networks of the swarm (ingress included), apart from every node's own pool.
@@ -203,7 +208,7 @@ def _node_engine(number: int, run_dir: Path) -> Engine:
     )
 
 
-def _spawn(node: Node, timeout: float = 60) -> None:
+def _spawn(node: Node, pulls: bool, timeout: float = 60) -> None:
     engine = node.engine
     dockerd = " ".join(
         [
@@ -215,6 +220,7 @@ def _spawn(node: Node, timeout: float = 60) -> None:
             f"--host {engine.host}",
             f"--bridge csw{node.number}-br",
             f"--default-address-pool base=10.24{2 + node.number}.0.0/16,size=24",
+            f"--insecure-registry {REGISTRY_ADDRESS}",
         ]
     )
     with engine.log.open("ab") as log:
@@ -230,7 +236,7 @@ def _spawn(node: Node, timeout: float = 60) -> None:
                 "-c",
                 f"hostname closo-swarm-{node.number} && {dockerd}",
             ],
-            env={**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"},
+            env={**os.environ, **({} if pulls else {"DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"})},
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
@@ -293,14 +299,21 @@ def check_requirements() -> None:
 
 
 @contextlib.contextmanager
-def swarm_cluster(run_dir: Path, count: int = 2) -> Iterator[Cluster]:
-    """Two dockerds in namespaces of their own, node 1 the manager, node 2 a worker."""
+def swarm_cluster(
+    run_dir: Path, count: int = 2, pulling: tuple[int, ...] = ()
+) -> Iterator[Cluster]:
+    """Two dockerds in namespaces of their own, node 1 the manager, node 2 a worker.
+
+    The nodes numbered in `pulling` pull a task's image before starting it, as every node does
+    by default (from the registry of registry.py); the others use the images they have and pull
+    none (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1), which keeps a task of an image that exists in
+    no registry here (the look-alike postgres) from stalling on Docker Hub first."""
     check_requirements()
     with exclusive("swarm"):
-        yield from _cluster(run_dir, count)
+        yield from _cluster(run_dir, count, pulling)
 
 
-def _cluster(run_dir: Path, count: int) -> Iterator[Cluster]:
+def _cluster(run_dir: Path, count: int, pulling: tuple[int, ...]) -> Iterator[Cluster]:
     run_dir.mkdir(parents=True, exist_ok=True)
     nodes = [Node(n, _node_engine(n, run_dir)) for n in range(1, count + 1)]
     for node in nodes:
@@ -310,7 +323,7 @@ def _cluster(run_dir: Path, count: int) -> Iterator[Cluster]:
     try:
         _network_up(count)
         for node in nodes:
-            _spawn(node)
+            _spawn(node, pulls=node.number in pulling)
             _clean_engine(node)
         manager, workers = nodes[0], nodes[1:]
         # A 1 s heartbeat: a lost node is declared down in seconds rather than 15 s.

@@ -1,22 +1,28 @@
-"""A rendered deploy_mode=swarm project deployed on the test swarm by its own remote_swarm.sh.
+"""A rendered deploy_mode=swarm project deployed on the test swarm by its own scripts.
 
-The project folder plays the server's REMOTE_DIR (the files swarm_deploy would upload are there
-already), and remote_swarm.sh runs with DOCKER_HOST set to the manager, exactly as swarm_deploy
-runs it over ssh. Images are built and tagged by content on the manager (`images-tag`: no
-registry answers here), then loaded into the worker; the stack resolves no image
-(`STACK_RESOLVE_IMAGE=never`) and the nodes try no pull (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1,
-see cluster.py).
+Two ways, both with the project's own files unchanged:
+- over a real sshd (`Deployment.server` set, the swarm layer): the operator's scripts
+  (scripts/prod/swarm_*.sh) upload to the server's folder and run remote_swarm.sh there as the
+  deploy user, whose docker talks to the manager; images go through the tests' registry
+  (registry.py), pushed by swarm_deploy and pulled by the nodes.
+- directly (the benchmark): the project folder plays the server's folder and remote_swarm.sh runs
+  with DOCKER_HOST set to the manager; images are built and tagged by content on the manager
+  (`images-tag`) and loaded into the worker, the stack resolves no image
+  (`STACK_RESOLVE_IMAGE=never`) and the nodes try no pull (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1).
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from support.docker.images import base_images, ensure_base_images
+from support.sshd import SshServer
 
 from .cluster import STACK_SUBNET, Cluster, Node
 
@@ -32,6 +38,14 @@ class Deployment:
     slug: str
     ports: tuple[int, int]
     subnet: str = STACK_SUBNET
+    server: SshServer | None = None  # set: the project is deployed over ssh to its folder
+    registry: str = REGISTRY
+    outputs: dict[str, str] = field(default_factory=dict)  # what the operator's scripts printed
+
+    @property
+    def folder(self) -> Path:
+        """The server's copy of the project (where remote_swarm.sh runs)."""
+        return self.server.remote_dir if self.server else self.project
 
     @property
     def edge(self) -> str:
@@ -39,13 +53,11 @@ class Deployment:
         return self.cluster.manager.address
 
     def env(self, **extra: str) -> dict[str, str]:
-        import os
-
         return {
             **os.environ,
             "DOCKER_HOST": self.cluster.manager.engine.host,
             "PROJECT_SLUG": self.slug,
-            "SWARM_REGISTRY": REGISTRY,
+            "SWARM_REGISTRY": self.registry,
             "SWARM_SUBNET": self.subnet,
             "HTTP_PORT": str(self.ports[0]),
             "HTTPS_PORT": str(self.ports[1]),
@@ -54,16 +66,52 @@ class Deployment:
             **extra,
         }
 
-    def remote(self, *actions: str, timeout: float = 1500, **extra: str) -> str:
-        """Run remote_swarm.sh's actions; return its stdout (raises with its output)."""
-        result = subprocess.run(
-            ["sh", str(self.project / ".deploy" / "remote_swarm.sh"), *actions],
+    def run_remote(
+        self, *actions: str, timeout: float = 1500, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """remote_swarm.sh's actions, on the server over ssh (its settings.env, with `extra` set
+        in the environment for the run) or directly."""
+        if self.server is None:
+            return subprocess.run(
+                ["sh", str(self.project / ".deploy" / "remote_swarm.sh"), *actions],
+                cwd=self.project,
+                env=self.env(**extra),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        settings = {"PROJECT_SLUG": self.slug, **extra}
+        variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in settings.items())
+        command = (
+            f"cd {shlex.quote(str(self.folder))} && {variables} sh .deploy/remote_swarm.sh "
+            + " ".join(map(shlex.quote, actions))
+        )
+        return subprocess.run(
+            ["ssh", *shlex.split(self.server.ssh_opts), "-p", str(self.server.port),
+             f"{self.server.user}@127.0.0.1", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def script(
+        self, name: str, *args: str, answer: str = "", timeout: float = 1500
+    ) -> subprocess.CompletedProcess[str]:
+        """An operator's script (scripts/prod/NAME.sh) run from the project against the server."""
+        assert self.server is not None
+        return subprocess.run(
+            ["sh", str(self.project / "scripts" / "prod" / f"{name}.sh"), *args],
             cwd=self.project,
-            env=self.env(**extra),
+            env=self.server.script_env(),
+            input=answer,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
+
+    def remote(self, *actions: str, timeout: float = 1500, **extra: str) -> str:
+        """Run remote_swarm.sh's actions; return its stdout (raises with its output)."""
+        result = self.run_remote(*actions, timeout=timeout, **extra)
         if result.returncode != 0:
             raise AssertionError(
                 f"remote_swarm.sh {' '.join(actions)} exited {result.returncode}:\n"
@@ -72,11 +120,11 @@ class Deployment:
         return result.stdout + result.stderr
 
     def tags(self) -> dict[str, str]:
-        lines = (self.project / ".deploy" / "image-tags.env").read_text().splitlines()
+        lines = (self.folder / ".deploy" / "image-tags.env").read_text().splitlines()
         return dict(line.split("=", 1) for line in lines if "=" in line)
 
     def image(self, service: str) -> str:
-        return f"{REGISTRY}/{self.slug}/{service}:{self.tags()[service.upper() + '_TAG']}"
+        return f"{self.registry}/{self.slug}/{service}:{self.tags()[service.upper() + '_TAG']}"
 
     def service(self, name: str) -> str:
         return f"{self.slug}_{name}"
