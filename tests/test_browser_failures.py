@@ -21,6 +21,7 @@ import pytest
 from browser_fixtures import (
     PASSWORD,
     Site,
+    assert_accessible,
     make_site,
     read_messages,
     screenshot,
@@ -66,9 +67,10 @@ def signed_in_page(open_page, site: Site, prefix: str):
 
 def part_way(T, total: str) -> re.Pattern:
     """The progress text of a file of `total` (as shown) between 1 % and 99 %: "96 kB of 200 kB
-    (48 %)" in English."""
+    (48%)" in English (French puts a no-break space before the sign)."""
     text = re.escape(T("upload.progress", loaded="LOADED", total=total, percent="PERCENT"))
-    return re.compile(f"^{text}$".replace("LOADED", r"\d.*").replace("PERCENT", r"([1-9]|[1-9]\d)"))
+    percent = r"([1-9]|[1-9]\d)[\u00a0\u202f]?%"
+    return re.compile(f"^{text}$".replace("LOADED", r"\d.*").replace("PERCENT", percent))
 
 
 def a_file(name: str, size: int, mime: str = "application/octet-stream") -> dict:
@@ -132,6 +134,7 @@ def test_storage_down_is_explained_then_the_same_upload_works(open_page, site: S
     page.reload()
     expect(cards).to_have_count(2)
     expect(page.get_by_text(T("files.count", count=2))).to_be_visible()
+    assert_accessible(page, "files after the storage came back")
     watch.assert_clean({("/api/upload", 503)})
 
 
@@ -235,6 +238,7 @@ def test_drag_and_drop_two_files(open_page, site: Site):
     for file in dropped:
         content = bytes([file["fill"]]) * file["size"]
         assert stored[file["name"]]["sha256"] == hashlib.sha256(content).hexdigest()
+    assert_accessible(page, "files after a drop")
     watch.assert_clean()
 
 
