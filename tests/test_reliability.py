@@ -40,6 +40,7 @@ from reliability_fixtures import (
     disk_files,
     download_sha256,
     edge_client,
+    in_site_language,
     jwt_claims,
     jwt_encode,
     jwt_with_claims,
@@ -172,7 +173,11 @@ def test_storage_killed_uploads_answer_503_then_recover(fault_stack, fault_clien
         refused = upload(fault_client, headers, "during-outage.txt", b"x" * 50_000)
         elapsed = time.monotonic() - started
         assert refused.status_code == 503, refused.text
-        assert "storage" in refused.json()["detail"].lower()
+        assert refused.json()["detail"] == in_site_language(
+            fault_stack,
+            fr="Le service de stockage des fichiers est indisponible : réessayez dans un instant.",
+            en="The file storage service is unavailable; try again in a moment.",
+        )
         assert elapsed < 5, f"the 503 took {elapsed:.1f} s"
         assert db_stored_names(fault_stack) == rows_before, "a row was created for a failed upload"
         assert len(all_files(fault_client, headers)) == len(earlier)
@@ -308,9 +313,15 @@ def test_postgres_restart_under_load_fails_cleanly_and_recovers(
     ]
     assert not unclean, f"unclean answers: {unclean[:5]} (all: {statuses})"
     assert not [body for *_, body, _ in seen if "Traceback" in body]
+    database_down = in_site_language(
+        fault_stack,
+        fr="La base de données est indisponible : réessayez dans un instant.",
+        en="The database is unavailable; try again in a moment.",
+    )
     for *_, status, body, _ in seen:
-        if status == 503:
-            assert "unavailable" in httpx.Response(503, content=body).json()["detail"]
+        if status == 503:  # the backend's sentence, or the edge's own (English) one
+            detail = httpx.Response(503, content=body).json()["detail"]
+            assert detail == database_down or "unavailable" in detail, detail
     assert statuses[("outage", 503)] + statuses[("outage", "timeout")] > 0, statuses
     assert statuses[("before", 503)] == 0, statuses
     assert fault_stack.refresh()["services"]["backend"]["pid"] == backend_pid
@@ -538,9 +549,15 @@ def test_50_concurrent_registrations_of_one_email_make_one_account(stack: Stack)
         answers = list(pool.map(register, range(50)))
     statuses = Counter(answer.status_code for answer in answers)
     assert statuses == {201: 1, 409: 49}, statuses
+    taken = in_site_language(
+        stack,
+        fr="Un compte existe déjà avec cette adresse e-mail : connectez-vous, ou utilisez une "
+        "autre adresse.",
+        en="An account with this e-mail address already exists.",
+    )
     for answer in answers:
         if answer.status_code == 409:
-            assert "already exists" in answer.json()["detail"]
+            assert answer.json()["detail"] == taken
     with edge_client(stack) as client:
         assert login(client, email, PASSWORD)
         everyone = all_users(client, admin_headers(client, stack))
@@ -604,6 +621,82 @@ def test_one_time_links_used_twice_expired_or_by_another_email_are_refused(stack
     )
     assert details["reset used twice"][1] == details["used twice"][1]
     assert details["reset, wrong e-mail"][1] == details["wrong e-mail"][1]
+    assert details["used twice"][1] == in_site_language(
+        stack,
+        fr="Ce lien a déjà servi : demandez-en un nouveau à un administrateur.",
+        en="This link has already been used: ask an administrator for a new one.",
+    )
+    assert details["wrong e-mail"][1] == LINK_WRONG_EMAIL[stack.env["UI_LANGUAGE"]]
+    assert details["expired"][1] == LINK_EXPIRED[stack.env["UI_LANGUAGE"]]
+
+
+LINK_WRONG_EMAIL = {
+    "fr": "Ce lien a été créé pour une autre adresse e-mail : utilisez celle à laquelle il a "
+    "été envoyé.",
+    "en": "This link was made for another e-mail address: use the address it was sent to.",
+}
+LINK_EXPIRED = {
+    "fr": "Ce lien a expiré : demandez-en un nouveau à un administrateur.",
+    "en": "This link has expired: ask an administrator for a new one.",
+}
+
+
+def test_one_time_links_work_until_their_time_and_are_refused_once_it_has_passed(stack: Stack):
+    """A reset link and an invitation, issued through the edge with the lifetimes of settings.env
+    (RESET_LINK_MINUTES, INVITATION_HOURS), then shortened to a few seconds in the database (a
+    real wait would be half an hour): each is still good a moment before, the clock passes its
+    time, and the real code path refuses it with the clear message; nothing changed meanwhile."""
+    lifetime = 4  # seconds left after the shortening
+    with edge_client(stack) as client:
+        admin = admin_headers(client, stack)
+        user = register_and_login(client, "expiring-reset")
+        issued = client.post(f"/api/users/{user['id']}/password-reset", headers=admin)
+        reset = _token_of(issued)
+        invited = f"expiring.{uuid.uuid4().hex[:10]}@example.com"
+        issued_invitation = client.post("/api/invitations", headers=admin, json={"email": invited})
+        invitation = _token_of(issued_invitation)
+
+        # The lifetimes are the settings' (measured on the database's clock, the stack's own).
+        def seconds_left(email: str) -> float:
+            # The addresses are the test's own (hex): nothing to escape.
+            query = f"SELECT extract(epoch FROM expires_at - now()) FROM account_links WHERE email = '{email}'"  # noqa: E501, S608
+            return float(sql(stack, query))
+
+        reset_left, invitation_left = seconds_left(user["email"]), seconds_left(invited)
+        assert abs(reset_left - int(stack.env["RESET_LINK_MINUTES"]) * 60) < 30, reset_left
+        assert abs(invitation_left - int(stack.env["INVITATION_HOURS"]) * 3600) < 30
+        sql(
+            stack,
+            f"UPDATE account_links SET expires_at = now() + interval '{lifetime} seconds' "  # noqa: S608
+            f"WHERE email IN ('{user['email']}', '{invited}')",
+        )
+        shortened = time.monotonic()
+
+        def use_reset(address: str) -> httpx.Response:
+            body = {"token": reset, "email": address, "new_password": "pelican marble cove 58"}
+            return client.post("/api/auth/reset-password", json=body)
+
+        def sign_up(address: str) -> httpx.Response:
+            body = {"email": address, "password": PASSWORD, "invitation": invitation}
+            return client.post("/api/auth/register", json=body)
+
+        # Still alive: refused only for the other address (the right one would use it up).
+        stranger = f"stranger.{uuid.uuid4().hex[:6]}@example.com"
+        alive = [use_reset(stranger), sign_up(stranger)]
+        assert time.monotonic() - shortened < lifetime, "too slow to see the links alive"
+        for answer in alive:
+            assert answer.status_code == 400
+            assert answer.json()["detail"] == LINK_WRONG_EMAIL[stack.env["UI_LANGUAGE"]]
+        time.sleep(max(0.0, lifetime + 1 - (time.monotonic() - shortened)))
+        expired = {"reset": use_reset(user["email"]), "invitation": sign_up(invited)}
+        for kind, answer in expired.items():
+            assert answer.status_code == 400, (kind, answer.text)
+            assert answer.json()["detail"] == LINK_EXPIRED[stack.env["UI_LANGUAGE"]], kind
+        # Nothing happened: the old password still works, the invited person has no account.
+        assert login(client, user["email"], user["password"])
+        assert client.get("/api/users/me", headers=user["headers"]).status_code == 200
+        emails = [account["email"] for account in all_users(client, admin)]
+        assert invited not in emails
 
 
 def test_deleting_an_account_while_it_uploads_leaves_nothing_behind(stack: Stack):

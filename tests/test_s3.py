@@ -66,6 +66,11 @@ def user_headers(edge: httpx.Client) -> dict[str, str]:
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
+def in_site_language(stack: Stack, *, fr: str, en: str) -> str:
+    """The sentence a person reads on this stack: storage and backend follow UI_LANGUAGE."""
+    return {"fr": fr, "en": en}[stack.env["UI_LANGUAGE"]]
+
+
 def bucket_contents(store: SeaweedFS) -> list[str]:
     """Objects of the bucket and its open multipart uploads (`upload:<key>`)."""
     s3 = client(store)
@@ -151,7 +156,7 @@ def test_uploaded_html_downloads_as_an_inert_attachment(
 
 
 def test_a_deleted_file_is_a_json_404_at_the_edge_and_gone_from_the_bucket(
-    edge: httpx.Client, user_headers: dict[str, str], store: SeaweedFS
+    s3_stack: Stack, edge: httpx.Client, user_headers: dict[str, str], store: SeaweedFS
 ) -> None:
     uploaded = edge.post(
         "/api/upload", headers=user_headers, files={"file": ("a.txt", b"short-lived", "text/plain")}
@@ -161,7 +166,9 @@ def test_a_deleted_file_is_a_json_404_at_the_edge_and_gone_from_the_bucket(
     assert name not in bucket_contents(store)
     gone = edge.get(uploaded["url"])
     assert gone.status_code == 404
-    assert gone.json() == {"detail": "No such file."}
+    assert gone.json()["detail"] == in_site_language(
+        s3_stack, fr="Aucun fichier de ce nom.", en="No such file."
+    )
 
 
 def test_one_byte_over_the_limit_is_refused_and_its_multipart_upload_aborted(
@@ -188,7 +195,12 @@ def test_one_byte_over_the_limit_is_refused_and_its_multipart_upload_aborted(
         timeout=60,
     )
     assert direct.status_code == 413
-    assert f"{LIMIT_MB} MB upload limit" in direct.json()["detail"]
+    assert direct.json()["detail"] == in_site_language(
+        s3_stack,
+        fr=f"Le fichier dépasse la limite d'envoi de {LIMIT_MB} Mo : envoyez un fichier plus "
+        "petit.",
+        en=f"The file is larger than the {LIMIT_MB} MB upload limit.",
+    )
     assert bucket_contents(store) == before
     assert not any(kept.startswith("upload:") for kept in before)
 

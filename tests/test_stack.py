@@ -16,6 +16,12 @@ import httpx
 import pytest
 from helpers import Stack, load_runner, read_env, render
 
+
+def in_site_language(stack: Stack, *, fr: str, en: str) -> str:
+    """The sentence a person reads on this stack: the backend and storage follow UI_LANGUAGE."""
+    return {"fr": fr, "en": en}[stack.env["UI_LANGUAGE"]]
+
+
 pytestmark = pytest.mark.stack
 
 
@@ -262,7 +268,12 @@ def test_download_links_are_private_and_expire(client, user, stack):
     assert int(cache_control.rsplit("=", 1)[1]) <= 61 * 60
     bare = client.get(path)  # the stored name alone is no longer a key to the file
     assert bare.status_code == 403
-    assert "not valid" in bare.json()["detail"]
+    assert bare.json()["detail"] == in_site_language(
+        stack,
+        fr="Ce lien de téléchargement n'est pas valide : rouvrez le fichier depuis votre liste de "
+        "fichiers.",
+        en="This download link is not valid: open the file again from your list of files.",
+    )
     forged = client.get(record["url"].replace("expires=", "expires=1"))
     assert forged.status_code == 403
     # Deleted: the link stops working.
@@ -307,8 +318,12 @@ def test_a_file_of_exactly_the_size_limit_passes_and_one_byte_more_does_not(clie
         "/api/upload", headers=user["headers"], files={"file": ("over.bin", b"x" * (limit + 1))}
     )
     assert over.status_code == 413
-    assert over.json()["detail"] == (
-        f"The file is larger than the {stack.env['MAX_UPLOAD_MB']} MB upload limit."
+    limit_mb = stack.env["MAX_UPLOAD_MB"]
+    assert over.json()["detail"] == in_site_language(
+        stack,
+        fr=f"Le fichier dépasse la limite d'envoi de {limit_mb} Mo : envoyez un fichier plus "
+        "petit.",
+        en=f"The file is larger than the {limit_mb} MB upload limit.",
     )
 
 
@@ -320,7 +335,11 @@ def test_cross_site_requests_are_refused_and_the_site_itself_works_on_its_port(c
         data=form,
     )
     assert evil.status_code == 403
-    assert evil.json()["detail"].startswith("Cross-site request refused")
+    assert evil.json()["detail"].startswith(
+        in_site_language(
+            stack, fr="Requête d'un autre site refusée", en="Cross-site request refused"
+        )
+    )
     # The runner's edge listens on a port of its own: the page's Origin carries it.
     assert stack.url.startswith("https://localhost:")
     own = client.post("/api/auth/login", headers={"Origin": stack.url}, data=form)

@@ -185,10 +185,14 @@ def test_traversal_through_the_edge_finds_nothing(
 
 
 @pytest.mark.stack
-def test_a_deleted_file_is_gone_from_the_edge(edge: httpx.Client, internal: httpx.Client) -> None:
+def test_a_deleted_file_is_gone_from_the_edge(
+    stack: Stack, edge: httpx.Client, internal: httpx.Client
+) -> None:
     name = store(internal, b"short-lived", "a.txt")
     assert edge.get(link(internal, name)).status_code == 200
     assert internal.delete(f"/storage/files/{name}").status_code == 204
     gone = edge.get(link(internal, name))
     assert gone.status_code == 404
-    assert gone.json() == {"detail": "No such file."}
+    # Storage answers in the site's language (UI_LANGUAGE; the default stack is French).
+    expected = {"fr": "Aucun fichier de ce nom.", "en": "No such file."}
+    assert gone.json() == {"detail": expected[stack.env["UI_LANGUAGE"]]}
