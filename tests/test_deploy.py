@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port, read_env, render
-from support.deploy import server_with_acme
+from support.deploy import server_with_acme, steady_load, swap_window
 from support.docker.engine import Engine, container_state
 from support.docker.images import base_images, ensure_base_images
 from support.docker.site import https_client
@@ -223,7 +223,10 @@ def test_a_forced_renewal_reaches_nginx_by_itself(deployed: Deployment):
     deadline = time.monotonic() + 30
     while deployed.served_serial() == before and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert deployed.served_serial() != before, "nginx kept serving the old certificate"
+    log = deployed.engine.docker("logs", "--tail", "30", "closo_nginx", check=False)
+    assert deployed.served_serial() != before, (
+        f"nginx kept serving the old certificate; its log:\n{log.stdout}{log.stderr}"
+    )
 
 
 # --- Backup and restore ---------------------------------------------------------------------------
@@ -316,6 +319,38 @@ def test_a_second_deploy_all_with_a_backend_edit_replaces_only_the_backend(
         assert len(client.get("/api/files", headers=headers).json()["items"]) == 1
 
 
+def test_a_backend_replaced_under_load_never_shows_a_visitor_an_error_page(
+    deployed: Deployment, tmp_path: Path
+):
+    """deploy_backend replaces the backend (an edited image) while a signed-in visitor reads
+    /api/users/me in a loop: no answer is a 502 or an HTML page, and anything but a 200 is the
+    edge's JSON 503 with Retry-After. (remote.sh starts a stand-in of the new version first, so
+    the edge has a backend to send requests to throughout; the window is printed.)"""
+    project = copy_of(deployed, tmp_path)
+    main = next(project.glob("*/backend/app/main.py"))
+    main.write_text(main.read_text() + "\n# Another edit: replaced under load.\n")
+    with deployed.client() as client:
+        sign_up(deployed, client, "steady@example.org")
+        headers = account(client, "steady@example.org")
+    before = deployed.containers()["backend"][0]
+    with steady_load(deployed.client, "/api/users/me", headers) as answers:
+        time.sleep(1)
+        result = deployed.run("deploy_backend", project=project)
+        time.sleep(1)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert deployed.containers()["backend"][0] != before, "the backend was not replaced"
+    assert "beside the running one" in result.stderr
+    seen = swap_window(answers)
+    print("\nswap under load:", seen)
+    assert len(answers) > 50 and answers[-1].status == 200
+    for answer in answers:
+        if answer.status != 200:
+            assert answer.status == 503, answer
+            assert answer.content_type == "application/json", answer
+            assert answer.retry_after == "5", answer
+    deployed.timings["swap window under load"] = seen["window_s"]
+
+
 # --- Failures leave the running site as it was ----------------------------------------------------
 def assert_site_unchanged(deployed: Deployment, before: dict) -> None:
     assert deployed.containers() == before
@@ -337,11 +372,12 @@ def test_a_backend_that_does_not_start_is_never_put_in_place(deployed: Deploymen
     assert_site_unchanged(deployed, before)
 
 
-def test_a_new_version_that_does_not_stay_up_is_replaced_by_the_previous_one(
+def test_a_new_version_that_does_not_stay_up_never_replaces_the_running_one(
     deployed: Deployment, tmp_path
 ):
-    """It passes the pre-flight (its code imports) but exits at once when started: the previous
-    image goes back under the service's tag and runs again."""
+    """It passes the pre-flight (its code imports) but exits at once when started: its stand-in
+    never becomes healthy, so the running container is never stopped, and the previous image
+    goes back under the service's tag."""
     project = copy_of(deployed, tmp_path)
     dockerfile = next(project.glob("*/storage/Dockerfile"))
     text = dockerfile.read_text()
@@ -352,7 +388,7 @@ def test_a_new_version_that_does_not_stay_up_is_replaced_by_the_previous_one(
     result = deployed.run("deploy_slave_storage", project=project)
     assert result.returncode == 1
     assert "the new storage did not become healthy" in result.stderr
-    assert "the previous version runs again" in result.stderr
+    assert "the running version was left untouched" in result.stderr
     assert deployed.containers()["storage"][1] == "running healthy"
     image_after = deployed.engine.docker(
         "image", "inspect", "--format", "{{.Id}}", "closo/storage:latest"

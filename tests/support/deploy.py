@@ -12,9 +12,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from edge_fixtures import make_test_ca
 
 from support.docker.engine import Engine
@@ -62,3 +66,78 @@ def server_with_acme(base: Path, engine: Engine) -> Iterator[tuple[SshServer, Pa
     finally:
         for process in reversed(processes):
             stop_process(process)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One visitor request during a deploy: when it started (s after the load began), how long it
+    took, and what came back (status 0: no HTTP answer at all)."""
+
+    started: float
+    seconds: float
+    status: int
+    content_type: str
+    retry_after: str | None
+    body: str
+
+
+@contextlib.contextmanager
+def steady_load(
+    client: Callable[[], httpx.Client],
+    path: str,
+    headers: dict[str, str],
+    pause: float = 0.05,
+    limit: int = 20_000,
+) -> Iterator[list[Answer]]:
+    """A visitor reading `path` in a loop (one keep-alive connection, a short pause between
+    requests) while the block runs; yields the list the answers go into, complete on exit."""
+    answers: list[Answer] = []
+    stop = threading.Event()
+    began = time.monotonic()
+
+    def visit() -> None:
+        with client() as session:
+            while not stop.is_set() and len(answers) < limit:
+                started = time.monotonic()
+                try:
+                    got = session.get(path, headers=headers, timeout=30)
+                    answer = Answer(
+                        started - began,
+                        time.monotonic() - started,
+                        got.status_code,
+                        got.headers.get("content-type", ""),
+                        got.headers.get("retry-after"),
+                        got.text[:200],
+                    )
+                except httpx.HTTPError as error:
+                    answer = Answer(
+                        started - began, time.monotonic() - started, 0, "", None, repr(error)
+                    )
+                answers.append(answer)
+                time.sleep(pause)
+
+    visitor = threading.Thread(target=visit, daemon=True)
+    visitor.start()
+    try:
+        yield answers
+    finally:
+        stop.set()
+        visitor.join(timeout=60)
+
+
+def swap_window(answers: list[Answer], slow_seconds: float = 1.0) -> dict[str, object]:
+    """What a visitor saw: counts by status, and the window of failed or slow answers (from the
+    first such answer's start to the last one's end)."""
+    statuses: dict[str, int] = {}
+    for answer in answers:
+        statuses[str(answer.status)] = statuses.get(str(answer.status), 0) + 1
+    bad = [a for a in answers if a.status != 200 or a.seconds >= slow_seconds]
+    window = (max(a.started + a.seconds for a in bad) - min(a.started for a in bad)) if bad else 0
+    return {
+        "requests": len(answers),
+        "statuses": statuses,
+        "failed": sum(1 for a in answers if a.status != 200),
+        "slow": sum(1 for a in answers if a.status == 200 and a.seconds >= slow_seconds),
+        "slowest_s": round(max((a.seconds for a in answers), default=0), 2),
+        "window_s": round(window, 2),
+    }

@@ -171,21 +171,86 @@ checked_preflight() {
 
 up() {
     checked_preflight "$1"
+    handover_start "$1"
     say "starting $1 and waiting until it is healthy (up to ${WAIT_TIMEOUT}s)"
     if ! compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1"; then
         compose logs --tail 30 "$1" >&2 || true
         if restore_image "$1"; then
             say "putting the previous $1 back"
             compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1" || true
+            handover_end
             fail "the new $1 did not become healthy (its log above); the previous version runs again: fix it and run the step again."
         fi
+        handover_end
         fail "$1 did not become healthy: see its log above ('docker compose logs $1' on the server)."
     fi
+    handover_end
 }
 
-# nginx resolves upstream names at start: a recreated container has a new address.
+# A new backend or storage replaces the running one without a gap for visitors. compose stops a
+# service's container before it starts the new one (container_name is fixed), and the API is
+# unreachable until the new one has run its pre-start and imported the app. So a stand-in of the
+# new version starts first, beside the running container and under the service's network name
+# (`compose run --use-aliases`). The edge follows the name's addresses (edge-http.conf) and
+# balances over both, passing a request whose connection fails to the other; the backend reaches
+# storage by the same name. Once the stand-in is healthy, compose replaces the service's container
+# while the stand-in serves; once that one is healthy, the stand-in stops. A new version that
+# does not become healthy never stops the running one. Only when the image changed: a container
+# that compose keeps needs no stand-in, and one that is not running has nothing to hand over.
+standin=""
+handover_start() {
+    case "$1" in backend | storage) ;; *) return 0 ;; esac
+    [ "$(health_of "$1")" = "running healthy" ] || return 0
+    running="$(running_image "$1")"
+    [ "$(docker image inspect --format '{{.Id}}' "${running#* }" 2>/dev/null)" != "${running%% *}" ] \
+        || return 0
+    standin="$(compose ps --format '{{.Name}}' "$1" | head -n 1)_next"
+    docker rm --force "$standin" >/dev/null 2>&1 || true
+    say "starting the new $1 beside the running one, to serve during the swap"
+    if ! compose run --detach --no-deps --use-aliases --name "$standin" "$1" >/dev/null \
+        || ! wait_container_healthy "$standin"; then
+        docker logs --tail 30 "$standin" >&2 || true
+        handover_end
+        restore_image "$1" || true
+        fail "the new $1 did not become healthy (its log above); the running version was left untouched: fix it and run the step again."
+    fi
+    # The edge looks the name up again every 2 s (resolver valid=2s): let it see the stand-in.
+    sleep 3
+}
+
+wait_container_healthy() {
+    waited=0
+    while [ "$waited" -lt "$WAIT_TIMEOUT" ]; do
+        case "$(docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$1" 2>/dev/null)" in
+            "running healthy") return 0 ;;
+            running*) ;;
+            *) return 1 ;;
+        esac
+        sleep 1
+        waited=$((waited + 1))
+    done
+    return 1
+}
+
+handover_end() {
+    [ -n "$standin" ] || return 0
+    # Again, the edge sees the service's new container before the stand-in goes; the stand-in
+    # finishes the requests it holds (SIGTERM, as `docker compose stop` does).
+    sleep 3
+    docker stop "$standin" >/dev/null 2>&1 || true
+    docker rm --force "$standin" >/dev/null 2>&1 || true
+    standin=""
+}
+
+# An edge whose upstream groups follow the services' names (UPSTREAM_RESOLVE=resolve, its image)
+# reaches a recreated container by itself: no reload, whose new workers would start with empty
+# pools. One deployed by an older template looked the names up at start only: reload it.
 reload_edge() {
     if [ "$(health_of nginx)" = "running healthy" ]; then
+        if [ "$(compose exec -T nginx printenv UPSTREAM_RESOLVE 2>/dev/null)" = "resolve" ]; then
+            say "the edge follows the new containers by itself"
+            return 0
+        fi
         compose exec -T nginx nginx -s reload || fail "reloading nginx failed: see 'docker compose logs nginx'."
         say "nginx reloaded"
     fi
