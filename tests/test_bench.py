@@ -149,3 +149,36 @@ def test_every_target_is_checked_and_the_table_printed(smoke: tuple[dict, str]) 
         assert check["target"] in stdout
     assert positive(results["down_s"])
     assert results["machine"]["cores"] >= 1
+
+
+def test_wrk_reaches_a_domain_at_the_address_it_is_given(tmp_path: Path) -> None:
+    """bench/production.py loads the containerised edge, which answers only its domain, with wrk
+    pointed at 127.0.0.1 through an /etc/hosts of its own (a private mount namespace): here a
+    name that exists nowhere reaches a local server, and the machine's /etc/hosts is unchanged."""
+    sys.path.insert(0, str(REPO_ROOT / "bench"))
+    from http_load import Load, run_wrk, write_script
+
+    hosts_before = Path("/etc/hosts").read_bytes()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        # "Serving HTTP on 127.0.0.1 port N (http://127.0.0.1:N/) ..."
+        port = int(server.stdout.readline().split(" port ")[1].split()[0])
+        script = write_script(tmp_path / "get.lua")
+        measured = run_wrk(
+            f"http://closo-bench.invalid:{port}/",
+            script,
+            Load(connections=2, threads=1, seconds=1),
+            ("closo-bench.invalid", "127.0.0.1"),
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+    assert measured["requests"] > 0 and measured["errors"] == 0, measured
+    assert Path("/etc/hosts").read_bytes() == hosts_before
