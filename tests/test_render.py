@@ -339,6 +339,24 @@ def test_the_server_answer_has_no_stack_file_and_swarm_local_keeps_storage_besid
     assert storage["deploy"]["replicas"] == "${SWARM_REPLICAS:-2}"
 
 
+def test_a_managed_database_answer_takes_the_db_service_out_of_the_stack(session_tmp):
+    root = render(
+        session_tmp / "render-swarm-managed",
+        deploy_mode="swarm",
+        swarm_database_host="DB.example.net",
+    )
+    stack = yaml.safe_load((root / "stack.yaml").read_text())
+    assert "db" not in stack["services"] and "postgres_data" not in stack["volumes"]
+    assert "postgres_password" in stack["secrets"]  # the backend still needs the password
+    settings = read_env(root / "settings.env")
+    assert settings["POSTGRES_HOST"] == "db.example.net" and "SWARM_DB_REPLICAS" not in settings
+    with pytest.raises(ValueError, match="Host name or IP only"):
+        render(
+            session_tmp / "render-swarm-managed-bad", deploy_mode="swarm",
+            swarm_database_host="db.example.net:5432",
+        )  # fmt: skip
+
+
 @pytest.mark.skipif(not shutil.which("docker"), reason="the docker CLI checks the stack file")
 def test_the_stack_file_is_what_docker_stack_deploy_accepts(session_tmp):
     root = render(session_tmp / "render-swarm-config", **SWARM_ANSWERS)
