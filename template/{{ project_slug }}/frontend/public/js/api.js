@@ -34,7 +34,9 @@ let sessionOver = false;
 export const sessionEvents = new EventTarget();
 
 // Every tab of the site hears when one of them sees the session end, and ends it too: the tabs
-// share the refresh cookie, so a session over in one is over in all.
+// share the refresh cookie, so a session over in one is over in all. Every browser the site
+// supports has BroadcastChannel, so there is deliberately no fallback through localStorage's
+// `storage` event; where it is missing, each tab notices at its next request instead.
 const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('session') : null;
 tabs?.addEventListener('message', ({ data }) => {
   if (data !== 'expired' && data !== 'signed-out') return;
@@ -149,6 +151,28 @@ export async function resumeSession() {
 }
 
 /**
+ * Whether the session this tab holds still stands on the server, asked quietly (the page-load
+ * probe: 204, not an error, when it has ended), e.g. when the tab comes back into view after the
+ * session was ended elsewhere (a password changed on another device, an administrator). An ended
+ * session ends in this tab and every other one ('expired' event); an unreachable server, or a
+ * tab without a session, leaves everything as it is.
+ */
+export async function checkSession() {
+  if (sessionOver || accessToken === null) return;
+  let response;
+  try {
+    response = await acrossTabs(() =>
+      send('/api/auth/session', { method: 'POST', headers: { Accept: 'application/json' } }),
+    );
+  } catch {
+    return; // offline: the next request will tell
+  }
+  const body = await readBody(response);
+  if (response.ok && body?.access_token) storeToken(body);
+  else if (response.status === 204) sessionExpired();
+}
+
+/**
  * Run task while holding a lock shared by every tab of the site. Tabs share the refresh cookie and
  * the backend rotates it at each use (presenting a rotated one ends the session), so tabs that
  * refresh at the same moment, as after a browser restart, must take turns: the second one then
@@ -259,11 +283,11 @@ export function dropSession() {
   forgetToken();
 }
 
+// A 422's problems, each a sentence of the backend in the site's language that already names its
+// field ("Mot de passe : trop court, …"): shown as they are, never prefixed with `loc` again.
 function describeDetails(detail) {
   if (Array.isArray(detail)) {
-    return detail
-      .map((item) => `${(item.loc ?? []).filter((part) => part !== 'body').join('.')}: ${item.msg}`)
-      .join('; ');
+    return detail.map((item) => item.msg).filter(Boolean).join(' ');
   }
   return typeof detail === 'string' ? detail : '';
 }

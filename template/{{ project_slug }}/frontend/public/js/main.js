@@ -1,5 +1,5 @@
 // Entry point: restore the session from the refresh cookie, then show the page the URL names.
-import { describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
+import { checkSession, describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
 import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
 import { filesView } from './views/files.js';
@@ -187,6 +187,13 @@ function skipToMain(event) {
 // tab: this tab signs out too, and signing in again brings the user back to this page.
 sessionEvents.addEventListener('expired', () => endSession(t('signin.sessionExpired'), 'error', currentPage()));
 sessionEvents.addEventListener('signed-out', () => endSession(t('signin.signedOut'), 'info', currentPage()));
+
+// A session ended on the server (password changed on another device, account deactivated) would
+// otherwise show only at the tab's next request: a tab coming back into view asks at once, quietly
+// (one small request, as a page load makes), and signs out if it has ended.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && state.user) checkSession();
+});
 
 async function restoreSession() {
   try {

@@ -13,6 +13,16 @@ async function openSession(context, params, email, password) {
   context.signedIn(await request('GET', '/api/users/me'), params);
 }
 
+/**
+ * A one-time link refused (400: used, expired, unknown or made for another address): the server's
+ * sentence says which and what to do, in the site's language, so it is the whole message.
+ */
+function linkRefusal(error) {
+  return error instanceof ApiError && error.status === 400 && typeof error.detail === 'string'
+    ? error.detail
+    : null;
+}
+
 function signInErrors() {
   return {
     401: t('signin.badCredentials'),
@@ -92,7 +102,8 @@ export function signUpView(context, params, { invitation = null } = {}) {
         await openSession(context, params, credentials.email, credentials.password);
       } catch (error) {
         // 400: the invitation is used, expired or for another address; the server says which.
-        message.error(describeError(error, { 409: t('signup.emailTaken') }));
+        const refused = invitation ? linkRefusal(error) : null;
+        message.error(refused ?? describeError(error, { 409: t('signup.emailTaken') }));
         (error instanceof ApiError && error.status === 409 ? email.input : submit).focus();
       }
     });
@@ -149,7 +160,7 @@ export function resetView(context, params) {
         context.flash(t('reset.done'), 'success');
         context.navigate('#/signin');
       } catch (error) {
-        message.error(describeError(error));
+        message.error(linkRefusal(error) ?? describeError(error));
         submit.focus();
       }
     });

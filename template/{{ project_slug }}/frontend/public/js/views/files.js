@@ -95,7 +95,11 @@ export function filesView(context, params) {
   const dropZone = h('label', { class: 'drop-zone', for: picker.id },
     h('span', { class: 'drop-icon', 'aria-hidden': 'true' }),
     h('span', { class: 'drop-title' }, t('files.dropTitle')),
-    h('span', {}, `${t('files.dropOr')} `, h('span', { class: 'link-like' }, t('files.pick'))),
+    // "or" in an element of its own: touch screens hide it (display: none, so screen readers skip
+    // it too) where "choose files" is the only action.
+    h('span', {},
+      h('span', { class: 'drop-or' }, `${t('files.dropOr')} `),
+      h('span', { class: 'link-like' }, t('files.pick'))),
     h('span', { class: 'hint' }, t('files.dropHint')),
     maxSizeHint);
   for (const name of ['dragenter', 'dragover']) {
