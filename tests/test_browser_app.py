@@ -269,6 +269,10 @@ def test_the_phone_header_is_one_short_row_with_a_menu(open_page, site: Site):
     expect(wide.get_by_role("button", name=T("nav.menu"))).to_be_hidden()
     expect(wide.get_by_role("link", name=T("nav.profile"))).to_be_visible()
     expect(wide.get_by_role("button", name=T("nav.signOut"))).to_be_visible()
+    # The whole address, not cut with an ellipsis, where the bar has room for it.
+    wide_address = wide.get_by_role("banner").get_by_text(email, exact=True)
+    expect(wide_address).to_be_in_viewport(ratio=1)
+    assert wide_address.evaluate("e => e.scrollWidth <= e.clientWidth"), "the e-mail is cut"
     screenshot(wide, "36-desktop-header")
     watch.assert_clean()
     wide_watch.assert_clean()
@@ -327,6 +331,9 @@ def test_choosing_files_is_the_main_action_on_a_touch_screen(open_page, site: Si
     sign_in(page, site, email)
     assert page.evaluate("matchMedia('(hover: none)').matches")
     expect(page.get_by_text(T("files.dropTitle"))).to_be_hidden()
+    # Screen readers hear "choose files", not "or choose files": the hidden "or" is hidden to them too.
+    picker = page.locator("input[type=file]")
+    expect(picker).to_have_accessible_name(re.compile(rf"^{re.escape(T('files.pick'))}"))
     choose = page.locator(".drop-zone").get_by_text(T("files.pick"))
     expect(choose).to_be_in_viewport(ratio=1)
     box = choose.bounding_box()
@@ -347,6 +354,8 @@ def test_choosing_files_is_the_main_action_on_a_touch_screen(open_page, site: Si
     desk, desk_watch = open_page(*SIZES["desktop"])
     sign_in(desk, site, email)
     expect(desk.get_by_text(T("files.dropTitle"))).to_be_visible()
+    drop_or = rf"{re.escape(T('files.dropOr'))}\s+{re.escape(T('files.pick'))}"
+    expect(desk.locator("input[type=file]")).to_have_accessible_name(re.compile(drop_or))
     watch.assert_clean()
     desk_watch.assert_clean()
 
