@@ -331,7 +331,7 @@ def test_choosing_files_is_the_main_action_on_a_touch_screen(open_page, site: Si
     sign_in(page, site, email)
     assert page.evaluate("matchMedia('(hover: none)').matches")
     expect(page.get_by_text(T("files.dropTitle"))).to_be_hidden()
-    # Screen readers hear "choose files", not "or choose files": the hidden "or" is hidden to them too.
+    # Screen readers hear "choose files", not "or choose files": the "or" is hidden from them too.
     picker = page.locator("input[type=file]")
     expect(picker).to_have_accessible_name(re.compile(rf"^{re.escape(T('files.pick'))}"))
     choose = page.locator(".drop-zone").get_by_text(T("files.pick"))

@@ -117,20 +117,26 @@ def test_refused_invitations_say_why_keep_the_form_and_create_no_account(
     open_page, site: Site, size: str
 ):
     """An invitation already used, one expired, and one used with another address than its own
-    (after a 422 for an address the server refuses, which names the field once): each shows the backend's
-    sentence alone, the form keeps what was typed, and no account appears."""
+    (after a 422 for an address the server refuses, which names the field once): each shows the
+    backend's sentence alone, the form keeps what was typed, and no account appears."""
     T, language = site.T, site.T.language
     used_for, late, invited, stranger = (
         unique_email(f"{kind}-{size}") for kind in ("used", "late", "invited", "stranger")
     )
     with site.api() as client:
         headers = admin(client, site)
-        used = issued_path(client.post("/api/invitations", headers=headers, json={"email": used_for}))
+        used = issued_path(
+            client.post("/api/invitations", headers=headers, json={"email": used_for})
+        )
         body = {"email": used_for, "password": PASSWORD, "invitation": token_of(used)}
         assert client.post("/api/auth/register", json=body).status_code == 201
-        expired = issued_path(client.post("/api/invitations", headers=headers, json={"email": late}))
+        expired = issued_path(
+            client.post("/api/invitations", headers=headers, json={"email": late})
+        )
         expire_links_of(site, late)
-        alive = issued_path(client.post("/api/invitations", headers=headers, json={"email": invited}))
+        alive = issued_path(
+            client.post("/api/invitations", headers=headers, json={"email": invited})
+        )
         before = emails_of_accounts(client, headers)
 
     page, watch = open_page(*SIZES[size])
@@ -167,9 +173,7 @@ def test_refused_invitations_say_why_keep_the_form_and_create_no_account(
     typed = {**form, T("signup.email"): dotless}
     fill(page, typed)
     page.get_by_role("button", name=T("signup.submit")).click()
-    assert_one_message_and_the_form_kept(
-        page, T("error.invalid", details=problem["msg"]), typed
-    )
+    assert_one_message_and_the_form_kept(page, T("error.invalid", details=problem["msg"]), typed)
     shown = page.get_by_role("alert").inner_text()
     assert shown.count(field_name) == 1, f"the field is named more than once: {shown!r}"
     assert "email:" not in shown, shown
@@ -214,7 +218,9 @@ def test_refused_reset_links_say_why_keep_the_form_and_change_no_password(
     for state, sentence in (("used", LINK_USED[language]), ("expired", LINK_EXPIRED[language])):
         if state == "expired":
             with site.api() as client:
-                path = client.post(f"/api/users/{user_id}/password-reset", headers=admin(client, site))
+                path = client.post(
+                    f"/api/users/{user_id}/password-reset", headers=admin(client, site)
+                )
             expire_links_of(site, email)
             used = issued_path(path)
         page.goto(f"{site.url}{used}")
@@ -236,8 +242,9 @@ def set_visibility(page: Page, state: str) -> None:
     """What the browser does when the person leaves the tab ('hidden') or comes back ('visible')."""
     page.evaluate(
         """state => {
+          const hidden = state === 'hidden';
           Object.defineProperty(document, 'visibilityState', { value: state, configurable: true });
-          Object.defineProperty(document, 'hidden', { value: state === 'hidden', configurable: true });
+          Object.defineProperty(document, 'hidden', { value: hidden, configurable: true });
           document.dispatchEvent(new Event('visibilitychange'));
         }""",
         state,
