@@ -5,8 +5,9 @@ registry 2.8), on the root namespace's bridge address, where both nodes reach it
         registry.prefix  # "10.241.0.254:5000/tests": what SWARM_REGISTRY is set to
 
 It serves plain HTTP (the nodes' dockerds list it with --insecure-registry, see cluster.py), keeps
-its blobs in run_dir (empty at every start), and is stopped by its PID, pass or fail. Installed by
-tests/support/docker/install.sh (scripts/setup.sh runs it).
+its blobs in the user's cache beside the nodes' data roots (a second run pushes only the layers
+that changed; what the nodes hold is up to the tests), and is stopped by its PID, pass or fail.
+Installed by tests/support/docker/install.sh (scripts/setup.sh runs it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from support.docker.engine import DockerError
+from support.docker.engine import CACHE, DockerError
 
 from .cluster import REGISTRY_ADDRESS
 
@@ -51,12 +52,14 @@ def image_registry(run_dir: Path) -> Iterator[Registry]:
             "docker-registry is missing: run scripts/setup.sh (tests/support/docker/install.sh)."
         )
     shutil.rmtree(run_dir, ignore_errors=True)
-    (run_dir / "data").mkdir(parents=True)
+    run_dir.mkdir(parents=True)
+    data = CACHE / "swarm" / "registry"
+    data.mkdir(parents=True, exist_ok=True)
     config = run_dir / "config.yml"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {run_dir / 'data'}\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {data}\n"
         f"http:\n  addr: {REGISTRY_ADDRESS}\n"
     )
     with (run_dir / "registry.log").open("wb") as log:
