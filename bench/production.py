@@ -7,8 +7,12 @@ One run, on this machine, of what a user's first and later deploys cost: the def
 deployed with its own deploy scripts over a real sshd to the tests' Docker engine, the certificate
 coming from Pebble (tests/support/deploy.py), first with no image or build cache of the project
 (cold: pip downloads every package), then again with nothing changed (warm), each step timed.
-Then the images' sizes, each container's memory at idle, backup and restore, `compose build`
-cold (--no-cache) and warm, and `compose up --wait` from stopped containers and from nothing.
+Then the images' sizes, each container's memory at idle (and each backend process's RSS, PSS and
+USS), `/api/users/me` through the containerised edge alternating with the backend container's own
+port (A B A B, wrk), what a visitor reading `/api/users/me` in a loop sees while deploy_backend
+replaces the backend (and, for comparison, while compose recreates it with no stand-in), backup
+and restore, `compose build` cold (--no-cache) and warm, and `compose up --wait` from stopped
+containers and from nothing.
 Base images (or their look-alikes) are kept between runs: they are not the project's to build.
 """
 
@@ -17,19 +21,24 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent / "tests")]
 
+from alternate import alternate  # noqa: E402
 from helpers import read_env, render, world_readable_tmpdir  # noqa: E402
+from http_load import Load, run_wrk, write_script  # noqa: E402
 from machine import describe_machine  # noqa: E402
-from support.deploy import server_with_acme  # noqa: E402
-from support.docker.engine import Engine, start_engine  # noqa: E402
+from memory import tree_memory_mb  # noqa: E402
+from support.deploy import server_with_acme, steady_load, swap_window  # noqa: E402
+from support.docker.engine import Engine, exclusive, start_engine  # noqa: E402
 from support.docker.images import base_images, ensure_base_images  # noqa: E402
 from support.docker.site import https_client  # noqa: E402
 
@@ -107,10 +116,8 @@ def idle_memory_mib(engine: Engine, slug: str, settle_seconds: int = 20) -> dict
     return memory
 
 
-def some_data(project: Path, pebble_root: Path) -> None:
-    """An account made by the first admin, and five files of 2 MB."""
-    import ssl
-
+def some_data(project: Path, pebble_root: Path) -> dict[str, str]:
+    """An account made by the first admin, and five files of 2 MB; returns its Authorization."""
     settings, secrets = read_env(project / "settings.env"), read_env(project / ".env")
 
     def token(client, email: str, password: str) -> dict[str, str]:
@@ -130,12 +137,121 @@ def some_data(project: Path, pebble_root: Path) -> None:
                 headers=headers,
                 files={"file": (f"file-{n}.bin", b"x" * 2_000_000, "application/octet-stream")},
             ).raise_for_status()
+    return headers
+
+
+def address_of(engine: Engine, container: str) -> str:
+    return engine.docker(
+        "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
+    ).stdout.strip()
+
+
+def backend_processes_mb(engine: Engine, slug: str) -> dict[str, dict[str, float]]:
+    """RSS, PSS and USS of each process of the backend container (seen from this host's /proc):
+    uvicorn's supervisor and the workers it forked after importing the app."""
+    pid = engine.docker("inspect", "--format", "{{.State.Pid}}", f"{slug}_backend").stdout
+    return tree_memory_mb(int(pid))
+
+
+def edge_connections_to(engine: Engine, slug: str, address: str, port: int) -> int:
+    """The edge container's established connections to address:port (its /proc/net/tcp)."""
+    table = engine.docker("exec", f"{slug}_nginx", "cat", "/proc/net/tcp").stdout
+    remote = "".join(f"{int(octet):02X}" for octet in reversed(address.split("."))) + f":{port:04X}"
+    return sum(1 for line in table.splitlines()[1:] if line.split()[2:4] == [remote, "01"])
+
+
+def docker_edge_against_direct(
+    engine: Engine, slug: str, headers: dict[str, str], workdir: Path, pairs: int, seconds: int
+) -> dict:
+    """`GET /api/users/me` with wrk (-t2 -c16) through the containerised edge (HTTPS to its
+    address on the stack's network, its keep-alive pool to the backend) alternating with the
+    backend container's own port (plain HTTP to its address), after a warm-up of each."""
+    backend = address_of(engine, f"{slug}_backend")
+    script = write_script(workdir / "users-me.lua", headers={**headers, "Host": DOMAIN})
+
+    def side(url: str, resolve: tuple[str, str] | None, seconds: int):
+        return lambda: run_wrk(url, script, Load(seconds=seconds), resolve)
+
+    direct_url = f"http://{backend}:8000/api/users/me"
+    # The edge container's own address, as the backend's: 127.0.0.1:443 would add Docker's
+    # userland proxy (docker-proxy copies every byte for connections from the host's loopback),
+    # which a visitor from outside never goes through.
+    edge = address_of(engine, f"{slug}_nginx")
+    edge_url, edge_resolve = f"https://{DOMAIN}/api/users/me", (DOMAIN, edge)
+    side(direct_url, None, 2)()
+    side(edge_url, edge_resolve, 2)()
+    direct, edge = side(direct_url, None, seconds), side(edge_url, edge_resolve, seconds)
+    compared = alternate(direct, edge, pairs)
+    return {
+        "direct": compared["a"],
+        "edge": compared["b"],
+        "edge_over_direct": compared["ratio_b_over_a"],
+        "edge_connections_to_backend_after": edge_connections_to(engine, slug, backend, 8000),
+    }
+
+
+def edge_upstream_errors(engine: Engine, slug: str, since: str) -> list[str]:
+    """What the edge logged about its upstreams since `since` (connects refused or timed out)."""
+    log = engine.docker("logs", "--since", since, f"{slug}_nginx", check=False)
+    lines = (log.stdout + log.stderr).splitlines()
+    return [line[:300] for line in lines if "upstream" in line and "[error]" in line][:10]
+
+
+def swap_under_load(
+    engine: Engine,
+    project: Path,
+    env: dict[str, str],
+    pebble_root: Path,
+    headers: dict[str, str],
+    work: Path,
+) -> dict:
+    """deploy_backend of an edited backend while a visitor reads /api/users/me in a loop."""
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    edited = shutil.copytree(project, work / "edited-project", symlinks=True)
+    main = next(edited.glob("*/backend/app/main.py"))
+    main.write_text(main.read_text() + "\n# An edit: the backend is rebuilt and replaced.\n")
+    trusted = ssl.create_default_context(cafile=pebble_root)
+    with steady_load(lambda: https_client(DOMAIN, trusted), "/api/users/me", headers) as answers:
+        time.sleep(2)
+        seconds = timed(lambda: run_script(edited, env, "deploy_backend"))
+        time.sleep(2)
+    return {
+        "deploy_backend (s)": seconds,
+        **swap_window(answers),
+        "edge errors": edge_upstream_errors(engine, "closo", since),
+    }
+
+
+def recreate_under_load(
+    engine: Engine, where: Path, pebble_root: Path, headers: dict[str, str]
+) -> dict:
+    """For comparison, the swap with no stand-in: compose recreates the backend container
+    (stop, then start) while the same visitor reads; the edge answers JSON 503 meanwhile."""
+    trusted = ssl.create_default_context(cafile=pebble_root)
+    with steady_load(lambda: https_client(DOMAIN, trusted), "/api/users/me", headers) as answers:
+        time.sleep(2)
+        engine.compose(
+            where, "up", "--detach", "--no-deps", "--force-recreate", "--wait", "backend"
+        )
+        time.sleep(3)
+    return swap_window(answers)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="alternated pairs of edge/direct runs (default 3)"
+    )
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk run (default 8)")
     args = parser.parse_args()
+    # The tests' engine, ports 80/443 and the look-alike images are the machine's: wait for a
+    # test run that holds them, as the containers and deploy layers do.
+    with exclusive("docker-engine"):
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
     base = world_readable_tmpdir("closo-bench-production-")
     engine = start_engine(base / "docker")
     results: dict[str, object] = {"machine": describe_machine(), "date": datetime.now().isoformat()}
@@ -152,7 +268,19 @@ def main() -> None:
             )
             results["image sizes (MB)"] = image_sizes_mb(engine, slug)
             results["idle memory (MiB)"] = idle_memory_mib(engine, slug)
-            some_data(project, pebble_root)
+            results["backend processes at idle, RSS/PSS/USS (MB)"] = backend_processes_mb(
+                engine, slug
+            )
+            headers = some_data(project, pebble_root)
+            results["GET /api/users/me, containerised edge against the backend's port"] = (
+                docker_edge_against_direct(engine, slug, headers, base, args.pairs, args.seconds)
+            )
+            results["deploy_backend under load"] = swap_under_load(
+                engine, project, env, pebble_root, headers, base
+            )
+            results["compose recreate of the backend under load (no stand-in)"] = (
+                recreate_under_load(engine, server.remote_dir, pebble_root, headers)
+            )
             results["backup of 10 MB of files (s)"] = timed(
                 lambda: run_script(project, env, "backup")
             )

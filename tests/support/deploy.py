@@ -140,4 +140,10 @@ def swap_window(answers: list[Answer], slow_seconds: float = 1.0) -> dict[str, o
         "slow": sum(1 for a in answers if a.status == 200 and a.seconds >= slow_seconds),
         "slowest_s": round(max((a.seconds for a in answers), default=0), 2),
         "window_s": round(window, 2),
+        "failed_as_json_503_with_retry_after": sum(
+            1
+            for a in answers
+            if a.status == 503 and a.content_type == "application/json" and a.retry_after
+        ),
+        "failed_at_s": [round(a.started, 1) for a in answers if a.status != 200][:20],
     }
