@@ -177,6 +177,9 @@ def rows(results: dict) -> list[tuple[str, str]]:
         out.append(measured_row("GET /api/users/me 1 worker", workers["one"]))
         out.append(measured_row(f"GET /api/users/me {many} workers", workers["many"]))
         out.append(ratio_row(f"  {many} workers / 1", workers["many_over_one"]))
+        if "spawned" in workers:
+            out.append(measured_row(f"GET /api/users/me {many} spawned", workers["spawned"]))
+            out.append(ratio_row("  forked / spawned", workers["forked_over_spawned"]))
         for label, processes in workers["idle_rss_mb"].items():
             sizes = ", ".join(f"{role} {mb:.0f} MB" for role, mb in processes.items())
             out.append((f"RSS at idle, backend of {label}", sizes))

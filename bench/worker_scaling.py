@@ -108,7 +108,9 @@ def measure_workers(
     many: int = 2,
 ) -> dict:
     """`pairs` wrk runs on /api/users/me of a 1-worker backend alternating with a `many`-worker
-    one, after a warm-up of each; the idle RSS of each process of both, before any request."""
+    one, after a warm-up of each; the idle RSS of each process of both, before any request. Then
+    `pairs` more of the `many`-worker one (forked after import) alternating with the same count
+    started by uvicorn's --workers (spawned)."""
     script = bearer_script(workdir, token)
     path = "/api/users/me"
     with (
@@ -134,16 +136,33 @@ def measure_workers(
             ),
             pairs,
         )
-    # The same worker count started by uvicorn's --workers, for its memory only (no load).
-    with extra_backend(project, state_dir, many, spawn=True) as (_, spawn_pid):
-        time.sleep(1)
-        idle_memory[f"{many} workers, uvicorn spawn"] = tree_memory_mb(spawn_pid)
+        # The same worker count started by uvicorn's own --workers (spawned interpreters): its
+        # memory at idle, then its requests/s alternating with the forked one's, so that sharing
+        # the imports is seen not to cost throughput (or seen to).
+        with extra_backend(project, state_dir, many, spawn=True) as (spawn_url, spawn_pid):
+            time.sleep(1)
+            idle_memory[f"{many} workers, uvicorn spawn"] = tree_memory_mb(spawn_pid)
+            if warmup_seconds:
+                run_wrk(
+                    spawn_url + path, script, Load(load.connections, load.threads, warmup_seconds)
+                )
+            forked_against_spawned = alternate(
+                wrk_measure(
+                    spawn_url + path, script, load, {"backend": spawn_pid, "postgres": postgres_pid}
+                ),
+                wrk_measure(
+                    many_url + path, script, load, {"backend": many_pid, "postgres": postgres_pid}
+                ),
+                pairs,
+            )
     return {
         "workers": many,
         "idle_memory_mb": idle_memory,
         "one": compared["a"],
         "many": compared["b"],
         "many_over_one": compared["ratio_b_over_a"],
+        "spawned": forked_against_spawned["a"],
+        "forked_over_spawned": forked_against_spawned["ratio_b_over_a"],
         "idle_rss_mb": idle,
         "idle_rss_per_worker_max_mb": max(per_worker),
     }

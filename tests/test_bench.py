@@ -117,6 +117,12 @@ def test_forked_workers_share_the_imports_that_spawned_ones_repeat(smoke: tuple[
     assert "tracker" in spawned and "tracker" not in forked
     for index in (1, 2):
         assert forked[f"worker {index}"]["uss"] < spawned[f"worker {index}"]["uss"], memory
+    # And both serve: their requests/s alternate, as the other comparisons do.
+    workers = smoke[0]["workers"]
+    assert workers["spawned"]["errors"] == 0, workers["spawned"]
+    assert len(workers["spawned"]["runs"]) == smoke[0]["plan"]["pairs"]
+    ratio = workers["forked_over_spawned"]["rps"]
+    assert 0 < ratio["low"] <= ratio["median"] <= ratio["high"], ratio
 
 
 def test_logins_and_their_memory(smoke: tuple[dict, str]) -> None:
