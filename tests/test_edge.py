@@ -310,8 +310,8 @@ def test_a_405_outside_the_files_does_not_talk_about_files(edge: Edge) -> None:
     response = edge.request("POST", "/storage/health")
     assert response.status_code == 405
     assert response.json() == {
-        "detail": "Only GET and HEAD are allowed here; files are uploaded through /api/upload."
-    }
+        "detail": "Seuls GET et HEAD sont permis ici ; les fichiers se déposent par /api/upload."
+    }  # the default site is French: the edge's own sentences follow UI_LANGUAGE
 
 
 def test_download_links_are_not_written_to_the_access_log(edge: Edge) -> None:
@@ -381,7 +381,7 @@ def test_storage_refuses_writes_from_outside(
     response = edge.request(method, f"/storage/files/{STORED_NAME}", content=b"x")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD"
-    assert "Only GET and HEAD are allowed here" in response.json()["detail"]
+    assert "Seuls GET et HEAD sont permis ici" in response.json()["detail"]
     assert len(stubs["storage"].seen) == before
 
 
@@ -469,7 +469,9 @@ def test_login_and_registration_share_a_rate_limit_with_a_json_429(
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/json"
         assert refused.headers["retry-after"] == "60"
-        assert "Too many attempts" in refused.json()["detail"]
+        assert refused.json()["detail"] == (
+            "Trop de tentatives depuis votre adresse : attendez une minute, puis réessayez."
+        )
     assert len(seen_by(stubs["backend"], "/api/auth/login")) <= burst + 2
     assert not seen_by(stubs["backend"], "/api/auth/register")
 
@@ -506,7 +508,10 @@ def test_service_down_gets_a_json_503_with_retry_after(
         assert response.headers["retry-after"] == "5"
         assert response.headers["cache-control"] == "no-store"
         assert "strict-transport-security" in response.headers
-        assert "unavailable" in response.json()["detail"]
+        assert (
+            response.json()["detail"]
+            == "Le service est indisponible un instant : réessayez bientôt."
+        )
 
 
 def test_gzip_module_output_is_valid(edge: Edge) -> None:
