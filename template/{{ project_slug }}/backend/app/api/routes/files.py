@@ -215,7 +215,6 @@ async def read_usage(user: CurrentUser, session: SessionDep) -> UsagePublic:
 @router.get(
     "/files",
     response_model=Page[FilePublic],
-    responses={422: error("A parameter has a value it cannot take (the detail names it)")},
 )
 async def read_files(
     user: CurrentUser,
@@ -231,7 +230,10 @@ async def read_files(
         Query(description="asc or desc; by default names A to Z, the newest, the largest first"),
     ] = None,
 ) -> dict:
-    """A page of the caller's files, `total` counting every file that matches `q`."""
+    """A page of the caller's files, `total` counting every file that matches `q`.
+
+    A parameter with a value it cannot take is FastAPI's 422, whose `detail` lists the problems,
+    each naming its parameter."""
     files, total = await crud.list_files(
         session,
         owner_id=user.id,
