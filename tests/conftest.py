@@ -77,3 +77,22 @@ def docker_engine(session_tmp: Path) -> Iterator[Engine]:
             yield engine
         finally:
             engine.stop()
+
+
+# Seconds per test module (setup, call and teardown summed, session fixtures included where
+# they are first used), printed at the end of every run so the README's layer times can be
+# checked against the run CI just made.
+_module_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    module = report.nodeid.split("::", 1)[0]
+    _module_seconds[module] = _module_seconds.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _module_seconds:
+        return
+    terminalreporter.section("seconds per module")
+    for module, seconds in sorted(_module_seconds.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:8.1f}  {module}")
