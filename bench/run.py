@@ -1,7 +1,7 @@
 """Benchmarks of the generated stack: one command, one machine, one run.
 
 Usage (from the repository root, after scripts/setup.sh):
-    .venv/bin/python bench/run.py [--smoke] [--no-cold] [--out bench/results/NAME.json]
+    .venv/bin/python bench/run.py [--smoke] [--no-cold] [--production] [--out bench/results/N.json]
 
 Renders the template, boots the rendered project with its native runner (scripts/local/stack.py)
 and measures what users feel: render time, `up` to healthy (cold and warm), requests/s and latency
@@ -10,7 +10,8 @@ memory of each worker at idle, logins under load with the backend's memory, a 1 
 256 MiB download through the edge over HTTPS. Comparisons alternate their two sides (A B A B …)
 and quote the median of the pair ratios with its spread. Prints a table, checks the targets of
 docs/performance.md and writes everything as JSON. --smoke runs the same code with tiny sizes and
-durations (seconds).
+durations (seconds). --production then runs bench/production.py in the same command (root, about
+8 minutes more): the production containers, deployed by the scripts, measured the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -182,6 +184,11 @@ def main() -> int:
         metavar="N",
         help="BACKEND_WORKERS of the booted stack (default: settings.env's, one per core)",
     )
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="then measure the production containers too (bench/production.py; root)",
+    )
     args = parser.parse_args()
     plan = SMOKE if args.smoke else FULL
     if args.no_cold:
@@ -212,6 +219,11 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(format_table(results))
     print(f"\n{results['mode']} run in {results['duration_s']} s; results in {out}")
+    if args.production:
+        # Its own process: it needs root and the tests' Docker engine, and prints its own table.
+        production = [sys.executable, str(BENCH_DIR / "production.py")]
+        production_out = out.with_name(f"{out.stem}-production.json")
+        return subprocess.run([*production, "--out", str(production_out)]).returncode
     return 0
 
 
