@@ -2,6 +2,7 @@
 
 Usage (from the repository root, as root, after scripts/setup.sh; about 6 minutes on 2 cores):
     .venv/bin/python bench/production.py [--out bench/results/NAME.json]
+    .venv/bin/python bench/production.py --only edge   # deploy (images kept), edge/direct only
 
 One run, on this machine, of what a user's first and later deploys cost: the default rendering is
 deployed with its own deploy scripts over a real sshd to the tests' Docker engine, the certificate
@@ -244,6 +245,12 @@ def main() -> None:
         "--pairs", type=int, default=3, help="alternated pairs of edge/direct runs (default 3)"
     )
     parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk run (default 8)")
+    parser.add_argument(
+        "--only",
+        choices=("edge",),
+        help="edge: one deploy (the project's images and build cache kept), then only the "
+        "containerised edge against the backend container's port (~3 min)",
+    )
     args = parser.parse_args()
     # The tests' engine, ports 80/443 and the look-alike images are the machine's: wait for a
     # test run that holds them, as the containers and deploy layers do.
@@ -259,48 +266,17 @@ def measure(args: argparse.Namespace) -> None:
         project = render(base / "project")
         slug = "closo"
         results["base images"] = ensure_base_images(engine, base_images(project))
-        forget_project_images(engine, slug)
-        with server_with_acme(base / "server", engine) as (server, pebble_root):
-            env = server.script_env()
-            results["deploy_all cold, per step (s)"] = deploy_each_step(project, env)
-            results["deploy_all warm, nothing changed, per step (s)"] = deploy_each_step(
-                project, env
-            )
-            results["image sizes (MB)"] = image_sizes_mb(engine, slug)
-            results["idle memory (MiB)"] = idle_memory_mib(engine, slug)
-            results["backend processes at idle, RSS/PSS/USS (MB)"] = backend_processes_mb(
-                engine, slug
-            )
-            headers = some_data(project, pebble_root)
-            results["GET /api/users/me, containerised edge against the backend's port"] = (
-                docker_edge_against_direct(engine, slug, headers, base, args.pairs, args.seconds)
-            )
-            results["deploy_backend under load"] = swap_under_load(
-                engine, project, env, pebble_root, headers, base
-            )
-            results["compose recreate of the backend under load (no stand-in)"] = (
-                recreate_under_load(engine, server.remote_dir, pebble_root, headers)
-            )
-            results["backup of 10 MB of files (s)"] = timed(
-                lambda: run_script(project, env, "backup")
-            )
-            (name,) = [p.name for p in (project / "backups").iterdir()]
-            results["restore of it (s)"] = timed(
-                lambda: run_script(project, env, "restore", name, stdin=f"{DOMAIN}\n")
-            )
-            where = server.remote_dir
-            results["compose build, cold --no-cache (s)"] = timed(
-                lambda: engine.compose(where, "build", "--no-cache", timeout=1800)
-            )
-            results["compose build, warm (s)"] = timed(lambda: engine.compose(where, "build"))
-            engine.compose(where, "stop")
-            results["compose up --wait, stopped containers (s)"] = timed(
-                lambda: engine.compose(where, "up", "--detach", "--wait")
-            )
-            engine.compose(where, "down", "--volumes")
-            results["compose up --wait, from nothing (s)"] = timed(
-                lambda: engine.compose(where, "up", "--detach", "--wait")
-            )
+        if args.only == "edge":
+            with server_with_acme(base / "server", engine) as (server, pebble_root):
+                results["deploy_all (s)"] = deploy_each_step(project, server.script_env())
+                headers = some_data(project, pebble_root)
+                results["GET /api/users/me, containerised edge against the backend's port"] = (
+                    docker_edge_against_direct(
+                        engine, slug, headers, base, args.pairs, args.seconds
+                    )
+                )
+        else:
+            measure_everything(engine, project, slug, args, base, results)
     finally:
         engine.stop()
     text = json.dumps(results, indent=2)
@@ -308,6 +284,48 @@ def measure(args: argparse.Namespace) -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
+
+
+def measure_everything(
+    engine: Engine, project: Path, slug: str, args: argparse.Namespace, base: Path, results: dict
+) -> None:
+    """Everything: a cold deploy with no image of the project, then a warm one, and the rest."""
+    forget_project_images(engine, slug)
+    with server_with_acme(base / "server", engine) as (server, pebble_root):
+        env = server.script_env()
+        results["deploy_all cold, per step (s)"] = deploy_each_step(project, env)
+        results["deploy_all warm, nothing changed, per step (s)"] = deploy_each_step(project, env)
+        results["image sizes (MB)"] = image_sizes_mb(engine, slug)
+        results["idle memory (MiB)"] = idle_memory_mib(engine, slug)
+        results["backend processes at idle, RSS/PSS/USS (MB)"] = backend_processes_mb(engine, slug)
+        headers = some_data(project, pebble_root)
+        results["GET /api/users/me, containerised edge against the backend's port"] = (
+            docker_edge_against_direct(engine, slug, headers, base, args.pairs, args.seconds)
+        )
+        results["deploy_backend under load"] = swap_under_load(
+            engine, project, env, pebble_root, headers, base
+        )
+        results["compose recreate of the backend under load (no stand-in)"] = recreate_under_load(
+            engine, server.remote_dir, pebble_root, headers
+        )
+        results["backup of 10 MB of files (s)"] = timed(lambda: run_script(project, env, "backup"))
+        (name,) = [p.name for p in (project / "backups").iterdir()]
+        results["restore of it (s)"] = timed(
+            lambda: run_script(project, env, "restore", name, stdin=f"{DOMAIN}\n")
+        )
+        where = server.remote_dir
+        results["compose build, cold --no-cache (s)"] = timed(
+            lambda: engine.compose(where, "build", "--no-cache", timeout=1800)
+        )
+        results["compose build, warm (s)"] = timed(lambda: engine.compose(where, "build"))
+        engine.compose(where, "stop")
+        results["compose up --wait, stopped containers (s)"] = timed(
+            lambda: engine.compose(where, "up", "--detach", "--wait")
+        )
+        engine.compose(where, "down", "--volumes")
+        results["compose up --wait, from nothing (s)"] = timed(
+            lambda: engine.compose(where, "up", "--detach", "--wait")
+        )
 
 
 if __name__ == "__main__":
