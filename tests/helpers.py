@@ -281,3 +281,8 @@ def boot_stack(base: Path, settings: dict[str, str] | None = None, **answers: ob
         stack.down()
         raise
     return stack
+
+
+def in_site_language(stack: Stack, *, fr: str, en: str) -> str:
+    """The sentence a person reads on this stack: edge, backend and storage follow UI_LANGUAGE."""
+    return {"fr": fr, "en": en}[stack.env["UI_LANGUAGE"]]

@@ -28,11 +28,6 @@ def tls_context(stack: Stack) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=stack.state_dir / "tls" / "selfsigned.crt")
 
 
-def in_site_language(stack: Stack, *, fr: str, en: str) -> str:
-    """The sentence a person reads on this stack: the backend and storage follow UI_LANGUAGE."""
-    return {"fr": fr, "en": en}[stack.env["UI_LANGUAGE"]]
-
-
 def edge_client(stack: Stack, timeout: float = 30) -> httpx.Client:
     return httpx.Client(base_url=stack.url, verify=tls_context(stack), timeout=timeout)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import PG_BIN, Stack, boot_stack
+from helpers import PG_BIN, Stack, boot_stack, in_site_language
 from reliability_fixtures import (
     PASSWORD,
     admin_headers,
@@ -40,7 +40,6 @@ from reliability_fixtures import (
     disk_files,
     download_sha256,
     edge_client,
-    in_site_language,
     jwt_claims,
     jwt_encode,
     jwt_with_claims,

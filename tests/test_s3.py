@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack, boot_stack
+from helpers import Stack, boot_stack, in_site_language
 from support.seaweedfs import SeaweedFS, client, seaweedfs
 
 pytestmark = pytest.mark.stack
@@ -64,11 +64,6 @@ def user_headers(edge: httpx.Client) -> dict[str, str]:
     assert edge.post("/api/auth/register", json={"email": email, "password": password}).is_success
     login = edge.post("/api/auth/login", data={"username": email, "password": password})
     return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
-def in_site_language(stack: Stack, *, fr: str, en: str) -> str:
-    """The sentence a person reads on this stack: storage and backend follow UI_LANGUAGE."""
-    return {"fr": fr, "en": en}[stack.env["UI_LANGUAGE"]]
 
 
 def bucket_contents(store: SeaweedFS) -> list[str]:

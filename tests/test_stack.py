@@ -14,13 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import Stack, load_runner, read_env, render
-
-
-def in_site_language(stack: Stack, *, fr: str, en: str) -> str:
-    """The sentence a person reads on this stack: the backend and storage follow UI_LANGUAGE."""
-    return {"fr": fr, "en": en}[stack.env["UI_LANGUAGE"]]
-
+from helpers import Stack, in_site_language, load_runner, read_env, render
 
 pytestmark = pytest.mark.stack
 
