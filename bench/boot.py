@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import Stack, read_env
+from support.project import Stack, read_env
 
 
 def project_stack(project: Path, state_dir: Path) -> Stack:

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from helpers import PG_BIN, REPO_ROOT
+from support.project import PG_BIN, REPO_ROOT
 
 
 def first_line(command: list[str]) -> str:

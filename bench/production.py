@@ -25,23 +25,21 @@ import re
 import shutil
 import ssl
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent / "tests")]
+from alternate import alternate
+from http_load import Load, run_wrk, write_script
+from machine import describe_machine
+from memory import tree_memory_mb
+from support.deploy import server_with_acme, steady_load, swap_window
+from support.docker.engine import Engine, exclusive, start_engine
+from support.docker.images import base_images, ensure_base_images
+from support.docker.site import https_client
+from support.project import read_env, render, world_readable_tmpdir
 
-from alternate import alternate  # noqa: E402
-from helpers import read_env, render, world_readable_tmpdir  # noqa: E402
-from http_load import Load, run_wrk, write_script  # noqa: E402
-from machine import describe_machine  # noqa: E402
-from memory import tree_memory_mb  # noqa: E402
-from support.deploy import server_with_acme, steady_load, swap_window  # noqa: E402
-from support.docker.engine import Engine, exclusive, start_engine  # noqa: E402
-from support.docker.images import base_images, ensure_base_images  # noqa: E402
-from support.docker.site import https_client  # noqa: E402
+BENCH_DIR = Path(__file__).resolve().parent
 
 STEPS = (
     "deploy_bdd",

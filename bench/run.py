@@ -27,27 +27,26 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-sys.path[:0] = [str(BENCH_DIR), str(BENCH_DIR.parent / "tests")]
-
-from api_load import measure_api  # noqa: E402
-from boot import cold_boot, warm_boots  # noqa: E402
-from download import measure_download  # noqa: E402
-from helpers import render, set_settings, template_snapshot, world_readable_tmpdir  # noqa: E402
-from http_load import Load  # noqa: E402
-from login import measure_login  # noqa: E402
-from machine import describe_machine  # noqa: E402
-from memory import (  # noqa: E402
+from api_load import measure_api
+from boot import cold_boot, warm_boots
+from download import measure_download
+from http_load import Load
+from login import measure_login
+from machine import describe_machine
+from memory import (
     tree_memory_mb,
     tree_rss_mb,
     worker_memory_mb,
     worker_rss_mb,
 )
-from render import measure_render  # noqa: E402
-from report import check_targets, format_table  # noqa: E402
-from transfer import upload  # noqa: E402
-from users import create_account  # noqa: E402
-from worker_scaling import measure_workers  # noqa: E402
+from render import measure_render
+from report import check_targets, format_table
+from support.project import render, set_settings, template_snapshot, world_readable_tmpdir
+from transfer import upload
+from users import create_account
+from worker_scaling import measure_workers
+
+BENCH_DIR = Path(__file__).resolve().parent
 
 # The bench stack's settings.env: logins are not rate-limited per address (all the load comes
 # from 127.0.0.1), a 1 GiB upload fits under the size limit and the user's quota, and the bench

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from helpers import free_port
+from support.project import free_port
 
 CONF = """\
 {user}

@@ -30,14 +30,11 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from helpers import render  # noqa: E402
-from support.seaweedfs import client, seaweedfs  # noqa: E402
-from support.swarm.cluster import HOST_ADDRESS, STACK_SUBNET, swarm_cluster  # noqa: E402
-from support.swarm.load import Background, edge_client  # noqa: E402
-from support.swarm.stack import Deployment, prepare  # noqa: E402
+from support.project import render
+from support.seaweedfs import client, seaweedfs
+from support.swarm.cluster import HOST_ADDRESS, STACK_SUBNET, swarm_cluster
+from support.swarm.load import Background, edge_client
+from support.swarm.stack import Deployment, prepare
 
 DOMAIN = "bench.example.net"
 PASSWORD = "a long and unusual passphrase"  # noqa: S105 - a throwaway account

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +21,7 @@ from alternate import alternate
 from api_load import bearer_script, wrk_measure
 from http_load import Load, run_wrk
 from memory import tree_memory_mb, tree_rss_mb, worker_rss_mb
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers import free_port, load_runner, services_venv  # noqa: E402
+from support.project import free_port, load_runner, services_venv
 
 START_TIMEOUT_S = 60
 

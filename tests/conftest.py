@@ -1,32 +1,18 @@
-"""Shared fixtures: render the template, a throwaway PostgreSQL cluster, the booted stack."""
+"""Fixtures shared by several layers: the rendered template, the booted stack, a Docker engine.
+
+A layer's own fixtures live in its folder's conftest.py; helpers live in tests/support/
+(importable as `support.*`: pyproject.toml puts tests/ on the path)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-# Browser fixtures for every browser module: one Chromium per session (two Playwright instances
-# cannot run in one thread), and `open_page` for the `site` fixture each module defines.
-from browser_fixtures import browser, open_page  # noqa: E402
-from helpers import (  # noqa: E402
-    REPO_ROOT,
-    PgCluster,
-    Stack,
-    boot_stack,
-    render,
-    start_pg_cluster,
-    world_readable_tmpdir,
-)
-from support.docker.engine import Engine, exclusive, start_engine  # noqa: E402
-
-__all__ = ["REPO_ROOT", "browser", "open_page", "render"]
+from support.docker.engine import Engine, exclusive, start_engine
+from support.project import Stack, boot_stack, render, world_readable_tmpdir
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +28,6 @@ def session_tmp() -> Iterator[Path]:
 def rendered_project(session_tmp: Path) -> Path:
     """The template rendered once with default answers (read-only: render your own to edit)."""
     return render(session_tmp / "default")
-
-
-@pytest.fixture(scope="session")
-def pg_cluster(session_tmp: Path) -> Iterator[PgCluster]:
-    """A real PostgreSQL 15 cluster on a free loopback port, for the generated suites."""
-    cluster = start_pg_cluster(session_tmp / "pg")
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from edge_fixtures import make_test_ca
 
 from support.docker.engine import Engine
+from support.edge import make_test_ca
 from support.pebble import start_pebble, stop_process
 from support.sshd import SshServer, ssh_server
 

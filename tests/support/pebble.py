@@ -13,8 +13,9 @@ import subprocess
 from pathlib import Path
 
 import httpx
-from edge_fixtures import wait_for_port
-from helpers import free_port
+
+from support.edge import wait_for_port
+from support.project import free_port
 
 
 def start_process(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:

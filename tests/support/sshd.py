@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import free_port
-
 from support.docker.engine import Engine
+from support.project import free_port
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import PG_BIN, free_port
+from support.project import PG_BIN, free_port
 
 from .cluster import HOST_ADDRESS, SUBNET
 

@@ -1,0 +1,159 @@
+"""`copier copy` at an 80-column terminal, answered the way people type.
+
+Real parts: the copier CLI in a pseudo-terminal (pexpect), the template's working tree. The person
+types mixed case, surrounding spaces, accents, a name with no public certificate, an impossible IPv4
+address and a port in words; each refusal is read whole on the screen, fixed, and the copy goes on.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+import yaml
+from support.project import read_env, template_snapshot
+
+COLUMNS = 80
+# CSI sequences (colours, cursor moves) and carriage returns: what is left is the text shown.
+CONTROL = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\r")
+CLEAR_LINE = "\x15"  # Ctrl-U: Copier pre-fills the default, a person clears it before typing
+
+
+class Prompt:
+    """The copier CLI in a pseudo-terminal of COLUMNS columns, and the text it has shown."""
+
+    def __init__(self, source: Path, dest: Path) -> None:
+        self.child = pexpect.spawn(
+            str(Path(sys.executable).parent / "copier"),
+            ["copy", str(source), str(dest)],
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(24, COLUMNS),
+            env={"TERM": "xterm", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        )
+        self.shown = ""
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        """Read the terminal until `text` has been shown whole, in one piece."""
+        deadline = time.monotonic() + timeout
+        while text not in self.shown:
+            if time.monotonic() > deadline:
+                tail = self.shown[-1500:]
+                raise AssertionError(f"never shown whole: {text!r}\n--- screen text:\n{tail}")
+            try:
+                chunk = self.child.read_nonblocking(4096, timeout=0.5)
+            except pexpect.TIMEOUT:
+                continue
+            except pexpect.EOF as eof:
+                raise AssertionError(
+                    f"copier ended before showing {text!r}:\n{self.shown}"
+                ) from eof
+            self.shown += CONTROL.sub("", chunk)
+
+    def question(self, help_text: str) -> None:
+        """A question's help, on its own line within the terminal's width."""
+        assert len(help_text) + 3 <= COLUMNS, f"help longer than the prompt line: {help_text!r}"
+        self.wait_for(help_text)
+        self.shown = ""
+
+    def type(self, text: str) -> None:
+        self.child.send(CLEAR_LINE + text + "\r")
+
+    def refused(self, question: str, message: str) -> None:
+        """The validator's message for `question`, whole, within COLUMNS columns."""
+        line = f"Validation error for question '{question}': {message}"
+        assert len(line) <= COLUMNS, f"{len(line)} columns: {line!r}"
+        self.wait_for(line)
+        self.shown = ""
+
+
+@pytest.fixture
+def prompt(session_tmp: Path, tmp_path: Path):
+    session = Prompt(template_snapshot(session_tmp / "prompt-src"), tmp_path / "site")
+    yield session
+    session.child.terminate(force=True)
+
+
+def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(prompt, tmp_path):
+    prompt.question("Name of the site, shown in page titles and the docs")
+    prompt.type(" « Mon Site Été 2025 » ")
+    prompt.question("Short name for containers, folders and the database (a-z, 0-9, _)")
+    prompt.wait_for("mon_site_ete_2025")  # the default offered, accents transliterated
+    prompt.child.send("\r")
+
+    prompt.question("Public domain name of « Mon Site Été 2025 » (it gets the HTTPS certificate)")
+    prompt.type("localhost")
+    prompt.refused("domain", "No TLS cert for localhost: example.com")
+    prompt.type("Example.org ")  # normalised, not refused
+
+    prompt.question("Other names redirected to example.org, e.g. www.example.org (or empty)")
+    prompt.type("WWW.Example.org, shop.example.org")
+    prompt.refused("domain_aliases", "Separate with spaces: a.fr b.fr")
+    prompt.type(" WWW.Example.org  shop.example.org ")
+
+    prompt.question("Language of the web interface")
+    prompt.child.send("\r")
+    prompt.question("E-mail you sign in with as the first administrator")
+    prompt.wait_for("admin@example.org")
+    prompt.type(" Jean.Dupont@Example.org ")
+    prompt.question("Who may create an account (administrators always can)")
+    prompt.child.send("\r")  # invite, the default
+    prompt.question("Largest file a user may upload, in megabytes (1 MB = 1,000,000 bytes)")
+    prompt.type("a lot")
+    prompt.refused("max_upload_mb", "1 to 102400 MB, e.g. 50")
+    prompt.type("20")
+    prompt.question("Where uploaded files are kept")
+    prompt.child.send("\r")
+
+    prompt.question("Server for example.org: host name or IP (203.0.113.10 is a placeholder)")
+    prompt.type("999.1.1.1")
+    prompt.refused("ssh_host", "IPv4 parts are 0-255: 192.0.2.10")
+    prompt.type("deployer@Deploy.Example.org")
+    prompt.refused("ssh_host", "Host only (no user@): 192.0.2.10")
+    prompt.type(" Deploy.Example.org")
+    prompt.question("User you log in as on deploy.example.org (must be allowed to run docker)")
+    prompt.type("Deployer ")
+    prompt.question("SSH port of deploy.example.org")
+    prompt.type("twenty-two")
+    prompt.refused("ssh_port", "A number from 1 to 65535, e.g. 22")
+    prompt.type("2222")
+    prompt.question("One server (docker compose), or a Docker Swarm of several (adds stack.yaml)")
+    prompt.child.send("\r")
+    prompt.question("Change advanced settings (server folder, versions, database, certbot)?")
+    prompt.child.send("n")
+
+    for line in (
+        "« Mon Site Été 2025 » is ready in",
+        "python3 scripts/local/stack.py up",
+        "sudo apt-get install nginx-light postgresql openssl python3-venv",
+        "sign in as jean.dupont@example.org",
+        "with FIRST_ADMIN_PASSWORD from .env. Ctrl-C stops it.",
+        "(deployer@deploy.example.org, port 2222, folder /opt/mon_site_ete_2025),",
+        "and point the DNS of example.org and its aliases at the server (docs/deployment.md).",
+        "then sign in at https://example.org/ as jean.dupont@example.org.",
+    ):
+        prompt.wait_for(line)
+    prompt.child.expect(pexpect.EOF)
+    prompt.child.close()
+    assert prompt.child.exitstatus == 0
+
+    site = tmp_path / "site"
+    answers = yaml.safe_load((site / ".copier-answers.yml").read_text())
+    assert (answers["domain_aliases"], answers["ssh_port"]) == (
+        "www.example.org shop.example.org",
+        2222,
+    )
+    config = read_env(site / "scripts" / "prod" / "config.env")
+    assert (config["SSH_HOST"], config["SSH_USER"], config["SSH_PORT"]) == (
+        "deploy.example.org",
+        "deployer",
+        "2222",
+    )
+    settings = read_env(site / "settings.env")
+    assert settings["FIRST_ADMIN_EMAIL"] == "jean.dupont@example.org"
+    assert (settings["MAX_UPLOAD_MB"], settings["POSTGRES_DB"]) == ("20", "mon_site_ete_2025")
+    assert "ssh -p 2222 deployer@deploy.example.org" in (site / "docs/deployment.md").read_text()

@@ -1,0 +1,378 @@
+"""Rendering: answer combinations give a complete project, no Jinja left, fresh secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from support.project import REPO_ROOT, read_env, render
+
+SECRETS = ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
+# Asked (secret questions) with storage_backend=s3; written into .env only.
+S3_SECRETS = {
+    "S3_ACCESS_KEY_ID": "SCWEXAMPLEKEYID00000",
+    "S3_SECRET_ACCESS_KEY": "ex4mple-s3cret-v4lue",
+}
+S3_ANSWERS = {
+    "storage_backend": "s3",
+    "s3_endpoint": "https://s3.fr-par.scw.cloud",
+    "s3_region": "fr-par",
+    "s3_bucket": "closo-files",
+    **{name.lower(): value for name, value in S3_SECRETS.items()},
+}
+# Jinja left behind: `{{ name }}`, `{{ name | filter }}`, `{% if … %}`. Not `${{ … }}` (GitHub
+# Actions) nor `{{ … }}` that is not a plain expression (escaped braces in f-strings and nginx).
+JINJA_LEFT = re.compile(
+    r"(?<![${])\{\{(?!\{)-?\s*[A-Za-z_][A-Za-z0-9_.]*\s*(\||-?\}\})"
+    r"|\{%-?\s*(if|for|set|raw|endif|endfor|else|elif|macro|include|import|from)\b"
+)
+
+ANSWER_SETS = [
+    {},
+    {"ui_language": "en", "registration": "open"},
+    {"registration": "closed"},
+    {"domain": "example.org", "domain_aliases": "www.example.org shop.example.org"},
+    {"project_name": "Mon Site 2", "hsts_preload": True},
+    {"ssh_host": "2001:db8::10", "ssh_port": 2222, "ssh_user": "deploy"},
+    {"python_version": "3.11", "postgres_version": "17", "max_upload_mb": 1},
+    {"db_name": "app_db", "db_user": "app_user", "remote_dir": "/srv/site"},
+    S3_ANSWERS,
+    {"deploy_mode": "swarm", "swarm_replicas": "3", **S3_ANSWERS},
+]
+
+
+def answer_id(answers: dict) -> str:
+    shown = {k: v for k, v in answers.items() if k.upper() not in S3_SECRETS}
+    return "-".join(f"{k}:{v}" for k, v in shown.items()) or "defaults"
+
+
+def asked_secrets(answers: dict) -> dict[str, str]:
+    return S3_SECRETS if answers.get("storage_backend") == "s3" else {}
+
+
+def text_files(root: Path):
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and ".git" not in path.parts:
+            try:
+                yield path, path.read_text()
+            except UnicodeDecodeError:
+                continue
+
+
+@pytest.fixture(scope="module", params=ANSWER_SETS, ids=answer_id)
+def project(request, session_tmp) -> tuple[Path, dict]:
+    dest = session_tmp / f"render-{request.param_index}"
+    return render(dest, **request.param), request.param
+
+
+def test_no_jinja_left_in_any_file(project):
+    root, _ = project
+    leftovers = [
+        f"{path.relative_to(root)}:{text[: m.start()].count(chr(10)) + 1}"
+        for path, text in text_files(root)
+        for m in [JINJA_LEFT.search(text)]
+        if m
+    ]
+    assert not leftovers, f"unrendered Jinja in {leftovers}"
+    assert not list(root.rglob("*.jinja")), "a .jinja suffix survived the render"
+
+
+def test_expected_files_present(project):
+    root, answers = project
+    slug = yaml.safe_load((root / ".copier-answers.yml").read_text())["project_slug"]
+    expected = [
+        ".copier-answers.yml",
+        ".env",
+        ".env.example",
+        "settings.env",
+        ".gitignore",
+        ".gitattributes",
+        "README.md",
+        "compose.yaml",
+        "scripts/local/stack.py",
+        "scripts/prod/deploy_all.sh",
+        "scripts/prod/deploy_all.bat",
+        f"{slug}/backend/app/main.py",
+        f"{slug}/backend/requirements.txt",
+        f"{slug}/storage/app/main.py",
+        f"{slug}/storage/requirements.txt",
+        f"{slug}/frontend/public/index.html",
+    ]
+    missing = [name for name in expected if not (root / name).is_file()]
+    assert not missing, f"missing from the render: {missing}"
+    assert list((root / slug / "nginx" / "templates").glob("*.conf.template"))
+    assert (root / "scripts/local/stack.py").stat().st_mode & stat.S_IXUSR
+
+
+def test_answers_reach_the_files(project):
+    root, answers = project
+    env = read_env(root / "settings.env")
+    recorded = yaml.safe_load((root / ".copier-answers.yml").read_text())
+    for key in ("domain", "ssl_email", "db_name", "db_user", "max_upload_mb"):
+        if key in answers:
+            assert recorded[key] == answers[key]
+    assert env["DOMAIN"] == recorded["domain"]
+    assert env["POSTGRES_DB"] == recorded["db_name"]
+    assert env["POSTGRES_USER"] == recorded["db_user"]
+    assert env["MAX_UPLOAD_MB"] == str(recorded["max_upload_mb"])
+    assert env["DOMAIN_ALIASES"] == recorded["domain_aliases"]
+    assert env["REGISTRATION"] == recorded["registration"] == answers.get("registration", "invite")
+    assert env["UI_LANGUAGE"] == recorded["ui_language"]
+    if answers.get("project_name") == "Mon Site 2":
+        assert recorded["project_slug"] == "mon_site_2"
+        assert (root / "mon_site_2" / "backend").is_dir()
+
+
+def test_env_holds_the_secrets_and_settings_the_rest(project):
+    root, answers = project
+    env, example = read_env(root / ".env"), read_env(root / ".env.example")
+    settings = read_env(root / "settings.env")
+    names = [*SECRETS, *asked_secrets(answers)]
+    assert sorted(env) == sorted(names)
+    assert example == dict.fromkeys(names, ""), ".env.example documents the secrets, no values"
+    assert {name: env[name] for name in asked_secrets(answers)} == asked_secrets(answers)
+    assert not set(settings) & set(SECRETS), "a secret in the tracked settings.env"
+    ignored = (root / ".gitignore").read_text().split()
+    assert ".env" in ignored and "settings.env" not in ignored
+
+
+def test_secrets_live_in_env_only(project):
+    root, answers = project
+    env = read_env(root / ".env")
+    for name in SECRETS:
+        assert re.fullmatch(r"[0-9a-f]{32,}", env[name]), f"{name} is not a long random hex string"
+    answers_text = (root / ".copier-answers.yml").read_text()
+    for name in SECRETS:
+        assert name.lower() not in answers_text.lower()
+    for path, text in text_files(root):
+        if path.name == ".env":
+            continue
+        if path.name == "settings.env":
+            assert not any(name in text for name in SECRETS)
+        for name in [*SECRETS, *asked_secrets(answers)]:
+            assert env[name] not in text, f"{name}'s value leaked into {path.relative_to(root)}"
+
+
+def test_two_renders_get_different_secrets(session_tmp):
+    first = read_env(render(session_tmp / "secrets-a") / ".env")
+    second = read_env(render(session_tmp / "secrets-b") / ".env")
+    for name in SECRETS:
+        assert first[name] != second[name], f"{name} is the same in two renders"
+    assert len({first[name] for name in SECRETS}) == len(SECRETS), "two secrets share a value"
+
+
+def test_the_s3_answers_configure_storage_compose_and_the_edge(session_tmp):
+    root = render(session_tmp / "render-s3-compose", **S3_ANSWERS)
+    settings = read_env(root / "settings.env")
+    assert settings["STORAGE_BACKEND"] == "s3"
+    assert settings["S3_ENDPOINT"] == "https://s3.fr-par.scw.cloud"
+    assert (settings["S3_REGION"], settings["S3_BUCKET"]) == ("fr-par", "closo-files")
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    storage_env = compose["services"]["storage"]["environment"]
+    assert storage_env["S3_SECRET_ACCESS_KEY"].startswith("${S3_SECRET_ACCESS_KEY:?")
+    assert compose["services"]["nginx"]["environment"]["S3_RESOLVER"] == "127.0.0.11"
+    schema = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "check-jsonschema"), "--builtin-schema",
+         "vendor.compose-spec", "compose.yaml"],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+    local = read_env(render(session_tmp / "render-local-compose") / "settings.env")
+    assert local["STORAGE_BACKEND"] == "local" and local["S3_ENDPOINT"] == ""
+
+
+# Typed as people type: spaces around, capitals, accents. Each lands normalised in every file.
+MESSY_ANSWERS = {
+    "project_name": " « Mon Site Été 2025 » ",
+    "admin_email": " Jean.Dupont@Example.org ",
+    "ssh_host": " Deploy.Example.org ",
+    "ssh_user": "Deployer ",
+    "ssh_port": " 2222 ",
+    "max_upload_mb": " 20 ",
+    "advanced_settings": True,
+    "remote_dir": " /srv/mon-site/ ",
+    "db_name": " App_DB ",
+}
+
+
+def test_answers_typed_with_spaces_and_capitals_land_normalised(session_tmp):
+    root = render(session_tmp / "render-messy", **MESSY_ANSWERS)
+    recorded = yaml.safe_load((root / ".copier-answers.yml").read_text())
+    assert recorded["project_slug"] == "mon_site_ete_2025"
+    assert (root / "mon_site_ete_2025" / "backend").is_dir()
+    assert {key: recorded[key] for key in MESSY_ANSWERS} == {
+        **MESSY_ANSWERS,
+        "project_name": "« Mon Site Été 2025 »",
+        "admin_email": "jean.dupont@example.org",
+        "ssh_host": "deploy.example.org",
+        "ssh_user": "deployer",
+        "ssh_port": 2222,
+        "max_upload_mb": 20,
+        "remote_dir": "/srv/mon-site",
+        "db_name": "app_db",
+    }
+    settings, config = read_env(root / "settings.env"), read_env(root / "scripts/prod/config.env")
+    assert settings["FIRST_ADMIN_EMAIL"] == "jean.dupont@example.org"
+    assert (settings["MAX_UPLOAD_MB"], settings["POSTGRES_DB"]) == ("20", "app_db")
+    assert settings["PROJECT_NAME"] == "« Mon Site Été 2025 »"
+    assert [config[k] for k in ("SSH_HOST", "SSH_USER", "SSH_PORT", "REMOTE_DIR")] == [
+        "deploy.example.org",
+        "deployer",
+        "2222",
+        "/srv/mon-site",
+    ]
+    raw = ("Deploy.Example", "Jean.Dupont", "Deployer", "App_DB")
+    leaks = [
+        f"{path.relative_to(root)}: {value!r}"
+        for path, text in text_files(root)
+        for value in raw
+        if value in text
+    ]
+    assert not leaks, f"an answer as typed, not normalised: {leaks}"
+
+
+def test_docs_carry_the_answers_not_placeholders(session_tmp):
+    answers = {
+        "domain": "example.org",
+        "domain_aliases": "www.example.org",
+        "admin_email": "ada@example.org",
+        "ssh_host": "192.0.2.44",
+        "ssh_user": "deploy",
+        "ssh_port": 2222,
+        "remote_dir": "/srv/site",
+    }
+    root = render(session_tmp / "render-docs", **answers)
+    deployment = (root / "docs" / "deployment.md").read_text()
+    readme = (root / "README.md").read_text()
+    for needle in (
+        "# Deploying example.org to 192.0.2.44",
+        "`SSH_HOST=192.0.2.44`, `SSH_USER=deploy`, `SSH_PORT=2222`",
+        "sudo usermod -aG docker deploy",
+        "sudo install -d -o deploy -m 0750 /srv/site",
+        "record of `example.org` and `www.example.org` at\n  192.0.2.44",
+        "`nslookup example.org`",
+        "`ssh -p 2222 deploy@192.0.2.44`",
+        "<https://example.org/> and sign in as `ada@example.org`",
+        "`scp -P 2222 deploy@192.0.2.44:/srv/site/.env .env`",
+        "`/srv/site/backups/<date>-<time>/`",
+        "(`closo_db`)",
+    ):
+        assert needle in deployment, needle
+    for placeholder in ("USER@HOST", "PORT USER", "<slug>", "<domain>", "REMOTE_DIR/", "-o USER"):
+        assert placeholder not in deployment, placeholder
+    assert "203.0.113.10" not in deployment, (
+        "the placeholder warning shows only for the placeholder"
+    )
+    assert "`deploy@192.0.2.44`, SSH port 2222, folder `/srv/site`" in readme
+    assert "administrator, `ada@example.org`" in readme
+    default_docs = (render(session_tmp / "render-docs-default") / "docs/deployment.md").read_text()
+    assert "`203.0.113.10`, the default answer, is a documentation address" in default_docs
+    assert "`ssh debian@203.0.113.10`" in default_docs
+
+
+# --- deploy_mode=swarm: stack.yaml beside compose.yaml --------------------------------------------
+SWARM_ANSWERS = {"deploy_mode": "swarm", "swarm_replicas": "3", **S3_ANSWERS}
+
+
+def test_the_swarm_answer_adds_a_stack_file_of_the_same_images(session_tmp):
+    root = render(session_tmp / "render-swarm", **SWARM_ANSWERS)
+    stack = yaml.safe_load((root / "stack.yaml").read_text())
+    services = stack["services"]
+    assert set(services) == {"db", "storage", "backend", "frontend", "nginx", "certbot"}
+    for name in ("storage", "backend", "frontend"):
+        deploy = services[name]["deploy"]
+        assert deploy["replicas"] == "${SWARM_REPLICAS:-3}"
+        assert deploy["endpoint_mode"] == "dnsrr", "VIPs need IPVS; the edge balances itself"
+        assert deploy["update_config"]["order"] == "start-first"
+        assert services[name]["image"].startswith("${SWARM_REGISTRY:?")
+        assert f"/closo/{name}:${{{name.upper()}_TAG:?" in services[name]["image"]
+    edge = services["nginx"]
+    assert edge["deploy"]["update_config"]["order"] == "stop-first"
+    assert [p["mode"] for p in edge["ports"]] == ["host", "host"]
+    assert [p["published"] for p in edge["ports"]] == ["${HTTP_PORT:-80}", "${HTTPS_PORT:-443}"]
+    env = edge["environment"]
+    assert env["BACKEND_UPSTREAM"] == "tasks.backend:8000"
+    assert env["STORAGE_UPSTREAM"] == "tasks.storage:8060"
+    for name in ("nginx", "certbot"):
+        constraints = services[name]["deploy"]["placement"]["constraints"]
+        assert constraints == ["node.labels.closo.edge == true"]
+    assert services["db"]["deploy"]["placement"]["constraints"] == ["node.labels.closo.db == true"]
+    # Secrets as Docker secrets, read from files the deploy writes from .env: never values here.
+    assert set(stack["secrets"]) == {
+        "postgres_password", "secret_key", "first_admin_password", "storage_token",
+        "s3_access_key_id", "s3_secret_access_key",
+    }  # fmt: skip
+    assert all(
+        "environment" not in s or "PASSWORD" not in str(s["environment"]) for s in services.values()
+    )
+    text = (root / "stack.yaml").read_text()
+    for value in read_env(root / ".env").values():
+        assert value not in text
+    # With s3, files are in the bucket: no storage volume, storage tasks may run on any node.
+    assert "storage_data" not in text
+    settings = read_env(root / "settings.env")
+    assert settings["SWARM_REPLICAS"] == "3" and settings["SWARM_REGISTRY"] == ""
+    for script in ("swarm_init", "swarm_deploy", "swarm_status", "swarm_scale", "swarm_backup"):
+        assert (root / "scripts" / "prod" / f"{script}.sh").is_file()
+
+
+def test_the_server_answer_has_no_stack_file_and_swarm_local_keeps_storage_beside_the_edge(
+    session_tmp,
+):
+    server = render(session_tmp / "render-server")
+    assert not (server / "stack.yaml").exists()
+    # Nor the swarm scripts (they would only stop with "generated with deploy_mode=server").
+    assert not list((server / "scripts" / "prod").glob("*swarm*"))
+    assert not any(k.startswith("SWARM_") for k in read_env(server / "settings.env"))
+    local = render(session_tmp / "render-swarm-local", deploy_mode="swarm")
+    stack = yaml.safe_load((local / "stack.yaml").read_text())
+    storage = stack["services"]["storage"]
+    assert storage["volumes"] == ["storage_data:/data"]
+    assert storage["deploy"]["placement"]["constraints"] == ["node.labels.closo.edge == true"]
+    assert "storage_data:/srv/storage:ro" in stack["services"]["nginx"]["volumes"]
+    assert storage["deploy"]["replicas"] == "${SWARM_REPLICAS:-2}"
+
+
+def test_a_managed_database_answer_takes_the_db_service_out_of_the_stack(session_tmp):
+    root = render(
+        session_tmp / "render-swarm-managed",
+        deploy_mode="swarm",
+        swarm_database_host="DB.example.net",
+    )
+    stack = yaml.safe_load((root / "stack.yaml").read_text())
+    assert "db" not in stack["services"] and "postgres_data" not in stack["volumes"]
+    assert "postgres_password" in stack["secrets"]  # the backend still needs the password
+    settings = read_env(root / "settings.env")
+    assert settings["POSTGRES_HOST"] == "db.example.net" and "SWARM_DB_REPLICAS" not in settings
+    with pytest.raises(ValueError, match="Host name or IP only"):
+        render(
+            session_tmp / "render-swarm-managed-bad", deploy_mode="swarm",
+            swarm_database_host="db.example.net:5432",
+        )  # fmt: skip
+
+
+@pytest.mark.skipif(not shutil.which("docker"), reason="the docker CLI checks the stack file")
+def test_the_stack_file_is_what_docker_stack_deploy_accepts(session_tmp):
+    root = render(session_tmp / "render-swarm-config", **SWARM_ANSWERS)
+    tags = {
+        f"{name}_TAG": "c0ffee" for name in ("STORAGE", "BACKEND", "FRONTEND", "NGINX", "CERTBOT")
+    }
+    result = subprocess.run(
+        ["docker", "stack", "config", "--compose-file", "stack.yaml"],
+        cwd=root,
+        env={**os.environ, "SWARM_REGISTRY": "registry.example.com/team", **tags},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    assert (
+        config["services"]["backend"]["image"] == "registry.example.com/team/closo/backend:c0ffee"
+    )
+    assert config["services"]["nginx"]["ports"][1]["published"] == 443

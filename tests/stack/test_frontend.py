@@ -1,0 +1,253 @@
+"""The generated frontend without a browser: what the strict CSP needs (no inline script or style,
+nothing external), both languages complete, and its own nginx serving with the right headers."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+from support.browser import FRONTEND_PUBLIC, read_messages
+from support.project import free_port, load_runner, render
+
+LANGUAGES = ("fr", "en")
+SOURCES = sorted(p for p in FRONTEND_PUBLIC.rglob("*") if p.is_file())
+JS_FILES = [p for p in SOURCES if p.suffix == ".js"]
+FRONTEND_TEMPLATES = FRONTEND_PUBLIC.parent / "nginx" / "templates"
+
+
+def public_dir(project: Path) -> Path:
+    [public] = project.glob("*/frontend/public")  # <slug>/frontend/public
+    return public
+
+
+def code_of(path: Path) -> str:
+    """The script without its comments (which may name what the code must not do)."""
+    code = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return re.sub(r"^\s*//.*$", "", code, flags=re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def english_project(session_tmp: Path) -> Path:
+    return render(session_tmp / "frontend-en", ui_language="en", project_name="Files & <Co>")
+
+
+class TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.script_bodies: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.script_bodies.append(data)
+
+
+def parse(html: str) -> TagCollector:
+    collector = TagCollector()
+    collector.feed(html)
+    return collector
+
+
+def test_page_language_and_title_follow_the_answers(rendered_project: Path, english_project):
+    french = (public_dir(rendered_project) / "index.html").read_text()
+    english = (public_dir(english_project) / "index.html").read_text()
+    assert '<html lang="fr">' in french
+    assert '<html lang="en">' in english
+    assert "<title>Closo</title>" in french
+    assert "<title>Files &amp; &lt;Co&gt;</title>" in english  # escaped, not markup
+
+
+def test_no_inline_script_style_or_handler(rendered_project: Path):
+    """The edge's CSP (script-src 'self'; style-src 'self') would block any of these."""
+    page = parse((public_dir(rendered_project) / "index.html").read_text())
+    assert page.script_bodies == []
+    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
+    assert scripts == [{"type": "module", "src": "/js/main.js"}]
+    assert not [tag for tag, _ in page.tags if tag == "style"]
+    for tag, attrs in page.tags:
+        assert "style" not in attrs, f"inline style on <{tag}>"
+        assert not [name for name in attrs if name.startswith("on")], f"handler on <{tag}>"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(FRONTEND_PUBLIC)))
+def test_no_external_resource(path: Path):
+    """No CDN, font or analytics URL: everything comes from the site itself."""
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a namespace, not a fetch
+    assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", JS_FILES, ids=lambda p: str(p.relative_to(FRONTEND_PUBLIC)))
+def test_scripts_keep_to_the_rules(path: Path):
+    """Tokens stay in memory; markup is never built from strings; nothing needs 'unsafe-eval'."""
+    code = code_of(path)
+    for forbidden in (
+        "localStorage",
+        "sessionStorage",
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+    ):
+        assert forbidden not in code, f"{forbidden} in {path.name}"
+    static = re.findall(r"""^import\b[^;]*?['"]([^'"]+)['"];""", code, re.MULTILINE)
+    dynamic = re.findall(r"""\bimport\(\s*['"`]([^'"`]+)['"`]""", code)
+    for specifier in static + dynamic:
+        assert specifier.startswith(("./", "../")), f"bare or absolute import {specifier!r}"
+        if "${" not in specifier:
+            assert (path.parent / specifier).resolve().is_file(), f"{specifier} does not exist"
+
+
+def test_both_languages_have_the_same_keys_and_placeholders():
+    french, english = (read_messages(language) for language in LANGUAGES)
+    assert sorted(french) == sorted(english)
+    for key in french:
+        placeholders = [set(re.findall(r"\{(\w+)\}", m[key])) for m in (french, english)]
+        assert placeholders[0] == placeholders[1], key
+        assert french[key].strip() and english[key].strip(), f"{key} is empty"
+
+
+def test_every_key_the_code_uses_exists():
+    messages = read_messages("en")
+    code = "\n".join(code_of(path) for path in JS_FILES if path.parent.name != "i18n")
+    used = set(re.findall(r"\bt\(\s*'([\w.]+)'", code))
+    assert used, "no t('…') call found: has the i18n helper been renamed?"
+    assert sorted(used - set(messages)) == []
+    # Keys built at run time (t(`role.${user.role}`)): their prefix must exist.
+    for prefix in re.findall(r"\bt\(\s*`([\w.]+)\$\{", code):
+        assert any(key.startswith(prefix) for key in messages), prefix
+    # Every string is used somewhere (keys also travel as plain literals: route titles).
+    literals = set(re.findall(r"'(\w+\.\w+)'", code))
+    dynamic = re.findall(r"\bt\(\s*`([\w.]+)\$\{", code)
+    unused = [
+        key
+        for key in messages
+        if key not in literals and not any(key.startswith(p) for p in dynamic)
+    ]
+    assert unused == [], "strings that no code uses"
+
+
+# --- the frontend's own nginx ---------------------------------------------------------------------
+
+
+def test_frontend_nginx_template_uses_only_its_documented_variables() -> None:
+    template = (FRONTEND_TEMPLATES / "default.conf.template").read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", template)) == {"FRONTEND_LISTEN", "FRONTEND_ROOT"}
+
+
+@dataclass
+class Frontend:
+    url: str
+    public: Path
+
+
+@pytest.fixture(scope="module")
+def frontend(session_tmp: Path, rendered_project: Path) -> Iterator[Frontend]:
+    """A copy of the rendered frontend served by its own nginx config on a free loopback port."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    prefix = session_tmp / "frontend-nginx"
+    public = shutil.copytree(public_dir(rendered_project), prefix / "public")
+    (public / ".env").write_text("SECRET=1\n")  # must never be served
+    env = {"FRONTEND_LISTEN": f"127.0.0.1:{port}", "FRONTEND_ROOT": str(public)}
+    templates = next(rendered_project.glob("*/frontend/nginx/templates"))
+    load_runner(rendered_project).write_nginx_prefix(prefix, templates, env)  # as `up` does
+    args = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+    test = subprocess.run([*args, "-t"], capture_output=True, text=True)
+    assert test.returncode == 0, test.stderr
+    server = subprocess.Popen(args)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    yield Frontend(url, public)
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_index_is_never_stored(frontend: Frontend):
+    for path in ("/", "/index.html"):
+        response = httpx.get(frontend.url + path)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["server"] == "nginx"  # server_tokens off: no version
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/js/main.js", "application/javascript; charset=utf-8"),
+        ("/i18n/fr.js", "application/javascript; charset=utf-8"),
+        ("/css/app.css", "text/css; charset=utf-8"),
+        ("/favicon.svg", "image/svg+xml; charset=utf-8"),
+    ],
+)
+def test_assets_are_typed_cached_and_revalidated(frontend: Frontend, path: str, content_type: str):
+    response = httpx.get(frontend.url + path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == content_type
+    assert response.headers["cache-control"] == "no-cache"  # kept, but checked at every use
+    etag = response.headers["etag"]
+    again = httpx.get(frontend.url + path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+@pytest.mark.parametrize("path", ["/js/api.js", "/css/app.css", "/i18n/en.js"])
+def test_text_assets_are_compressed(frontend: Frontend, path: str):
+    with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
+        response = client.send(client.build_request("GET", frontend.url + path), stream=True)
+        body = b"".join(response.iter_raw())
+    original = (frontend.public / path.lstrip("/")).read_bytes()
+    assert response.headers.get("content-encoding") == "gzip"
+    assert "Accept-Encoding" in response.headers.get("vary", "")
+    assert len(body) < len(original)
+    assert gzip.decompress(body) == original
+
+
+def test_compressed_for_an_http10_proxy(frontend: Frontend):
+    """The edge nginx speaks HTTP/1.0 to its upstreams unless told otherwise: still compressed."""
+    host, port = frontend.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(
+            b"GET /js/api.js HTTP/1.0\r\nHost: frontend\r\nAccept-Encoding: gzip\r\n\r\n"
+        )
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode().lower()
+    assert head.startswith("http/1.1 200")
+    assert "content-encoding: gzip" in head
+
+
+@pytest.mark.parametrize("path", ["/.env", "/.git/config", "/js/.hidden.js", "/missing.js"])
+def test_hidden_and_missing_files_are_404(frontend: Frontend, path: str):
+    assert (frontend.public / ".env").is_file()
+    response = httpx.get(frontend.url + path)
+    assert response.status_code == 404
+    assert "SECRET" not in response.text
