@@ -8,7 +8,6 @@ the package index: what the very first `up` on a new machine costs.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import statistics
@@ -17,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from support.project import Stack, read_env
+from support.project import Stack, read_env, services_venv
 
 
 def project_stack(project: Path, state_dir: Path) -> Stack:
@@ -46,13 +45,7 @@ def timed_up(stack: Stack, extra_env: dict[str, str] | None = None) -> float:
 
 def build_venv(project: Path) -> None:
     """Build (or find) the shared virtualenv outside any timing, as a previous `up` would have."""
-    spec = importlib.util.spec_from_file_location(
-        "generated_stack", project / "scripts" / "local" / "stack.py"
-    )
-    assert spec is not None and spec.loader is not None
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
-    runner.ensure_venv(next(project.glob("*/backend")).parent.name)
+    services_venv(project)
 
 
 def cold_boot(project: Path, workdir: Path) -> dict:

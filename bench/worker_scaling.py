@@ -21,7 +21,11 @@ from alternate import alternate
 from api_load import bearer_script, wrk_measure
 from http_load import Load, run_wrk
 from memory import tree_memory_mb, tree_rss_mb, worker_rss_mb
-from support.project import free_port, load_runner, services_venv
+from stack.config import Project
+from stack.environments import python_service_env
+from stack.services import backend_command
+from stack.state import State
+from support.project import free_port, services_venv
 
 START_TIMEOUT_S = 60
 
@@ -64,20 +68,22 @@ def extra_backend(
 ) -> Iterator[tuple[str, int]]:
     """A backend with `workers` workers beside the stack's, started as the image starts it (or,
     with `spawn`, by uvicorn's own --workers); yields its URL and PID."""
-    runner = load_runner(project)
     env = {
-        **runner.Stack(state_dir).service_env(),
+        **python_service_env(Project(project), State(state_dir)),
         "BACKEND_WORKERS": str(workers),
         **({"WEB_CONCURRENCY": str(workers)} if spawn else {}),
     }
     python = services_venv(project) / "bin" / "python"
     port = free_port()
     log = state_dir / "logs" / f"bench-backend-{workers}-workers{'-spawn' if spawn else ''}.log"
-    start = UVICORN_SPAWN if spawn else ["-m", "app.core.workers"]
-    command = [str(python), *start, "--host", "127.0.0.1", "--port", str(port)]
+    if spawn:
+        command = [str(python), *UVICORN_SPAWN, "--host", "127.0.0.1", "--port", str(port)]
+        command.append("--no-access-log")
+    else:
+        command = backend_command(str(python), port)
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [*command, "--no-access-log"],
+            command,
             cwd=next(project.glob("*/backend")),
             env=env,
             stdout=out,

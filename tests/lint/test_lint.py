@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.project import read_env
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 SERVICES = ("db", "storage", "backend", "frontend", "nginx", "certbot")
@@ -141,11 +142,7 @@ def test_services_wait_for_healthy_dependencies_that_have_a_healthcheck(rendered
 
 
 def test_compose_names_ports_secrets_and_logs(rendered_project, compose):
-    env_keys = {
-        line.split("=", 1)[0]
-        for line in (rendered_project / ".env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    }
+    env_keys = set(read_env(rendered_project / ".env"))
     assert compose["networks"]["default"]["name"] == "closo_network"
     for name, service in compose["services"].items():
         assert service["container_name"] == f"closo_{name}"

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from stack.nginx import write_nginx_prefix
 from support.browser import FRONTEND_PUBLIC, read_messages
-from support.project import free_port, load_runner, render
+from support.project import free_port, render
 
 LANGUAGES = ("fr", "en")
 SOURCES = sorted(p for p in FRONTEND_PUBLIC.rglob("*") if p.is_file())
@@ -171,7 +172,7 @@ def frontend(session_tmp: Path, rendered_project: Path) -> Iterator[Frontend]:
     (public / ".env").write_text("SECRET=1\n")  # must never be served
     env = {"FRONTEND_LISTEN": f"127.0.0.1:{port}", "FRONTEND_ROOT": str(public)}
     templates = next(rendered_project.glob("*/frontend/nginx/templates"))
-    load_runner(rendered_project).write_nginx_prefix(prefix, templates, env)  # as `up` does
+    write_nginx_prefix(prefix, templates, env)  # as `up` does
     args = [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
     test = subprocess.run([*args, "-t"], capture_output=True, text=True)
     assert test.returncode == 0, test.stderr

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.project import Stack, in_site_language, load_runner, read_env, render
+from stack import cli
+from support.project import Stack, in_site_language, read_env, render
 
 pytestmark = pytest.mark.stack
 
@@ -232,10 +233,9 @@ def test_a_checkout_without_env_gets_new_secrets_on_request(session_tmp):
     assert (project / ".env").read_bytes() == before
 
 
-def test_an_old_python_is_refused_with_the_fix(rendered_project, monkeypatch, capsys):
-    runner = load_runner(rendered_project)
-    monkeypatch.setattr(runner.sys, "version_info", (3, 10, 12))
-    assert runner.main(["status"]) == 1
+def test_an_old_python_is_refused_with_the_fix(monkeypatch, capsys):
+    monkeypatch.setattr(cli.sys, "version_info", (3, 10, 12))
+    assert cli.main(["status"]) == 1
     assert "Python ≥ 3.11 is needed" in capsys.readouterr().err
 
 

@@ -20,8 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from stack.nginx import write_nginx_prefix
 
-from support.project import free_port, load_runner, read_env
+from support.project import free_port, read_env
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -190,7 +191,7 @@ def start_edge(
     env.update(overrides)
     slug_dirs = [p for p in project.iterdir() if (p / "nginx" / "templates").is_dir()]
     assert len(slug_dirs) == 1, f"no single <slug>/nginx/templates in {project}"
-    load_runner(project).write_nginx_prefix(prefix, slug_dirs[0] / "nginx" / "templates", env)
+    write_nginx_prefix(prefix, slug_dirs[0] / "nginx" / "templates", env)
     edge = Edge(prefix=prefix, env=env, http_port=http_port, https_port=https_port, ca_file=ca_file)
     edge.start()
     return edge

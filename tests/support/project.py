@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -15,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import copier
+from stack.config import Project
+from stack.envfile import read_env
+from stack.packages import ensure_venv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What a render needs from the repository: the working tree as it is, uncommitted edits included.
@@ -69,20 +71,9 @@ def render(dest: Path, **answers: object) -> Path:
     return dest
 
 
-def load_runner(project: Path):
-    """A rendered project's native runner (scripts/local/stack.py) as a module, so tests set up
-    nginx exactly as the runner does (write_nginx_prefix, envsubst) instead of a copy of it."""
-    path = project / "scripts" / "local" / "stack.py"
-    spec = importlib.util.spec_from_file_location(f"stack_{abs(hash(str(project)))}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def services_venv(project: Path) -> Path:
     """The generated runner's own virtualenv for the services' pins (built once, then cached)."""
-    runner = load_runner(project)
-    return runner.ensure_venv(runner.project_slug())
+    return ensure_venv(Project(project))[0]
 
 
 def run_service_suite(
@@ -187,16 +178,6 @@ def start_pg_cluster(base: Path) -> PgCluster:
         ]
     )
     return PgCluster(data_dir=data_dir, port=port)
-
-
-def read_env(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a generated env file (comments and blanks skipped)."""
-    env = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
 
 
 @dataclass

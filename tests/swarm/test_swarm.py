@@ -322,11 +322,7 @@ def test_the_database_password_is_a_docker_secret_not_an_environment_variable(de
         "{{json .Spec.TaskTemplate.ContainerSpec.Env}} "
         "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.File.Name}} {{end}}",
     ).stdout  # fmt: skip
-    password = next(
-        line.split("=", 1)[1]
-        for line in (deployment.project / ".env").read_text().splitlines()
-        if line.startswith("POSTGRES_PASSWORD=")
-    )
+    password = read_env(deployment.project / ".env")["POSTGRES_PASSWORD"]
     assert password not in spec
     assert {"POSTGRES_PASSWORD", "SECRET_KEY", "STORAGE_TOKEN"} <= set(spec.split())
 
