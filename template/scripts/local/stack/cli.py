@@ -148,9 +148,9 @@ def up(stack: Stack, args: argparse.Namespace) -> int:
         script = os.path.relpath(root / "scripts" / "local" / "stack.py")
         print(f"Stop it with: python3 {script} down{state}", flush=True)
         return 0
-    print("Press Ctrl-C to stop (the data stays in the state dir).", flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    try:  # from here on, Ctrl-C (or SIGTERM) stops the stack, even before the wait starts
+        signal.signal(signal.SIGTERM, _interrupt)
+        print("Press Ctrl-C to stop (the data stays in the state dir).", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
