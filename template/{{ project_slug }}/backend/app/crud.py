@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 import psycopg_pool
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +82,26 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None
     return await session.scalar(select(User).where(User.email == email))
 
 
+async def add_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    hashed_password: str,
+    full_name: str | None = None,
+    role: Role = Role.USER,
+) -> User:
+    """Insert a new account in the session's transaction (the caller commits it)."""
+    user = User(email=email, hashed_password=hashed_password, full_name=full_name, role=role)
+    session.add(user)
+    # The unique index decides, not a prior SELECT: two concurrent sign-ups cannot both win.
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise EmailTakenError from exc
+    return user
+
+
 async def create_user(
     session: AsyncSession,
     *,
@@ -90,8 +110,9 @@ async def create_user(
     full_name: str | None = None,
     role: Role = Role.USER,
 ) -> User:
-    user = User(email=email, hashed_password=hashed_password, full_name=full_name, role=role)
-    session.add(user)
+    user = await add_user(
+        session, email=email, hashed_password=hashed_password, full_name=full_name, role=role
+    )
     await _commit_or_email_taken(session)
     await session.refresh(user)
     return user
@@ -146,14 +167,15 @@ async def list_files(
     sort: str = "date",
     descending: bool = True,
 ) -> tuple[list[File], int]:
-    """A page of the owner's files whose name contains `search` in any case, and how many match.
+    """A page of the owner's files whose name contains `search`, ignoring case and accents ("ete"
+    finds "Été"), and how many match.
 
-    lower(name) LIKE '%…%' is what the trigram index on lower(name) answers (migration 0004).
+    folded(name) LIKE '%…%' is what the trigram index on folded(name) answers (migration 0006).
     """
     conditions = [File.owner_id == owner_id]
     if search:
-        pattern = func.lower(_contains(search))  # PostgreSQL's lower() on both sides
-        conditions.append(func.lower(File.name).like(pattern, escape="\\"))
+        pattern = func.folded(_contains(search))  # the database's folding on both sides
+        conditions.append(func.folded(File.name).like(pattern, escape="\\"))
     total = await session.scalar(select(func.count()).select_from(File).where(*conditions)) or 0
     keys = FILE_SORT_KEYS[sort]
     files = await session.scalars(
@@ -173,10 +195,9 @@ async def get_file(
     return await session.scalar(select(File).where(File.id == file_id, File.owner_id == owner_id))
 
 
-async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> bool:
-    """Lock the user's row until commit; False when the account no longer exists."""
-    found = await session.scalar(select(User.id).where(User.id == user_id).with_for_update())
-    return found is not None
+async def lock_user(session: AsyncSession, *, user_id: uuid.UUID) -> bool | None:
+    """Lock the user's row until commit; whether the account is active, None when it is gone."""
+    return await session.scalar(select(User.is_active).where(User.id == user_id).with_for_update())
 
 
 async def used_bytes(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
@@ -194,17 +215,42 @@ async def file_row_exists(*, stored_name: str) -> bool:
     return found is not None
 
 
+class Someone(Protocol):
+    """An account as the audit log names it: the ORM `User` or an `Account` snapshot."""
+
+    id: uuid.UUID
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """An account as an entry should name it when that is not its row's current address."""
+
+    id: uuid.UUID
+    email: str
+
+
 async def add_audit_entry(
     session: AsyncSession,
     *,
-    actor_email: str,
+    actor: Someone,
     action: str,
+    target: Someone | None = None,
     target_email: str | None = None,
     detail: str | None = None,
 ) -> None:
-    """Record an administrator's action; committed with the action itself by the caller."""
+    """Record an action on an account; committed with the action itself by the caller.
+
+    Ids say who (an address can change hands later); the addresses are copied as they are now."""
     session.add(
-        AuditEntry(actor_email=actor_email, action=action, target_email=target_email, detail=detail)
+        AuditEntry(
+            actor_id=actor.id,
+            actor_email=actor.email,
+            action=action,
+            target_id=target.id if target is not None else None,
+            target_email=target.email if target is not None else target_email,
+            detail=detail,
+        )
     )
 
 
@@ -235,12 +281,29 @@ async def usage_of(session: AsyncSession, *, owner_ids: list[uuid.UUID]) -> dict
     return {owner: found.get(owner, Usage(0, 0)) for owner in owner_ids}
 
 
-async def other_active_admins(session: AsyncSession, *, besides: uuid.UUID) -> int:
-    """Active administrators other than `besides`, their rows locked until commit: two admins
-    demoting each other at once cannot both succeed."""
-    ids = await session.scalars(
-        select(User.id)
-        .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != besides)
+@dataclass(frozen=True, slots=True)
+class LockedForAdminChange:
+    user: User | None  # None: no such account
+    other_active_admins: int
+
+
+async def lock_for_admin_change(
+    session: AsyncSession, *, user_id: uuid.UUID
+) -> LockedForAdminChange:
+    """Lock the account and every active administrator's row until commit, in one order (by id).
+
+    Two administrators changing each other at once then wait for each other instead of
+    deadlocking, and the second sees the first's change: they cannot both succeed in leaving the
+    site without an active administrator. Rows are read again (populate_existing), not taken from
+    an earlier read of this session."""
+    rows = await session.scalars(
+        select(User)
+        .where(or_(User.id == user_id, and_(User.role == Role.ADMIN, User.is_active.is_(True))))
+        .order_by(User.id)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    return len(list(ids))
+    locked = list(rows)
+    user = next((row for row in locked if row.id == user_id), None)
+    others = sum(1 for row in locked if row.id != user_id and row.role == Role.ADMIN)
+    return LockedForAdminChange(user=user, other_active_admins=others)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from app.core.db import account_pool, engine
 from app.core.errors import install_error_handlers
 from app.core.guards import RequestGuardMiddleware
 from app.core.logging import AccessLogMiddleware, configure_logging
+from app.services import owner_blocks
 from app.services.storage import StorageClient
 
 
@@ -22,7 +24,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.storage = StorageClient(base_url=settings.STORAGE_URL, token=settings.STORAGE_TOKEN)
     # wait=False: start even if the database is still coming up; requests then answer 503.
     await account_pool.open(wait=False)
+    delivering = asyncio.create_task(owner_blocks.keep_delivering(lambda: app.state.storage))
     yield
+    delivering.cancel()
     await account_pool.close()
     await app.state.storage.aclose()
     await engine.dispose()

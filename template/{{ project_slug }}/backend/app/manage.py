@@ -47,13 +47,15 @@ def create_admin(connection: Connection, *, email: str, name: str | None) -> str
     hashed = password_hash.hash(password)
     user_id = connection.scalar(select(User.id).where(User.email == email))
     if user_id is None:
-        connection.execute(
-            insert(User).values(
+        user_id = connection.scalar(
+            insert(User)
+            .values(
                 email=email,
                 hashed_password=hashed,
                 role=Role.ADMIN,
                 full_name=name or say("first_admin_name"),
             )
+            .returning(User.id)
         )
         message = say("cli_admin_created", email=email, password=password)
     else:
@@ -65,7 +67,9 @@ def create_admin(connection: Connection, *, email: str, name: str | None) -> str
         _end_sessions_and_throttle(connection, user_id, email)
         message = say("cli_admin_promoted", email=email, password=password)
     connection.execute(
-        insert(AuditEntry).values(actor_email=ACTOR, action="create_admin", target_email=email)
+        insert(AuditEntry).values(
+            actor_email=ACTOR, action="create_admin", target_id=user_id, target_email=email
+        )
     )
     return message
 
@@ -80,7 +84,9 @@ def reset_password(connection: Connection, *, email: str) -> str:
     )
     _end_sessions_and_throttle(connection, user_id, email)
     connection.execute(
-        insert(AuditEntry).values(actor_email=ACTOR, action="reset_password", target_email=email)
+        insert(AuditEntry).values(
+            actor_email=ACTOR, action="reset_password", target_id=user_id, target_email=email
+        )
     )
     return say("cli_password_reset", email=email, password=password)
 

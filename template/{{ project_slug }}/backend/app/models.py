@@ -91,8 +91,9 @@ class AccountLink(Base):
 
 
 class AuditEntry(Base):
-    """One administrator action: who did what to whom, and when. E-mails are copied, so an entry
-    still reads right after either account is deleted."""
+    """One action on an account: who did what to whom, and when. The ids say which accounts (an
+    address can change hands); the e-mails are copied as they were at that moment, so an entry
+    still reads right after either account is renamed or deleted."""
 
     __tablename__ = "audit_log"
 
@@ -100,8 +101,14 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     actor_email: Mapped[str] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     target_email: Mapped[str | None] = mapped_column(String(254))
     detail: Mapped[str | None] = mapped_column(String(500))
 
@@ -137,12 +144,13 @@ class File(Base):
     created_at: Mapped[datetime] = _now_column()
 
 
-# The file list's search (name contains, any case: trigrams) and sort orders (migration 0004).
+# The file list's search (name contains, any case or accent: trigrams on folded(name), the SQL
+# function of migration 0006) and sort orders (migration 0004).
 Index(
     "ix_files_name_trigram",
-    func.lower(File.name).label("lower_name"),
+    func.folded(File.name).label("folded_name"),
     postgresql_using="gin",
-    postgresql_ops={"lower_name": "gin_trgm_ops"},
+    postgresql_ops={"folded_name": "gin_trgm_ops"},
 )
 Index("ix_files_owner_id_lower_name", File.owner_id, func.lower(File.name), File.id)
 Index("ix_files_owner_id_size", File.owner_id, File.size, File.id)
@@ -157,3 +165,27 @@ class AuthThrottle(Base):
     failures: Mapped[int]
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Milestone(Base):
+    """Something that happens once in a site's life (prestart's first administrator): the row
+    remembers it, whatever becomes of the accounts afterwards."""
+
+    __tablename__ = "milestones"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reached_at: Mapped[datetime] = _now_column()
+
+
+class PendingOwnerBlock(Base):
+    """Storage's block of an owner's download links, still to be told to storage (an outbox):
+    written in the transaction that (de)activates the account, deleted once storage has it."""
+
+    __tablename__ = "pending_owner_blocks"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked: Mapped[bool]
+    # Which change this row says: a delivery deletes the row only if no newer change replaced it.
+    version: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)

@@ -18,11 +18,18 @@ from pydantic import (
     computed_field,
 )
 
+from app.core import audit_text
 from app.core.messages import say
+from app.core.text import without_hidden_formatting
 from app.models import Role
 from app.services import links
 
-_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# No markup or quoting characters either: such an address can sign up but not sign in through
+# the form, and it would be shown to administrators.
+_NOT_IN_ADDRESS = r"@\s<>\"`()\[\],;:\\"
+_EMAIL_PATTERN = re.compile(
+    rf"^[^{_NOT_IN_ADDRESS}]+@[^{_NOT_IN_ADDRESS}]+\.[^{_NOT_IN_ADDRESS}.]+$"
+)
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH = 8, 128
 ItemT = TypeVar("ItemT")
 
@@ -71,7 +78,13 @@ Password = Annotated[
     Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
     AfterValidator(no_control_characters),
 ]
-FullName = Annotated[str, Field(max_length=255), AfterValidator(no_control_characters)]
+# A name is shown to others (the users page, the audit log): what hides in it is taken out.
+FullName = Annotated[
+    str,
+    Field(max_length=255),
+    AfterValidator(no_control_characters),
+    AfterValidator(without_hidden_formatting),
+]
 
 
 class RequestBody(BaseModel):
@@ -172,16 +185,28 @@ class IssuedLinkPublic(BaseModel):
 
     path: str
     expires_at: datetime
+    # Whom it is for, as the site spells the address (lower case: the link works for that one).
+    email: str
+    # Said when the address already had a pending invitation (both links then work).
+    notice: str | None = None
 
 
 class AuditEntryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
-    actor_email: str
+    actor_id: uuid.UUID | None  # None: the command line, the first start, or a deleted account
+    actor_email: str  # as it was when the action was done
     action: str
+    target_id: uuid.UUID | None
     target_email: str | None
     detail: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        """The entry as a sentence in the site's language."""
+        return audit_text.summary(self.action, self.detail)
 
 
 class Token(BaseModel):

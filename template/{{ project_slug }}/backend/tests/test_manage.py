@@ -25,7 +25,7 @@ async def test_create_admin_makes_an_account_that_signs_in_as_admin(
     password = run(capsys, "create-admin", email)
     headers = await login(client, email, password)
     me = (await client.get("/api/users/me", headers=headers)).json()
-    assert (me["role"], me["full_name"]) == ("admin", "Administrator")
+    assert (me["role"], me["full_name"]) == ("admin", "Site manager")
 
 
 async def test_create_admin_promotes_an_existing_account(

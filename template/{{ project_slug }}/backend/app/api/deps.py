@@ -7,6 +7,8 @@ every authenticated request.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -21,6 +23,7 @@ from app.core.messages import say
 from app.core.security import decode_token
 from app.crud import Account, get_account
 from app.models import Role
+from app.services import throttle
 from app.services.storage import StorageClient
 
 # tokenUrl lets the /api/docs "Authorize" button log in with the password form.
@@ -36,6 +39,20 @@ def too_many_attempts(seconds: int) -> HTTPException:
         detail=say("too_many_attempts", seconds=seconds),
         headers={"Retry-After": str(seconds)},
     )
+
+
+@contextmanager
+def one_check_at_a_time(key: str) -> Iterator[None]:
+    """429 while a password check of the same account runs (services/throttle.one_at_a_time)."""
+    try:
+        with throttle.one_at_a_time(key):
+            yield
+    except throttle.BusyError as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=say("password_check_running"),
+            headers={"Retry-After": "1"},
+        ) from exc
 
 
 def invalid_field(

@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     MAX_UPLOAD_MB: PositiveInt = 50
     STORAGE_URL: str = "http://storage:8060"
     STORAGE_TOKEN: str
-    # How long a download link works (see services/links.py): minutes to hours.
-    DOWNLOAD_LINK_MINUTES: Annotated[int, Field(ge=1, le=24 * 60)] = 60
+    # How long a download link works (see services/links.py). Links do not end with the session
+    # that made them: short, so a link left in a shared computer's history soon stops working.
+    DOWNLOAD_LINK_MINUTES: Annotated[int, Field(ge=1, le=24 * 60)] = 10
     ENABLE_DOCS: bool = False
 
     @model_validator(mode="after")

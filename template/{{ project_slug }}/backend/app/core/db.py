@@ -42,6 +42,14 @@ async def get_session() -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def release(session: AsyncSession) -> None:
+    """End the session's transaction, handing its pooled connection back, before CPU-bound work
+    (argon2, strength checks): a request waiting for a hashing slot must not hold one of the
+    few connections every other request needs. The session takes a connection again when next
+    used; its objects stay loaded (expire_on_commit=False)."""
+    await session.commit()
+
+
 # Opened by the application's lifespan (app.main); a connection is checked out per lookup.
 account_pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
     make_conninfo(

@@ -13,7 +13,8 @@ from typing import Any
 from app.core.config import settings
 
 MESSAGES: dict[str, dict[str, str]] = {
-    "first_admin_name": {"en": "Administrator", "fr": "Administrateur"},
+    # Not the role's name: the users page shows both side by side (rename it in the profile).
+    "first_admin_name": {"en": "Site manager", "fr": "Responsable du site"},
     # --- sign-up and one-time links
     "registration_invite": {
         "en": "Sign-up is by invitation only: ask an administrator for an invitation link.",
@@ -46,6 +47,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Sign-up is closed (REGISTRATION=closed): create the account instead.",
         "fr": "L'inscription est fermée (REGISTRATION=closed) : créez plutôt le compte.",
     },
+    "invitation_pending_already": {
+        "en": "This address was already invited: the earlier link still works too, until it "
+        "expires or one of the links is used.",
+        "fr": "Cette adresse avait déjà reçu une invitation : le lien précédent reste valable lui "
+        "aussi, jusqu'à son expiration ou jusqu'à ce que l'un des liens serve.",
+    },
     "email_taken": {
         "en": "An account with this e-mail address already exists.",
         "fr": "Un compte existe déjà avec cette adresse e-mail : connectez-vous, ou utilisez "
@@ -60,6 +67,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Too many failed attempts for this account: wait {seconds} seconds, then try again.",
         "fr": "Trop de tentatives échouées pour ce compte : attendez {seconds} secondes, puis "
         "réessayez.",
+    },
+    "password_check_running": {
+        "en": "A password check for this account is already under way: wait a second, then try "
+        "again.",
+        "fr": "Une vérification du mot de passe de ce compte est déjà en cours : attendez une "
+        "seconde, puis réessayez.",
     },
     "not_logged_in": {
         "en": "You are not logged in.",
@@ -150,6 +163,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delete some files first.",
         "fr": "Ce fichier dépasserait votre quota de stockage de {quota_mb} Mo : supprimez "
         "d'abord des fichiers.",
+    },
+    "too_many_uploads": {
+        "en": "Too many uploads at once ({count}): wait for some to finish, then try again.",
+        "fr": "Trop de dépôts en même temps ({count}) : attendez la fin de certains, puis "
+        "réessayez.",
     },
     "upload_interrupted": {
         "en": "The upload was interrupted before it finished: send the file again.",

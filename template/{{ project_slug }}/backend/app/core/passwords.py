@@ -13,6 +13,7 @@ import re
 import anyio
 
 from app.core.messages import password_feedback, say
+from app.core.text import unaccented
 
 MIN_SCORE = 3  # 0 (top-10 password) … 4 (very unguessable)
 # zxcvbn refuses longer input (and slows down with length); past this a password is long anyway.
@@ -22,14 +23,14 @@ _WORDS = re.compile(r"[^\W_]+")
 
 def context_words(*values: str | None) -> list[str]:
     """The values, their parts and words (ada.lovelace@clo-so.com → ada.lovelace, clo-so.com,
-    ada, lovelace, clo, com)."""
+    ada, lovelace, clo, com), with and without accents ("Dupré & Fils" → dupré, dupre, fils)."""
     words: list[str] = []
     for value in values:
         if value:
             value = value.lower()
             words.extend([value, *value.split("@")] if "@" in value else [value])
             words.extend(word for word in _WORDS.findall(value) if len(word) > 2)
-    return words
+    return list(dict.fromkeys([*words, *(unaccented(word) for word in words)]))
 
 
 def weakness(password: str, *, context: list[str]) -> str | None:
@@ -40,7 +41,12 @@ def weakness(password: str, *, context: list[str]) -> str | None:
 
     result = zxcvbn(password[:CHECKED_LENGTH], user_inputs=context)
     if result["score"] >= MIN_SCORE:
-        return None
+        rest = _without_words(password, context)
+        if rest == password or zxcvbn(rest[:CHECKED_LENGTH])["score"] >= MIN_SCORE:
+            return None
+        # Built on the site's or the account's words (zxcvbn scores "Dupre&Fils2024" high for
+        # "Cabinet Dupré & Fils"): what is left once they are taken out must hold on its own.
+        return say("password_weak", why=say("password_personal"))
     feedback = result["feedback"]
     # zxcvbn writes English only: its sentences go through core/messages (ZXCVBN_FRENCH).
     reasons = [
@@ -52,6 +58,21 @@ def weakness(password: str, *, context: list[str]) -> str | None:
         reasons.insert(0, say("password_personal"))
     why = " ".join(reason for reason in reasons if reason) or say("password_longer")
     return say("password_weak", why=why)
+
+
+def _without_words(password: str, words: list[str]) -> str:
+    """The password with every word of `words` (3 letters or more) taken out, in any case and
+    with or without accents; the password itself when none is in it."""
+    folded = unaccented(password).lower()
+    if len(folded) != len(password):  # a letter that is not one character once unaccented
+        return password
+    keep = [True] * len(password)
+    for word in {unaccented(word) for word in words if len(word) > 2}:
+        start = folded.find(word)
+        while start != -1:
+            keep[start : start + len(word)] = [False] * len(word)
+            start = folded.find(word, start + 1)
+    return "".join(c for c, kept in zip(password, keep, strict=True) if kept)
 
 
 async def password_weakness(password: str, *, context: list[str]) -> str | None:

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import settings
@@ -63,17 +63,51 @@ async def issue(
     return IssuedLink(path=f"/{PAGES[kind]}?token={token}", expires_at=expires_at)
 
 
+async def pending_invitations(session: AsyncSession, *, email: str) -> int:
+    """Invitations for this address that could still be used."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AccountLink)
+        .where(
+            AccountLink.kind == LinkKind.INVITATION,
+            AccountLink.email == email,
+            AccountLink.used_at.is_(None),
+            AccountLink.expires_at > datetime.now(UTC),
+        )
+    )
+    return count or 0
+
+
+async def check(session: AsyncSession, *, kind: LinkKind, token: str, email: str) -> AccountLink:
+    """The link if it may be used now (not marking it used); LinkRefusedError saying why not."""
+    now = datetime.now(UTC)
+    link = await session.scalar(
+        select(AccountLink).where(
+            AccountLink.token_hash == _digest(token), AccountLink.kind == kind
+        )
+    )
+    if link is None:
+        raise LinkRefusedError(say("link_unknown"))
+    if link.used_at is not None:
+        raise LinkRefusedError(say("link_used"))
+    if link.expires_at <= now:
+        raise LinkRefusedError(say("link_expired"))
+    if link.email != email:
+        raise LinkRefusedError(say("link_wrong_email"))
+    return link
+
+
 async def consume(session: AsyncSession, *, kind: LinkKind, token: str, email: str) -> AccountLink:
     """Mark the link used, in the caller's transaction (it commits or rolls back with the rest).
 
-    The UPDATE is the check: of two uses of one link at the same moment, exactly one wins.
+    The UPDATE is the check: of two uses of one link at the same moment, exactly one wins. A reset
+    link that is used ends the account's other pending ones (end_pending_resets).
     """
     now = datetime.now(UTC)
-    digest = _digest(token)
     used = await session.scalar(
         update(AccountLink)
         .where(
-            AccountLink.token_hash == digest,
+            AccountLink.token_hash == _digest(token),
             AccountLink.kind == kind,
             AccountLink.used_at.is_(None),
             AccountLink.expires_at > now,
@@ -82,16 +116,23 @@ async def consume(session: AsyncSession, *, kind: LinkKind, token: str, email: s
         .values(used_at=now)
         .returning(AccountLink)
     )
-    if used is not None:
-        return used
-    # Say why, so the person knows what to do next.
-    link = await session.scalar(
-        select(AccountLink).where(AccountLink.token_hash == digest, AccountLink.kind == kind)
+    if used is None:
+        await check(session, kind=kind, token=token, email=email)  # raises, saying why
+        raise LinkRefusedError(say("link_used"))  # pragma: no cover - used in between
+    if kind == LinkKind.PASSWORD_RESET and used.user_id is not None:
+        await end_pending_resets(session, user_id=used.user_id)
+    return used
+
+
+async def end_pending_resets(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """End every reset link of the account not used yet (in the caller's transaction): a used
+    link, a new password or a new e-mail address leaves no other way into the account open."""
+    await session.execute(
+        update(AccountLink)
+        .where(
+            AccountLink.user_id == user_id,
+            AccountLink.kind == LinkKind.PASSWORD_RESET,
+            AccountLink.used_at.is_(None),
+        )
+        .values(used_at=datetime.now(UTC))
     )
-    if link is None:
-        raise LinkRefusedError(say("link_unknown"))
-    if link.used_at is not None:
-        raise LinkRefusedError(say("link_used"))
-    if link.expires_at <= now:
-        raise LinkRefusedError(say("link_expired"))
-    raise LinkRefusedError(say("link_wrong_email"))

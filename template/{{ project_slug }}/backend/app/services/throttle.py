@@ -1,5 +1,5 @@
 """Throttling of failed attempts per account (log-in, password change), beside the edge's
-per-address limit.
+per-address limit, and at most one password check per account at a time (one_at_a_time).
 
 An attacker who spreads guesses over many addresses still meets this limit: after
 FAILURES_ALLOWED failures within WINDOW, the account takes one attempt per LOCK_SECONDS. It cannot
@@ -10,6 +10,8 @@ signed in to the account before carries a device cookie that has a counter of it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -62,3 +64,24 @@ async def clear(session: AsyncSession, *, key: str) -> None:
         text("DELETE FROM auth_throttle WHERE key = :key OR window_started_at < now() - :day"),
         {"key": key, "day": timedelta(days=1)},
     )
+
+
+class BusyError(Exception):
+    """A password check of the same account is already running in this worker."""
+
+
+_checking: set[str] = set()
+
+
+@contextmanager
+def one_at_a_time(key: str) -> Iterator[None]:
+    """At most one password check per account at a time (per worker): each costs a hashing slot
+    that every log-in on the site shares, so one account sending many at once would make everyone
+    else's wait. A person never sends two at once; the extra ones are refused (BusyError)."""
+    if key in _checking:
+        raise BusyError
+    _checking.add(key)
+    try:
+        yield
+    finally:
+        _checking.discard(key)

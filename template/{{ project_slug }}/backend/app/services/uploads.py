@@ -14,6 +14,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.core.messages import say
+from app.core.text import without_hidden_formatting
 
 FILE_FIELD = "file"
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -156,9 +157,10 @@ def _encode_headers(part: _Part) -> bytes:
 
 
 def clean_filename(raw: bytes) -> str:
-    """The user's file name for display: no folders, no control characters, at most 255 chars."""
+    """The user's file name for display: no folders, no control characters or hidden formatting,
+    at most 255 characters."""
     name = raw.decode("utf-8", errors="replace").replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_NAME_CHARS.sub("", name).strip()
+    name = without_hidden_formatting(_UNSAFE_NAME_CHARS.sub("", name)).strip()
     return name[:255] or "file"
 
 

@@ -207,6 +207,9 @@ export default {
   "audit.action.set_is_active": "Activation changed",
   "audit.action.set_quota_mb": "Quota changed",
   "audit.action.delete_account": "Account deleted",
+  "audit.action.first_admin": "Administrator created (first start)",
+  "audit.action.change_email": "E-mail address changed",
+  "audit.action.password_reset_used": "Password set with a reset link",
 
   "role.user": "User",
   "role.admin": "Administrator",

@@ -207,6 +207,9 @@ export default {
   "audit.action.set_is_active": "Activation modifiée",
   "audit.action.set_quota_mb": "Quota modifié",
   "audit.action.delete_account": "Compte supprimé",
+  "audit.action.first_admin": "Administrateur créé (premier démarrage)",
+  "audit.action.change_email": "Adresse e-mail changée",
+  "audit.action.password_reset_used": "Mot de passe choisi avec un lien",
 
   "role.user": "Utilisateur",
   "role.admin": "Administrateur",

@@ -32,14 +32,19 @@ async def create_invitation(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("invitations_closed"))
     if await crud.get_user_by_email(session, email=body.email) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken"))
+    pending = await account_links.pending_invitations(session, email=body.email)
     link = await account_links.issue(
         session, kind=LinkKind.INVITATION, email=body.email, created_by_id=admin.id
     )
-    await crud.add_audit_entry(
-        session, actor_email=admin.email, action="invite", target_email=body.email
-    )
+    await crud.add_audit_entry(session, actor=admin, action="invite", target_email=body.email)
     await session.commit()
-    return IssuedLinkPublic(path=link.path, expires_at=link.expires_at)
+    return IssuedLinkPublic(
+        path=link.path,
+        expires_at=link.expires_at,
+        email=body.email,
+        # The earlier links keep working until they expire or one of them is used.
+        notice=say("invitation_pending_already") if pending else None,
+    )
 
 
 @router.get("/audit", response_model=Page[AuditEntryPublic])

@@ -11,9 +11,15 @@ from fastapi import APIRouter, Cookie, Form, HTTPException, Response, status
 from fastapi.responses import JSONResponse
 
 from app import crud
-from app.api.deps import SessionDep, invalid_field, too_many_attempts, unauthorized
+from app.api.deps import (
+    SessionDep,
+    invalid_field,
+    too_many_attempts,
+    unauthorized,
+)
 from app.api.responses import error
 from app.core.config import settings
+from app.core.db import release
 from app.core.messages import say
 from app.core.passwords import context_words, password_weakness
 from app.core.security import (
@@ -155,23 +161,42 @@ async def register_user(body: UserCreate, session: SessionDep) -> object:
 async def reset_password(body: PasswordReset, session: SessionDep) -> Response:
     """Set a new password with a one-time link from an administrator; ends every session."""
     try:
-        link = await account_links.consume(
+        link = await account_links.check(
             session, kind=LinkKind.PASSWORD_RESET, token=body.token, email=body.email
         )
     except account_links.LinkRefusedError as exc:
-        await session.rollback()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     user = await session.get(User, link.user_id) if link.user_id else None
     if user is None:  # pragma: no cover - the link is deleted with its account
-        await session.rollback()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("link_unknown"))
+    await release(session)  # hold no connection during the strength check and the hashing
     weakness = await password_weakness(
         body.new_password, context=password_context(user.email, user.full_name)
     )
     if weakness:
-        await session.rollback()
         raise invalid_field("new_password", weakness, "password_too_weak")
-    user.hashed_password = await hash_password(body.new_password)
+    hashed = await hash_password(body.new_password)
+    try:
+        # Used in the same transaction as the password is set: both or neither.
+        link = await account_links.consume(
+            session, kind=LinkKind.PASSWORD_RESET, token=body.token, email=body.email
+        )
+    except account_links.LinkRefusedError as exc:  # used by someone else meanwhile
+        await session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    user = await session.get(User, link.user_id, populate_existing=True)
+    if user is None:  # pragma: no cover - deleted meanwhile (its links go with it)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("link_unknown"))
+    user.hashed_password = hashed
+    # Whoever made the link could set the password this way: the log says so.
+    issuer = await session.get(User, link.created_by_id) if link.created_by_id else None
+    await crud.add_audit_entry(
+        session,
+        actor=user,
+        action="password_reset_used",
+        target=user,
+        detail=issuer.email if issuer else None,
+    )
     await session.commit()
     await revoke_user_sessions(session, user_id=user.id)
     await throttle.clear(session, key=f"login:{user.email}")
@@ -204,6 +229,7 @@ async def login(
     key = f"device:{device}" if device else f"login:{email}"
     if email and (wait := await throttle.retry_after(session, key=key)):
         raise too_many_attempts(wait)
+    await release(session)  # hold no connection while waiting for a hashing slot
     valid, new_hash = await verify_password(password, user.hashed_password if user else None)
     if user is None or not valid:
         if email:  # unknown addresses too: the answer must not tell which accounts exist

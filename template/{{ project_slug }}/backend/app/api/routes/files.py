@@ -17,6 +17,7 @@ from app.api.deps import CurrentUser, PaginationDep, SessionDep, StorageDep, una
 from app.api.responses import FILE_NOT_FOUND, SIGNED_IN, STORAGE_DOWN, error
 from app.core.config import MB, settings
 from app.core.messages import say
+from app.crud import Account
 from app.models import File
 from app.schemas import (
     DEFAULT_ORDER,
@@ -27,6 +28,7 @@ from app.schemas import (
     SortOrder,
     UsagePublic,
 )
+from app.services import open_uploads
 from app.services.storage import StorageClient, StorageError, StoredFile
 from app.services.uploads import UploadError, UploadTooLargeError, open_file_part
 
@@ -57,6 +59,7 @@ def _too_large(limit_kind: str, quota: int = 0) -> HTTPException:
         400: error("The upload was cut short or its multipart body is malformed"),
         413: error("The file is larger than the upload limit"),
         415: error("The body is not multipart/form-data"),
+        429: error("Too many uploads of this account at once (Retry-After)"),
         507: error("The file would exceed the user's storage quota"),
         **STORAGE_DOWN,
     },
@@ -79,17 +82,41 @@ async def upload_file(
     request: Request, user: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> File:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > settings.max_upload_bytes + MULTIPART_OVERHEAD:
-        raise _too_large("size")  # refused before a byte of the body is read
+    # The file is at most the body's length: what is too large is refused before a byte of the
+    # body is read, so a client that does not check first hears it at once.
+    file_at_most = int(declared) - MULTIPART_OVERHEAD if declared.isdigit() else 0
+    if file_at_most > settings.max_upload_bytes:
+        raise _too_large("size")
     quota = user.quota_bytes
     remaining = quota - await crud.used_bytes(session, owner_id=user.id)
     # Hand the pooled connection back for the length of the transfer.
     await session.commit()
-    if remaining <= 0:
+    if remaining <= 0 or file_at_most > remaining:
         raise _too_large("quota", quota)
     limit, limit_kind = min(
         (settings.max_upload_bytes, "size"), (remaining, "quota"), key=lambda pair: pair[0]
     )
+    try:
+        async with open_uploads.slot(user.id):
+            return await _receive(request, session, storage, user, limit, limit_kind)
+    except open_uploads.TooManyUploadsError as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=say("too_many_uploads", count=open_uploads.STREAMING + open_uploads.WAITING),
+            headers={"Retry-After": "10"},
+        ) from exc
+
+
+async def _receive(
+    request: Request,
+    session: SessionDep,
+    storage: StorageClient,
+    user: Account,
+    limit: int,
+    limit_kind: str,
+) -> File:
+    """Stream the file part to storage, then record it."""
+    quota = user.quota_bytes
     try:
         part = await open_file_part(request.stream(), request.headers.get("content-type"))
         stored = await storage.upload(
@@ -127,8 +154,11 @@ async def _record_upload(
     try:
         # Locks the user's row: concurrent uploads of one user are counted one after the other,
         # and an administrator deleting the account waits, or has already deleted it.
-        if not await crud.lock_user(session, user_id=user_id):
+        active = await crud.lock_user(session, user_id=user_id)
+        if active is None:
             raise unauthorized(say("account_gone"))
+        if not active:  # deactivated while the file was on its way: it is not kept
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=say("account_deactivated"))
         used = await crud.used_bytes(session, owner_id=user_id)
         if used + stored.size > quota:
             raise _too_large("quota", quota)

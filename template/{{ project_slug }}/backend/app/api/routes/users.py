@@ -17,10 +17,12 @@ from app.api.deps import (
     SessionDep,
     StorageDep,
     invalid_field,
+    one_check_at_a_time,
     too_many_attempts,
 )
 from app.api.responses import ADMIN, SIGNED_IN, STORAGE_DOWN, USER_NOT_FOUND, error
 from app.api.routes.auth import password_context
+from app.core.db import release
 from app.core.messages import say
 from app.core.passwords import password_weakness
 from app.core.security import hash_password, verify_password
@@ -36,7 +38,7 @@ from app.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.services import account_links, throttle
+from app.services import account_links, owner_blocks, throttle
 from app.services.sessions import revoke_user_sessions
 from app.services.storage import StorageError
 
@@ -48,11 +50,21 @@ async def _check_current_password(session: SessionDep, user: Account, password: 
     key = f"password:{user.id}"
     if wait := await throttle.retry_after(session, key=key):
         raise too_many_attempts(wait)
+    await release(session)  # the check waits for a hashing slot: hold no connection meanwhile
     valid, _ = await verify_password(password, user.hashed_password)
     if not valid:
         await throttle.record_failure(session, key=key)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("wrong_password"))
     await throttle.clear(session, key=key)
+
+
+async def _count_email_change(session: SessionDep, user: Account) -> None:
+    """Every e-mail change counts, made or refused: whether an address is taken can be asked a few
+    times per quarter of an hour, not 24 times a second."""
+    key = f"email-change:{user.id}"
+    await throttle.record_failure(session, key=key)  # counted first: the sixth is already held
+    if wait := await throttle.retry_after(session, key=key):
+        raise too_many_attempts(wait)
 
 
 async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
@@ -86,8 +98,20 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST, detail=say("email_change_needs_password")
             )
-        await _check_current_password(session, current, password)
+        await _count_email_change(session, current)
+        with one_check_at_a_time(f"password:{current.id}"):
+            await _check_current_password(session, current, password)
     user = await _load_user(session, current.id)
+    if "email" in changes:
+        await crud.add_audit_entry(
+            session,
+            actor=current,
+            action="change_email",
+            target=crud.Named(id=current.id, email=changes["email"]),
+            detail=current.email,
+        )
+        # A reset link sent to the old address must not open the account any more.
+        await account_links.end_pending_resets(session, user_id=user.id)
     try:
         return await crud.update_user(session, user=user, changes=changes)
     except crud.EmailTakenError as exc:
@@ -105,14 +129,18 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
 async def change_password_me(
     body: PasswordChange, user: CurrentUser, session_id: CurrentSessionId, session: SessionDep
 ) -> Response:
-    await _check_current_password(session, user, body.current_password)
-    weakness = await password_weakness(
-        body.new_password, context=password_context(user.email, user.full_name)
-    )
-    if weakness:
-        raise invalid_field("new_password", weakness, "password_too_weak")
-    hashed = await hash_password(body.new_password)
+    with one_check_at_a_time(f"password:{user.id}"):
+        await _check_current_password(session, user, body.current_password)
+        await release(session)  # no connection held during the strength check and the hashing
+        weakness = await password_weakness(
+            body.new_password, context=password_context(user.email, user.full_name)
+        )
+        if weakness:
+            raise invalid_field("new_password", weakness, "password_too_weak")
+        hashed = await hash_password(body.new_password)
     db_user = await _load_user(session, user.id)
+    # Pending reset links end with the password they were made to replace.
+    await account_links.end_pending_resets(session, user_id=user.id)
     await crud.update_user(session, user=db_user, changes={"hashed_password": hashed})
     # Whoever else holds a session (a stolen one, perhaps) is logged out; this one stays.
     await revoke_user_sessions(session, user_id=user.id, keep_family=session_id)
@@ -152,23 +180,22 @@ async def create_user(body: AdminUserCreate, admin: AdminUser, session: SessionD
     )
     if weakness:
         raise invalid_field("password", weakness, "password_too_weak")
-    await crud.add_audit_entry(
-        session,
-        actor_email=admin.email,
-        action="create_account",
-        target_email=body.email,
-        detail=f"role={body.role.value}",
-    )
+    hashed = await hash_password(body.password)  # before the session takes a connection
     try:
-        user = await crud.create_user(
+        user = await crud.add_user(
             session,
             email=body.email,
-            hashed_password=await hash_password(body.password),
+            hashed_password=hashed,
             full_name=body.full_name,
             role=body.role,
         )
     except crud.EmailTakenError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
+    await crud.add_audit_entry(
+        session, actor=admin, action="create_account", target=user, detail=f"role={body.role.value}"
+    )
+    await session.commit()
+    await session.refresh(user)
     return (await _admin_view(session, [user]))[0]
 
 
@@ -193,9 +220,12 @@ async def update_user(
     changes = body.model_dump(exclude_unset=True)
     if changes.get("is_active", True) is None or changes.get("role", "") is None:
         raise invalid_field("is_active" if "is_active" in changes else "role", say("invalid_null"))
-    user = await _load_user(session, user_id)
-    if user.id == admin.id and changes.get("is_active") is False:
+    if user_id == admin.id and changes.get("is_active") is False:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("deactivate_self"))
+    locked = await crud.lock_for_admin_change(session, user_id=user_id)
+    user = locked.user
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("user_not_found"))
     stays_active_admin = changes.get("role", user.role) == Role.ADMIN and changes.get(
         "is_active", user.is_active
     )
@@ -203,29 +233,25 @@ async def update_user(
         user.role == Role.ADMIN
         and user.is_active
         and not stays_active_admin
-        and await crud.other_active_admins(session, besides=user.id) == 0
+        and locked.other_active_admins == 0
     ):
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("last_admin"))
-    if "is_active" in changes and changes["is_active"] != user.is_active:
-        try:
-            # Storage first: if it is down nothing changes, and the administrator can retry. A
-            # deactivated owner's download links are refused by storage from now on.
-            await storage.set_owner_blocked(user.id, blocked=not changes["is_active"])
-        except StorageError as exc:
-            raise HTTPException(exc.status_code, detail=exc.detail) from exc
+    activity_changed = "is_active" in changes and changes["is_active"] != user.is_active
+    if activity_changed:
+        # Storage is told after the commit (services/owner_blocks.py): a change that fails here
+        # has told it nothing, and one that is made reaches it even if storage is down now.
+        await owner_blocks.record(session, owner_id=user.id, blocked=not changes["is_active"])
     for field, value in changes.items():
         if getattr(user, field) != value:
             shown = value.value if isinstance(value, Role) else value
             await crud.add_audit_entry(
-                session,
-                actor_email=admin.email,
-                action=f"set_{field}",
-                target_email=user.email,
-                detail=f"{field}={shown}",
+                session, actor=admin, action=f"set_{field}", target=user, detail=f"{field}={shown}"
             )
     await crud.update_user(session, user=user, changes=changes)
     if changes.get("is_active") is False:
         await revoke_user_sessions(session, user_id=user.id)
+    if activity_changed:
+        await owner_blocks.deliver(storage, owner_id=user.id)
     return (await _admin_view(session, [user]))[0]
 
 
@@ -247,11 +273,9 @@ async def create_password_reset(
         user_id=user.id,
         created_by_id=admin.id,
     )
-    await crud.add_audit_entry(
-        session, actor_email=admin.email, action="password_reset_link", target_email=user.email
-    )
+    await crud.add_audit_entry(session, actor=admin, action="password_reset_link", target=user)
     await session.commit()
-    return IssuedLinkPublic(path=link.path, expires_at=link.expires_at)
+    return IssuedLinkPublic(path=link.path, expires_at=link.expires_at, email=user.email)
 
 
 @router.delete(
@@ -276,19 +300,17 @@ async def delete_user(
     if user_id == admin.id:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("delete_self"))
     # The lock holds back this user's uploads (they lock the same row before recording a file),
-    # so no file is recorded between the listing below and the deletion.
-    user = await session.scalar(select(User).where(User.id == user_id).with_for_update())
+    # so no file is recorded between the listing below and the deletion; the administrators' rows
+    # are locked in the same order as by every change of an account (no deadlock).
+    locked = await crud.lock_for_admin_change(session, user_id=user_id)
+    user = locked.user
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("user_not_found"))
     if confirm_email.strip().lower() != user.email:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, detail=say("delete_confirm", email=user.email)
         )
-    if (
-        user.role == Role.ADMIN
-        and user.is_active
-        and await crud.other_active_admins(session, besides=user.id) == 0
-    ):
+    if user.role == Role.ADMIN and user.is_active and locked.other_active_admins == 0:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("last_admin"))
     files = list(await session.scalars(select(File).where(File.owner_id == user.id)))
     removed: list[File] = []
@@ -303,12 +325,9 @@ async def delete_user(
         await session.commit()
         raise HTTPException(exc.status_code, detail=exc.detail) from exc
     await crud.add_audit_entry(
-        session,
-        actor_email=admin.email,
-        action="delete_account",
-        target_email=user.email,
-        detail=f"files={len(files)}",
+        session, actor=admin, action="delete_account", target=user, detail=f"files={len(files)}"
     )
+    await session.flush()  # the entry first: deleting the account then empties its target_id
     await session.delete(user)  # its files' rows, sessions and links go with it (ON DELETE CASCADE)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

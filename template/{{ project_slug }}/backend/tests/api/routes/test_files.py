@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from app import crud
 from app.core.config import settings
 from app.core.db import SessionFactory, engine
+from app.services import owner_blocks
 from tests.conftest import Member, create_user
 from tests.storage_fake import FakeStorage
 
@@ -345,6 +346,19 @@ async def test_files_sort_by_name_date_and_size_both_ways(
     assert await names_of(client, user, "") == ["c.txt", "A.txt", "b.txt"]  # newest first
 
 
+async def test_search_ignores_accents_as_a_french_reader_expects(
+    client: httpx.AsyncClient, user: Member
+) -> None:
+    names = ("Dossier Dupré.pdf", "Lefèvre - bail.docx", "Été 2025.jpg", "Noël.txt", "dupont.txt")
+    for name in names:
+        assert (await upload(client, user, b"x", name=name)).status_code == 201
+    assert await names_of(client, user, "q=dupre") == ["Dossier Dupré.pdf"]
+    assert await names_of(client, user, "q=LEFEVRE") == ["Lefèvre - bail.docx"]
+    assert await names_of(client, user, "q=ete") == ["Été 2025.jpg"]
+    assert await names_of(client, user, "q=no%C3%ABl") == ["Noël.txt"]  # typed with its accent
+    assert await names_of(client, user, "q=dupr%C3%A9") == ["Dossier Dupré.pdf"]  # "dupré"
+
+
 async def test_pages_of_a_sorted_search_cover_every_match_once(
     client: httpx.AsyncClient, user: Member
 ) -> None:
@@ -655,13 +669,37 @@ async def test_deactivating_an_owner_blocks_their_links_in_storage(
     assert storage.blocked_owners == set()
 
 
-async def test_deactivation_changes_nothing_while_storage_is_down(
-    client: httpx.AsyncClient, user: Member, admin_headers: dict[str, str], storage: FakeStorage
+async def test_deactivation_while_storage_is_down_is_made_and_reaches_storage_when_back(
+    app,
+    client: httpx.AsyncClient,
+    user: Member,
+    admin_headers: dict[str, str],
+    storage: FakeStorage,
 ) -> None:
     storage.down = True
     response = await client.patch(
         f"/api/users/{user.id}", headers=admin_headers, json={"is_active": False}
     )
-    assert response.status_code == 503
+    assert response.status_code == 200, response.text
+    assert response.json()["is_active"] is False
+    # The account is refused at once; storage is told when it answers again.
+    assert (await client.get("/api/users/me", headers=user.headers)).status_code == 403
     storage.down = False
-    assert (await client.get("/api/users/me", headers=user.headers)).status_code == 200
+    assert str(user.id) not in storage.blocked_owners
+    await owner_blocks.deliver_pending(app.state.storage)
+    assert str(user.id) in storage.blocked_owners
+    # Delivered once: nothing is left to deliver.
+    storage.blocked_owners.clear()
+    await owner_blocks.deliver_pending(app.state.storage)
+    assert storage.blocked_owners == set()
+
+
+async def test_a_refused_change_of_an_account_tells_storage_nothing(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], storage: FakeStorage
+) -> None:
+    me = (await client.get("/api/users/me", headers=admin_headers)).json()
+    response = await client.patch(
+        f"/api/users/{me['id']}", headers=admin_headers, json={"is_active": False}
+    )
+    assert response.status_code == 400
+    assert storage.blocked_owners == set()

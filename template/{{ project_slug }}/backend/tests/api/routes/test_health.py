@@ -2,11 +2,18 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from app.api.routes import health
 from app.core.config import settings
 from app.core.db import get_session
 from tests.storage_fake import FakeStorage
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def _check_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees its own check, not the answer of the previous test's."""
+    monkeypatch.setattr(health, "READY_REUSE_SECONDS", 0)
 
 
 async def test_health_answers_ok(client: httpx.AsyncClient) -> None:
@@ -49,3 +56,17 @@ async def test_not_ready_names_the_database_when_it_is_unreachable(
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "unreachable", "storage": "ok"}
     assert response.json()["detail"] == "Not ready: database unreachable."
+
+
+async def test_ready_checks_at_most_once_a_second_whoever_asks(
+    client: httpx.AsyncClient, storage: FakeStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check is public: a flood of it must not turn into a flood of queries and fsyncs."""
+    monkeypatch.setattr(health, "READY_REUSE_SECONDS", 60)
+    monkeypatch.setattr(health, "_last", (float("-inf"), {}))
+    assert (await client.get("/api/health/ready")).status_code == 200
+    storage.down = True
+    # Within the reuse time the answer is the last check's, not a new one.
+    assert (await client.get("/api/health/ready")).status_code == 200
+    monkeypatch.setattr(health, "READY_REUSE_SECONDS", 0)
+    assert (await client.get("/api/health/ready")).status_code == 503
