@@ -8,6 +8,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
 from app import main
 from app.core.config import settings
@@ -67,6 +68,27 @@ async def test_a_database_outage_is_a_503_with_a_message(
     response = await client.get("/api/users/me", headers=user.headers)
     assert response.status_code == 503
     assert response.json() == {"detail": "The database is unavailable; try again in a moment."}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        OperationalError("UPDATE users", {}, psycopg.errors.SerializationFailure("conflict")),
+    ],
+)
+async def test_a_deadlock_is_a_409_try_again_not_an_outage(
+    client: httpx.AsyncClient, user: Member, monkeypatch, error: Exception
+) -> None:
+    async def deadlocked(**_: object) -> None:
+        raise error
+
+    monkeypatch.setattr("app.api.deps.get_account", deadlocked)
+    response = await client.get("/api/users/me", headers=user.headers)
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Another change was made at the same moment: nothing was changed, try again."
+    }
 
 
 async def test_unknown_paths_answer_in_the_same_json_shape(client: httpx.AsyncClient) -> None:

@@ -43,6 +43,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # SQLSTATE class 40 (transaction rollback): 40P01 deadlock, 40001 serialization failure.
+    if str(getattr(getattr(exc, "orig", exc), "sqlstate", None) or "").startswith("40"):
+        # A deadlock or serialization failure: the database is fine, another change won the race
+        # (rolled back, nothing half-done). The routes take their locks in one order to avoid
+        # these; if one still happens, "try again" is the truth, "unavailable" is not.
+        logger.warning("concurrent change on %s %s: %r", request.method, request.url.path, exc)
+        return JSONResponse({"detail": say("concurrent_change")}, status_code=409)
     logger.error("database unavailable on %s %s: %r", request.method, request.url.path, exc)
     return JSONResponse({"detail": say("database_unavailable")}, status_code=503)
 

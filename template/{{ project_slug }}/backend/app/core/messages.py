@@ -221,6 +221,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The database is unavailable; try again in a moment.",
         "fr": "La base de données est indisponible : réessayez dans un instant.",
     },
+    "concurrent_change": {
+        "en": "Another change was made at the same moment: nothing was changed, try again.",
+        "fr": "Une autre modification a eu lieu au même instant : rien n'a été changé, réessayez.",
+    },
     "internal_error": {
         "en": "Internal error: the server could not complete this request.",
         "fr": "Erreur interne : le serveur n'a pas pu traiter cette demande. Réessayez ; si "
