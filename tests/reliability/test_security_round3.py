@@ -515,6 +515,38 @@ def test_download_links_and_the_browsers_copy_live_minutes_not_an_hour(
     assert int(cache_control.rsplit("=", 1)[1]) <= 11 * 60, cache_control
 
 
+# --- issue 26: a refusal the client hears before it sends the file -------------------------------
+
+
+def test_an_upload_over_the_quota_left_is_refused_before_its_body_is_sent(
+    round3_stack: Stack, operator: dict
+):
+    """A 3 MB upload (under the 5 MB limit) by an account with 1 MB of quota: the 507 arrives
+    while the client has sent only the first 64 KB, not after it has sent the whole file."""
+    user = make_account(round3_stack, operator["headers"], "small-quota")
+    with edge_client(round3_stack) as client:
+        limited = client.patch(
+            f"/api/users/{user['id']}", headers=operator["headers"], json={"quota_mb": 1}
+        )
+        assert limited.status_code == 200, limited.text
+    head = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n"
+    )
+    request = (
+        "POST /api/upload HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: Bearer {user['token']}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {len(head) + 3_000_000 + 8}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    sock = socket.create_connection(("127.0.0.1", round3_stack.port("nginx")), timeout=10)
+    with tls_context(round3_stack).wrap_socket(sock, server_hostname="localhost") as tls:
+        tls.sendall(request + head + os.urandom(64 * 1024))
+        tls.settimeout(5)
+        answer = tls.recv(65536)  # within 5 s, with 2.9 MB still unsent
+    assert status_of(answer) == 507, answer[:300]
+
+
 # --- 11. informational ----------------------------------------------------------------------------
 
 
