@@ -38,9 +38,8 @@ class Certificates:
         cert, key = self.tls_dir / "selfsigned.crt", self.tls_dir / "selfsigned.key"
         stamp = self.tls_dir / "selfsigned.names"
         server_name = self.state.server_name
-        if not (cert.is_file() and key.is_file() and stamp.is_file()) or (
-            stamp.read_text() != server_name
-        ):
+        made_for = stamp.read_text() if stamp.is_file() else None  # the name it was made for
+        if not (cert.is_file() and key.is_file() and made_for == server_name):
             self.self_sign(cert, key, server_name)
             stamp.write_text(server_name)
         self.save(cert, key, "self-signed")
