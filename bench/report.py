@@ -177,9 +177,22 @@ def rows(results: dict) -> list[tuple[str, str]]:
         out.append(measured_row("GET /api/users/me 1 worker", workers["one"]))
         out.append(measured_row(f"GET /api/users/me {many} workers", workers["many"]))
         out.append(ratio_row(f"  {many} workers / 1", workers["many_over_one"]))
-        if "spawned" in workers:
-            out.append(measured_row(f"GET /api/users/me {many} spawned", workers["spawned"]))
-            out.append(ratio_row("  forked / spawned", workers["forked_over_spawned"]))
+        if "old" in workers:
+            out.append(measured_row(f"GET /api/users/me {many} old uvicorn", workers["old"]))
+            out.append(measured_row(f"GET /api/users/me {many} gunicorn", workers["new"]))
+            out.append(ratio_row("  gunicorn / old uvicorn", workers["new_over_old"]))
+            ratios = ", ".join(f"{k} {v:.2f}" for k, v in workers["memory_new_over_old"].items())
+            out.append(("  idle memory, gunicorn / old uvicorn", ratios))
+            for side, stops in workers["shutdown"].items():
+                out.append(
+                    (
+                        f"  SIGTERM with a request in flight, {side}",
+                        ", ".join(
+                            f"{s['in_flight_answer'] or 'cut'} exit {s['exit_s']:.2f} s"
+                            for s in stops
+                        ),
+                    )
+                )
         for label, processes in workers["idle_rss_mb"].items():
             sizes = ", ".join(f"{role} {mb:.0f} MB" for role, mb in processes.items())
             out.append((f"RSS at idle, backend of {label}", sizes))

@@ -127,7 +127,7 @@ def measure(
             rss for pid in python_services.values() for rss in worker_rss_mb(pid)
         )
         # The same processes with what they share counted once (PSS) and what each holds alone
-        # (USS): forked workers share the imports with their parent (app.core.workers).
+        # (USS): forked workers share the imports with their parent (gunicorn.conf.py: preload_app).
         results["idle_memory_mb"] = {
             name: tree_memory_mb(pid) for name, pid in python_services.items()
         }

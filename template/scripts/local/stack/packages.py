@@ -61,6 +61,7 @@ def install(venv: Path, files: list[Path]) -> None:
         )
     args = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     args.append("--disable-pip-version-check")
+    args.append("--require-hashes")  # the locks' hashes: a package replaced on the index is refused
     for path in files:
         args += ["-r", str(path)]
     result = subprocess.run(args, capture_output=True, text=True)

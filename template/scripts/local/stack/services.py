@@ -32,9 +32,8 @@ PORTS = {"nginx": ("http", "https")}
 def backend_command(python: str, port: int) -> list[str]:
     """The backend as its image starts it (the Dockerfile's CMD), on a loopback port."""
     return [
-        python, "-m", "app.core.workers",  # uvicorn with BACKEND_WORKERS workers
-        "--host", "127.0.0.1", "--port", str(port),
-        "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1", "--no-access-log",
+        python, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.main:app",  # BACKEND_WORKERS
+        "--bind", f"127.0.0.1:{port}",
     ]  # fmt: skip
 
 

@@ -1,22 +1,15 @@
-"""How many processes serve the API, and the start command that runs them.
+"""How many processes serve the API: BACKEND_WORKERS as gunicorn.conf.py reads it.
 
-`python -m app.core.workers [uvicorn options]` runs `uvicorn app.main:app` with BACKEND_WORKERS
-workers (settings.env): 0 means one per core this process may use (CPU affinity and the
-container's CPU quota), at most MAX_WORKERS. The count reaches every worker as WEB_CONCURRENCY
-(uvicorn's default for --workers), so each one can share per-host budgets (security.py's
-password-hashing bound) instead of multiplying them.
-
-With more than one worker the app is imported once, in the supervisor, and the workers are
-forked from it (preload): the ~90 MB that the imports take are pages the workers share
-copy-on-write instead of ~90 MB each. uvicorn itself would start each worker as a new interpreter
-(multiprocessing's spawn) that imports everything again.
+BACKEND_WORKERS (settings.env) 0 means one per core this process may use (CPU affinity and the
+container's CPU quota), at most MAX_WORKERS. gunicorn.conf.py gives the count to every worker as
+WEB_CONCURRENCY, so each one can share per-host budgets (security.py's password-hashing bound)
+instead of multiplying them.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 
 # Each worker costs memory of its own (~15-25 MB private beside the shared imports, more once it
@@ -49,43 +42,7 @@ def worker_count(setting: str | None) -> int:
 
 
 def running_workers() -> int:
-    """Inside a worker: how many serve the API on this host (1 when started another way)."""
+    """Inside a worker: how many serve the API on this host (1 when started another way, such
+    as `uvicorn app.main:app`)."""
     value = os.environ.get("WEB_CONCURRENCY", "1")
     return int(value) if value.isdigit() and int(value) > 0 else 1
-
-
-def preload() -> None:
-    """Import the app here and make uvicorn fork its workers from this process.
-
-    The import is what a worker would do first anyway (uvicorn's `app.main:app` is then found in
-    sys.modules). Safe to fork: importing the app opens no connection, starts no thread and no
-    event loop (the database pool and the storage client connect on first use, inside a worker).
-    gc.freeze() keeps the collector from writing to every imported object in each worker, which
-    would copy the shared pages one by one."""
-    import gc
-    import multiprocessing
-
-    import uvicorn._subprocess
-
-    import app.main  # noqa: F401 - the import is the point
-
-    gc.freeze()
-    # uvicorn (pinned in requirements.txt) makes its worker processes from this context.
-    uvicorn._subprocess.spawn = multiprocessing.get_context("fork")
-
-
-def main() -> None:
-    workers = worker_count(os.environ.get("BACKEND_WORKERS"))
-    os.environ["WEB_CONCURRENCY"] = str(workers)
-    if workers > 1:
-        preload()
-    # uvicorn's own command line, in this process: it keeps this PID, so Docker's stop signal and
-    # the native runner reach it, and it reads WEB_CONCURRENCY as its --workers. It forwards
-    # SIGTERM to the workers, which finish the requests they hold (graceful shutdown).
-    from uvicorn.main import main as uvicorn
-
-    uvicorn(["app.main:app", *sys.argv[1:]])
-
-
-if __name__ == "__main__":
-    main()
