@@ -116,9 +116,10 @@ def assert_one_message_and_the_form_kept(page: Page, sentence: str, values: dict
 def test_refused_invitations_say_why_keep_the_form_and_create_no_account(
     open_page, site: Site, size: str
 ):
-    """An invitation already used, one expired, and one used with another address than its own
-    (after a 422 for an address the server refuses, which names the field once): each shows the
-    backend's sentence alone, the form keeps what was typed, and no account appears."""
+    """An invitation already used and one expired say so on arrival, in place of the form; a live
+    one fills its address in, and used with another address than its own (after a 422 for an
+    address the server refuses, which names the field once) shows the backend's sentence alone,
+    the form keeping what was typed. No account appears."""
     T, language = site.T, site.T.language
     used_for, late, invited, stranger = (
         unique_email(f"{kind}-{size}") for kind in ("used", "late", "invited", "stranger")
@@ -145,21 +146,22 @@ def test_refused_invitations_say_why_keep_the_form_and_create_no_account(
         T("signup.password"): NEW_PASSWORD,
         T("signup.confirm"): NEW_PASSWORD,
     }
-    for path, email, sentence, state in (
-        (used, used_for, LINK_USED[language], "used"),
-        (expired, late, LINK_EXPIRED[language], "expired"),
+    for path, sentence, state in (
+        (used, LINK_USED[language], "used"),
+        (expired, LINK_EXPIRED[language], "expired"),
     ):
+        # Said on arrival, before anything is typed: no form to fill in for nothing.
         page.goto(f"{site.url}{path}")
         expect(page.get_by_role("heading", level=1, name=T("join.title"))).to_be_visible()
-        typed = {**form, T("signup.email"): email}
-        fill(page, typed)
-        page.get_by_role("button", name=T("signup.submit")).click()
-        assert_one_message_and_the_form_kept(page, sentence, typed)
+        expect(page.get_by_role("alert")).to_have_text(sentence)
+        expect(page.locator(".banner:visible")).to_have_count(1)
+        expect(page.get_by_label(T("signup.password"), exact=True)).to_have_count(0)
         screenshot(page, f"50-invitation-{state}-{size}")
 
-    # A live invitation, an address the browser lets through (no dot after the @) and the server
-    # does not: the 422's sentence names the field itself, so the page names it once.
+    # A live invitation fills its address in. Then an address the browser lets through (no dot
+    # after the @) and the server does not: the 422's sentence names the field itself, once.
     page.goto(f"{site.url}{alive}")
+    expect(page.get_by_label(T("signup.email"), exact=True)).to_have_value(invited)
     dotless = invited.replace("@example.com", "@intranet")
     with site.api() as client:
         problems = client.post(
@@ -190,7 +192,9 @@ def test_refused_invitations_say_why_keep_the_form_and_create_no_account(
         after = emails_of_accounts(client, admin(client, site))
     assert sorted(after) == sorted(before), "a refused invitation created or removed an account"
     assert not {late, invited, stranger} & set(after)
-    watch.assert_clean({("/api/auth/register", 400), ("/api/auth/register", 422)})
+    watch.assert_clean(
+        {("/api/auth/invitation", 400), ("/api/auth/register", 400), ("/api/auth/register", 422)}
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=SIZES)

@@ -92,7 +92,8 @@ def test_no_inline_script_style_or_handler(rendered_project: Path):
 def test_no_external_resource(path: Path):
     """No CDN, font or analytics URL: everything comes from the site itself."""
     text = path.read_text(encoding="utf-8")
-    text = text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a namespace, not a fetch
+    for namespace in ('xmlns="http://www.w3.org/2000/svg"', "'http://www.w3.org/2000/svg'"):
+        text = text.replace(namespace, "")  # a namespace, not a fetch
     assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
 
 
@@ -132,6 +133,9 @@ def test_every_key_the_code_uses_exists():
     messages = read_messages("en")
     code = "\n".join(code_of(path) for path in JS_FILES if path.parent.name != "i18n")
     used = set(re.findall(r"\bt\(\s*'([\w.]+)'", code))
+    # tn('files.count', n): 'files.count' and its singular 'files.countOne'.
+    counted = set(re.findall(r"\btn\(\s*'([\w.]+)'", code))
+    used |= counted | {f"{key}One" for key in counted}
     assert used, "no t('…') call found: has the i18n helper been renamed?"
     assert sorted(used - set(messages)) == []
     # Keys built at run time (t(`role.${user.role}`)): their prefix must exist.
@@ -143,9 +147,120 @@ def test_every_key_the_code_uses_exists():
     unused = [
         key
         for key in messages
-        if key not in literals and not any(key.startswith(p) for p in dynamic)
+        if key not in literals | used and not any(key.startswith(p) for p in dynamic)
     ]
     assert unused == [], "strings that no code uses"
+
+
+def static_imports(path: Path) -> list[Path]:
+    code = code_of(path)
+    specifiers = re.findall(r"""^import\b[^;]*?['"]([^'"]+)['"];""", code, re.MULTILINE)
+    return [(path.parent / specifier).resolve() for specifier in specifiers]
+
+
+def module_graph(entry: Path) -> list[Path]:
+    """Every module `entry` imports, directly or through others (static imports)."""
+    found: list[Path] = []
+    todo = [entry.resolve()]
+    while todo:
+        module = todo.pop()
+        if module not in found:
+            found.append(module)
+            todo.extend(static_imports(module))
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_page_announces_every_module_once(session_tmp: Path, rendered_project, language):
+    """index.html lists with <link rel="modulepreload"> every module main.js imports and the
+    language's strings (imported by i18n.js at run time), each once: the browser asks for them all
+    at once instead of discovering them import by import. A module added or dropped without
+    updating the list fails here, so the list cannot drift."""
+    project = (
+        rendered_project
+        if language == "fr"
+        else render(session_tmp / "preload-en", ui_language="en")
+    )
+    public = public_dir(project)
+    page = parse((public / "index.html").read_text())
+    preloaded = [attrs["href"] for tag, attrs in page.tags if attrs.get("rel") == "modulepreload"]
+    assert len(preloaded) == len(set(preloaded)), "a module listed twice"
+    entry = public / "js" / "main.js"
+    graph = module_graph(entry)
+    wanted = {f"/{m.relative_to(public.resolve())}" for m in graph if m != entry.resolve()}
+    assert set(preloaded) == wanted | {f"/i18n/{language}.js"}
+    assert all(m.suffix == ".js" for m in graph)
+    # No module is left out of the graph (each one is reached from main.js).
+    modules = {m.resolve() for m in (public / "js").rglob("*.js")}
+    assert modules == set(graph), "a module nothing imports"
+    # The favicon is fetched once, for the tab: the page draws its mark itself (logo.js).
+    references = [p for p in public.rglob("*") if p.is_file() and "favicon.svg" in code_of(p)]
+    assert [p.name for p in references] == ["index.html"]
+
+
+# A function's body in the app's scripts: `function name(…) {`, a method `name(…) {`, or an
+# arrow function with a block `=> {`. Strings, template literals, comments and regular
+# expressions are skipped as whole tokens, so their braces do not count.
+JS_TOKEN = re.compile(
+    r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`"
+    r"|/(?:\\.|\[(?:\\.|[^\]\\\n])*\]|[^/\\\n\[])+/[a-z]*(?=\s*[,;)\].\n])"
+    r"|=>|[{}()]|[A-Za-z_$][\w$]*|\n|\S",
+    re.DOTALL,
+)
+NOT_FUNCTIONS = {"if", "for", "while", "switch", "catch", "with"}
+MAX_FUNCTION_LINES = 80
+
+
+def function_lengths(source: str) -> list[tuple[str, int, int]]:
+    """(name, first line, number of lines) of every function body in a script, nested ones too
+    (an arrow function is named "=>")."""
+    line, opened, tokens, found = 1, [], [], []
+    for match in JS_TOKEN.finditer(source):
+        token = match.group()
+        if token == "{":
+            opened.append((function_name(tokens), line))
+        elif token == "}" and opened:
+            name, start = opened.pop()
+            if name:
+                found.append((name, start, line - start + 1))
+        line += token.count("\n")
+        if token != "\n" and not token.startswith(("//", "/*")):
+            tokens.append(token)
+    return found
+
+
+def function_name(tokens: list[str]) -> str | None:
+    """The function a `{` after `tokens` opens, or None (an object, a block, a class)."""
+    if tokens and tokens[-1] == "=>":
+        return "=>"
+    if not tokens or tokens[-1] != ")":
+        return None
+    depth = 0
+    for index in range(len(tokens) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(tokens[index], 0)
+        if depth == 0:
+            word = tokens[index - 1] if index else ""
+            named = re.fullmatch(r"[A-Za-z_$][\w$]*", word) and word not in NOT_FUNCTIONS
+            return word if named else None
+    return None
+
+
+def test_the_length_scan_finds_functions_of_every_kind():
+    source = "function a() {\n  return 1;\n}\nconst b = (x) => {\n  if (x) { return {}; }\n};\n"
+    source += "const o = { c(y) {\n  return `${y}}`;\n} };\nconst d = x => x / 2; // }\n"
+    assert function_lengths(source) == [("a", 1, 3), ("=>", 4, 3), ("c", 7, 3)]
+
+
+@pytest.mark.parametrize("path", JS_FILES, ids=lambda p: str(p.relative_to(FRONTEND_PUBLIC)))
+def test_no_function_is_longer_than_80_lines(path: Path):
+    """A view assembles small named parts (the upload panel, the list, the toolbar, a row…): a
+    function that grows past 80 lines is the sign that a part should become its own."""
+    long = [
+        f"{name} (line {start}): {lines} lines"
+        for name, start, lines in function_lengths(path.read_text(encoding="utf-8"))
+        if lines > MAX_FUNCTION_LINES
+    ]
+    assert long == [], f"split these into named parts: {long}"
 
 
 # --- the frontend's own nginx ---------------------------------------------------------------------
@@ -244,6 +359,16 @@ def test_compressed_for_an_http10_proxy(frontend: Frontend):
     head = answer.split(b"\r\n\r\n", 1)[0].decode().lower()
     assert head.startswith("http/1.1 200")
     assert "content-encoding: gzip" in head
+
+
+def test_a_mistyped_address_gets_the_app_with_a_404(frontend: Frontend):
+    """/pas/une/page: the app's page (which shows its own "page not found" in the site's
+    language), never nginx's English one, and still the 404 status."""
+    response = httpx.get(frontend.url + "/pas/une/page")
+    assert response.status_code == 404
+    assert response.text == (frontend.public / "index.html").read_text()
+    assert response.headers["cache-control"] == "no-store"
+    assert "nginx" not in response.text
 
 
 @pytest.mark.parametrize("path", ["/.env", "/.git/config", "/js/.hidden.js", "/missing.js"])

@@ -111,6 +111,18 @@ class PasswordReset(RequestBody):
     new_password: Password
 
 
+class InvitationLookup(RequestBody):
+    """An invitation link's secret (in a body, never in a URL that logs keep)."""
+
+    token: LinkToken
+
+
+class InvitationPublic(BaseModel):
+    """The address an invitation was made for (the join page fills it in)."""
+
+    email: str
+
+
 class AdminUserCreate(RequestBody):
     email: Email
     password: Password

@@ -78,8 +78,11 @@ async def pending_invitations(session: AsyncSession, *, email: str) -> int:
     return count or 0
 
 
-async def check(session: AsyncSession, *, kind: LinkKind, token: str, email: str) -> AccountLink:
-    """The link if it may be used now (not marking it used); LinkRefusedError saying why not."""
+async def check(
+    session: AsyncSession, *, kind: LinkKind, token: str, email: str | None = None
+) -> AccountLink:
+    """The link if it may be used now (not marking it used); LinkRefusedError saying why not.
+    Without `email`, any address: the join page asks which one the link was made for."""
     now = datetime.now(UTC)
     link = await session.scalar(
         select(AccountLink).where(
@@ -92,7 +95,7 @@ async def check(session: AsyncSession, *, kind: LinkKind, token: str, email: str
         raise LinkRefusedError(say("link_used"))
     if link.expires_at <= now:
         raise LinkRefusedError(say("link_expired"))
-    if link.email != email:
+    if email is not None and link.email != email:
         raise LinkRefusedError(say("link_wrong_email"))
     return link
 

@@ -241,6 +241,12 @@ export async function signUp({ email, password, fullName, invitation = null }) {
   return postAnonymous('/api/auth/register', { email, password, full_name: fullName || null, invitation });
 }
 
+/** The address an invitation link was made for: `{email}`; rejects with ApiError 400 (and the
+ * server's sentence) when the link is unknown, used or expired. */
+export async function lookupInvitation(token) {
+  return postAnonymous('/api/auth/invitation', { token });
+}
+
 /** Set a new password with a one-time link an administrator handed on. */
 export async function resetPassword({ token, email, newPassword }) {
   return postAnonymous('/api/auth/reset-password', { token, email, new_password: newPassword });

@@ -4,9 +4,22 @@ import { lang } from './i18n.js';
 const UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'];
 const dateFormat = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' });
 const dayFormat = new Intl.DateTimeFormat(lang, { dateStyle: 'long' });
+const shortDayFormat = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
+
+/**
+ * `bytes` written with as many decimals as it takes to differ from `other` as written: a file of
+ * 50,000,001 bytes against a 50 MB limit is "50,000001 Mo", never "50 Mo" beside "50 Mo".
+ */
+export function formatBytesBeside(bytes, other) {
+  for (let digits = 1; digits < 9; digits += 1) {
+    const written = formatBytes(bytes, digits);
+    if (written !== formatBytes(other, digits)) return written;
+  }
+  return formatBytes(bytes);
+}
 
 /** 1536 → "1.5 kB" / "1,5 ko" (powers of 1000, as file managers and disks count). */
-export function formatBytes(bytes) {
+export function formatBytes(bytes, digits = 1) {
   let value = Number(bytes) || 0;
   let unit = 0;
   while (value >= 1000 && unit < UNITS.length - 1) {
@@ -17,8 +30,38 @@ export function formatBytes(bytes) {
     style: 'unit',
     unit: UNITS[unit],
     unitDisplay: 'short',
-    maximumFractionDigits: unit === 0 ? 0 : 1,
+    maximumFractionDigits: unit === 0 ? 0 : digits,
   }).format(value);
+}
+
+/**
+ * Space used, the quota and what is left, written in one unit so that they add up as read:
+ * 1,024,000,000 bytes of quota is "1 024 Mo" (not "1 Go") beside "150,1 Mo" used and "873,9 Mo"
+ * left. The unit is the largest in which the quota is exact to a tenth (quotas are whole MB);
+ * what is left is the quota minus the used figure as written, never a separately rounded number.
+ */
+export function formatSpace(usedBytes, quotaBytes) {
+  const unit = exactUnit(quotaBytes);
+  const tenth = 1000 ** unit / 10;
+  const quotaTenths = Math.round(quotaBytes / tenth);
+  const usedTenths = Math.round(usedBytes / tenth);
+  const write = (tenths) => new Intl.NumberFormat(lang, {
+    style: 'unit', unit: UNITS[unit], unitDisplay: 'short', maximumFractionDigits: unit === 0 ? 0 : 1,
+  }).format(tenths / 10);
+  return { used: write(usedTenths), quota: write(quotaTenths), left: write(Math.max(0, quotaTenths - usedTenths)) };
+}
+
+/** The quota alone, as formatSpace writes it. */
+export function formatQuota(quotaBytes) {
+  return formatSpace(0, quotaBytes).quota;
+}
+
+function exactUnit(bytes) {
+  for (let unit = UNITS.length - 1; unit > 0; unit -= 1) {
+    const tenths = bytes / (1000 ** unit / 10);
+    if (bytes >= 1000 ** unit && Number.isInteger(tenths)) return unit;
+  }
+  return 0;
 }
 
 export function formatDateTime(iso) {
@@ -27,6 +70,11 @@ export function formatDateTime(iso) {
 
 export function formatDay(iso) {
   return dayFormat.format(new Date(iso));
+}
+
+/** "6 déc. 2026" / "6 Dec 2026", for tables. */
+export function formatShortDay(iso) {
+  return shortDayFormat.format(new Date(iso));
 }
 
 // Percentages and durations in the language's typography: French "40 %" (a no-break space, so the

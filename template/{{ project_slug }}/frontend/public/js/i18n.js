@@ -24,3 +24,10 @@ export function t(key, params = {}) {
     return typeof value === 'number' ? numberFormat.format(value) : String(value);
   });
 }
+
+const pluralRules = new Intl.PluralRules(lang);
+
+/** t() with a count: `${key}One` where the language says singular (French: 0 and 1), else `key`. */
+export function tn(key, count, params = {}) {
+  return t(pluralRules.select(count) === 'one' ? `${key}One` : key, { count, ...params });
+}

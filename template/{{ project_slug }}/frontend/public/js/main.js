@@ -2,6 +2,7 @@
 import { checkSession, describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
 import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
+import { logo } from './logo.js';
 import { filesView } from './views/files.js';
 import { notFoundView } from './views/not-found.js';
 import { profileView } from './views/profile.js';
@@ -17,7 +18,8 @@ const ROUTES = {
   '/reset': { view: resetView, title: 'reset.title', access: 'guest' },
   '/files': { view: filesView, title: 'files.title', access: 'user', nav: 'nav.files' },
   '/profile': { view: profileView, title: 'profile.title', access: 'user', nav: 'nav.profile' },
-  '/users': { view: usersView, title: 'users.title', access: 'admin', nav: 'nav.users' },
+  // The users table is wide (six columns, five actions a row): its page takes more of a wide screen.
+  '/users': { view: usersView, title: 'users.title', access: 'admin', nav: 'nav.users', wide: true },
 };
 const HOME = { guest: '#/signin', user: '#/files' };
 
@@ -104,13 +106,13 @@ const context = {
 };
 
 function header(path) {
-  const brand = h('a', { class: 'brand', href: state.user ? HOME.user : HOME.guest },
-    h('img', { src: '/favicon.svg', alt: '', width: 28, height: 28 }), appName);
+  const brand = h('a', { class: 'brand', href: `/${state.user ? HOME.user : HOME.guest}` },
+    logo(28), appName);
   if (!state.user) return h('header', { class: 'topbar' }, h('div', { class: 'topbar-inner' }, brand));
   const links = Object.entries(ROUTES)
     .filter(([, route]) => route.nav && (route.access !== 'admin' || state.user.role === 'admin'))
     .map(([routePath, route]) => h('li', {},
-      h('a', { href: `#${routePath}`, 'aria-current': routePath === path ? 'page' : null }, t(route.nav))));
+      h('a', { href: `/#${routePath}`, 'aria-current': routePath === path ? 'page' : null }, t(route.nav))));
   // On phones the links and the account fold into a menu behind one button (CSS shows the
   // button below 40rem only), so the header is one short row; the menu shows the whole e-mail.
   const menu = h('div', { id: uid('menu'), class: 'menu' },
@@ -147,7 +149,13 @@ function flashBanner() {
   }, message);
 }
 
+// The frontend's nginx answers a mistyped address (/pas/une/page) with this page and a 404: the
+// app then shows its "page not found", and its links (written from the site's root, /#/files)
+// lead back into the app.
+const isUnknownAddress = !['/', '/index.html'].includes(window.location.pathname);
+
 function render() {
+  if (isUnknownAddress) return renderPage(null, null, new URLSearchParams());
   const [path, query = ''] = (window.location.hash.replace(/^#/, '') || '/').split('?');
   const params = new URLSearchParams(query);
   const route = ROUTES[path];
@@ -159,12 +167,17 @@ function render() {
   if (route && path === state.path && state.followQuery && !state.flash) return state.followQuery(params);
   state.path = path;
   state.followQuery = null;
+  renderPage(route, path, params);
+}
 
+/** Draw the page of `route` (null: not found) in place of the current one. */
+function renderPage(route, path, params) {
   const isAllowed = !route || route.access !== 'admin' || state.user.role === 'admin';
   const view = route && isAllowed ? route.view : notFoundView;
   document.title = route && isAllowed ? `${t(route.title)} · ${appName}` : appName;
 
-  const main = h('main', { id: 'main', tabindex: '-1', class: state.user ? 'page' : 'page page-narrow' });
+  const width = !state.user ? ' page-narrow' : route?.wide && isAllowed ? ' page-wide' : '';
+  const main = h('main', { id: 'main', tabindex: '-1', class: `page${width}` });
   replaceChildren(root,
     h('a', { class: 'skip-link', href: '#main', onclick: skipToMain }, t('app.skipToContent')),
     header(path),

@@ -31,6 +31,8 @@ from app.core.security import (
 from app.models import LinkKind, User
 from app.schemas import (
     PASSWORD_MAX_LENGTH,
+    InvitationLookup,
+    InvitationPublic,
     PasswordReset,
     RegistrationPublic,
     Token,
@@ -113,6 +115,21 @@ def _session_refused(detail: str) -> JSONResponse:
 async def read_registration() -> RegistrationPublic:
     """Who may sign up (REGISTRATION): the sign-in page offers sign-up only when it is open."""
     return RegistrationPublic(registration=settings.REGISTRATION)
+
+
+@router.post(
+    "/invitation",
+    response_model=InvitationPublic,
+    responses={400: error("The invitation link is unknown, used or expired")},
+)
+async def read_invitation(body: InvitationLookup, session: SessionDep) -> InvitationPublic:
+    """The address an invitation link was made for, so the join page fills it in; or, before
+    anyone types, why the link no longer works. Signing up with it still checks it again."""
+    try:
+        link = await account_links.check(session, kind=LinkKind.INVITATION, token=body.token)
+    except account_links.LinkRefusedError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    return InvitationPublic(email=link.email)
 
 
 @router.post(

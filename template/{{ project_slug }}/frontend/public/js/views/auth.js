@@ -1,5 +1,7 @@
 // Sign-in and sign-up pages.
-import { ApiError, describeError, registrationMode, request, resetPassword, signIn, signUp } from '../api.js';
+import {
+  ApiError, describeError, lookupInvitation, registrationMode, request, resetPassword, signIn, signUp,
+} from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { field, formMessage, whileBusy } from './form.js';
@@ -65,8 +67,8 @@ export function signInView(context, params) {
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title', tabindex: '-1' }, t('signin.title')),
     h('p', { class: 'lead' }, t('signin.intro')),
-    h('form', { class: 'stack', onsubmit: onSubmit },
-      message.element, email.element, password.element, submit),
+    message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
+      message.element, email.element, password.element, submit)),
     signUpOffer);
 }
 
@@ -109,8 +111,8 @@ export function signUpView(context, params, { invitation = null } = {}) {
     });
   }
 
-  const form = h('form', { class: 'stack', onsubmit: onSubmit },
-    message.element, fullName.element, email.element, password.element, confirm.element, submit);
+  const form = message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
+    message.element, fullName.element, email.element, password.element, confirm.element, submit));
   if (!invitation) {
     // Without an invitation the page works only when sign-up is open: say so before anyone types.
     registrationMode().then((mode) => {
@@ -125,9 +127,23 @@ export function signUpView(context, params, { invitation = null } = {}) {
       h('a', { href: context.keepNext('#/signin', params) }, t('signup.toSignin'))));
 }
 
-/** #/join?token=…: sign up through an invitation link. */
+/**
+ * #/join?token=…: sign up through an invitation link. The page asks first which address the link
+ * was made for and fills it in; a link used or expired says so at once, in place of a form that
+ * could only be refused.
+ */
 export function joinView(context, params) {
-  return signUpView(context, params, { invitation: params.get('token') });
+  const invitation = params.get('token');
+  const page = signUpView(context, params, { invitation });
+  const form = page.querySelector('form');
+  lookupInvitation(invitation).then(({ email }) => {
+    const input = form.querySelector('input[name=email]');
+    if (!input.value) input.value = email;
+  }, (error) => {
+    const refused = linkRefusal(error);
+    if (refused) form.replaceChildren(h('p', { class: 'banner banner-error', role: 'alert' }, refused));
+  });
+  return page;
 }
 
 /** #/reset?token=…: choose a new password with a one-time link from an administrator. */
@@ -169,6 +185,6 @@ export function resetView(context, params) {
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'reset-title' },
     h('h1', { id: 'reset-title', tabindex: '-1' }, t('reset.title')),
     h('p', { class: 'lead' }, t('reset.intro')),
-    h('form', { class: 'stack', onsubmit: onSubmit },
-      message.element, email.element, password.element, confirm.element, submit));
+    message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
+      message.element, email.element, password.element, confirm.element, submit)));
 }

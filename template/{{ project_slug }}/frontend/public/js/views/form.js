@@ -1,6 +1,11 @@
 // Pieces shared by the forms: labelled fields, an error area tied to the form, a busy submit button.
 import { h, uid } from '../dom.js';
 
+/** An address as the backend stores it (schemas.normalise_email): NFKC, no spaces around, lower case. */
+export function normaliseEmail(value) {
+  return value.normalize('NFKC').trim().toLowerCase();
+}
+
 /** A labelled input; extra `attributes` go on the <input> (type, autocomplete, required, …). */
 export function field(label, attributes = {}, hint = null) {
   const id = uid('field');
@@ -44,6 +49,18 @@ export function formMessage() {
     },
     clear() {
       element.replaceChildren();
+    },
+    /**
+     * An error about what was sent goes as soon as the user changes the form, or the browser
+     * points at a new problem in it: a stale sentence never sits above a different one.
+     */
+    watch(form) {
+      const clearError = () => {
+        if (element.querySelector('.banner-error')) element.replaceChildren();
+      };
+      form.addEventListener('input', clearError);
+      form.addEventListener('invalid', clearError, true); // `invalid` does not bubble
+      return form;
     },
   };
 }

@@ -5,5 +5,6 @@ import { t } from '../i18n.js';
 export function notFoundView(context) {
   return h('section', { class: 'card' },
     h('h1', { tabindex: '-1' }, t('error.notFoundPage')),
-    h('p', {}, h('a', { href: context.user ? '#/files' : '#/signin' }, t('error.backToFiles'))));
+    // From the site's root: this page may show at a mistyped address (/pas/une/page).
+    h('p', {}, h('a', { href: context.user ? '/#/files' : '/#/signin' }, t('error.backToFiles'))));
 }

@@ -57,8 +57,8 @@ function detailsForm(context) {
     h('dl', { class: 'facts' },
       h('div', {}, h('dt', {}, t('profile.role')), h('dd', {}, t(`role.${user.role}`))),
       h('div', {}, h('dt', {}, t('profile.memberSince')), h('dd', {}, formatDay(user.created_at)))),
-    h('form', { class: 'stack', onsubmit: onSubmit },
-      message.element, fullName.element, email.element, password.element, h('div', {}, submit)));
+    message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
+      message.element, fullName.element, email.element, password.element, h('div', {}, submit))));
 }
 
 function passwordForm(context) {
@@ -105,8 +105,8 @@ function passwordForm(context) {
     });
   }
 
-  const form = h('form', { class: 'stack', onsubmit: onSubmit },
-    message.element, username, current.element, next.element, confirm.element, h('div', {}, submit));
+  const form = message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
+    message.element, username, current.element, next.element, confirm.element, h('div', {}, submit)));
   return h('section', { class: 'card', 'aria-labelledby': 'password-heading' },
     h('h2', { id: 'password-heading' }, t('profile.passwordHeading')), form);
 }
