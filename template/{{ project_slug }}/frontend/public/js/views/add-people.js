@@ -6,13 +6,17 @@ import { t } from '../i18n.js';
 import { PASSWORD_MIN_LENGTH } from './auth.js';
 import { field, formMessage, normaliseEmail, showMessage, whileBusy } from './form.js';
 
-/** A one-time link to hand on, in a read-only field the admin can select and copy. */
+/**
+ * A one-time link to hand on, in a read-only field the admin can select and copy, for the address
+ * as the site stores it, with the server's notice (an earlier invitation still pending) under it.
+ */
 export function linkBox(labelKey, email, issued) {
   const url = `${window.location.origin}${issued.path}`;
-  const box = field(t(labelKey, { email, until: formatDateTime(issued.expires_at) }), {
+  const box = field(t(labelKey, { email: issued.email ?? email, until: formatDateTime(issued.expires_at) }), {
     type: 'text', readonly: true, value: url, class: 'input link-box', 'data-testid': 'issued-link',
     onfocus: (event) => event.target.select(),
   });
+  if (issued.notice) box.element.append(h('p', { class: 'hint', 'data-testid': 'issued-notice' }, issued.notice));
   return box.element;
 }
 

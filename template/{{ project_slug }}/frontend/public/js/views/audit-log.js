@@ -12,8 +12,9 @@ function entryCells(entry) {
   return [
     h('td', {}, h('time', { datetime: entry.at }, formatDateTime(entry.at))),
     h('td', { class: 'cell-email' }, entry.actor_email),
-    h('td', { class: 'cell-wrap' }, t(`audit.action.${entry.action}`),
-      entry.detail ? h('span', { class: 'hint' }, ` (${entry.detail})`) : null),
+    // The backend's sentence in the site's language ("Rôle changé en administrateur"); the action's
+    // label from an older backend without one.
+    h('td', { class: 'cell-wrap' }, entry.summary ?? t(`audit.action.${entry.action}`)),
     h('td', { class: 'cell-email' }, entry.target_email ?? ''),
   ];
 }
