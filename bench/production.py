@@ -38,6 +38,7 @@ from support.docker.engine import Engine, exclusive, start_engine
 from support.docker.images import base_images, ensure_base_images
 from support.docker.site import https_client
 from support.project import read_env, render, world_readable_tmpdir
+from support.services import built, services
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -48,7 +49,6 @@ STEPS = (
     "deploy_frontend_no_port",
     "deploy_ssl",
 )
-SERVICES = ("db", "storage", "backend", "frontend", "nginx", "certbot")
 DOMAIN = "clo-so.com"
 
 
@@ -86,9 +86,9 @@ def forget_project_images(engine: Engine, slug: str) -> None:
     engine.docker("builder", "prune", "--all", "--force")
 
 
-def image_sizes_mb(engine: Engine, slug: str) -> dict[str, float]:
+def image_sizes_mb(engine: Engine, project: Path, slug: str) -> dict[str, float]:
     sizes = {}
-    for service in ("backend", "storage", "frontend", "nginx", "certbot"):
+    for service in built(project):
         size = engine.docker(
             "image", "inspect", "--format", "{{.Size}}", f"{slug}/{service}:latest"
         )
@@ -96,14 +96,16 @@ def image_sizes_mb(engine: Engine, slug: str) -> dict[str, float]:
     return sizes
 
 
-def idle_memory_mib(engine: Engine, slug: str, settle_seconds: int = 20) -> dict[str, float]:
+def idle_memory_mib(
+    engine: Engine, project: Path, slug: str, settle_seconds: int = 20
+) -> dict[str, float]:
     time.sleep(settle_seconds)
     stats = engine.docker(
         "stats",
         "--no-stream",
         "--format",
         "{{.Name}} {{.MemUsage}}",
-        *(f"{slug}_{s}" for s in SERVICES),
+        *(service.container for service in services(project).values()),
     ).stdout
     units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 1024 / 1024}
     memory = {}
@@ -293,8 +295,8 @@ def measure_everything(
         env = server.script_env()
         results["deploy_all cold, per step (s)"] = deploy_each_step(project, env)
         results["deploy_all warm, nothing changed, per step (s)"] = deploy_each_step(project, env)
-        results["image sizes (MB)"] = image_sizes_mb(engine, slug)
-        results["idle memory (MiB)"] = idle_memory_mib(engine, slug)
+        results["image sizes (MB)"] = image_sizes_mb(engine, project, slug)
+        results["idle memory (MiB)"] = idle_memory_mib(engine, project, slug)
         results["backend processes at idle, RSS/PSS/USS (MB)"] = backend_processes_mb(engine, slug)
         headers = some_data(project, pebble_root)
         results["GET /api/users/me, containerised edge against the backend's port"] = (

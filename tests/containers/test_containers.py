@@ -31,6 +31,7 @@ from support.docker.engine import Engine, wait_healthy
 from support.docker.images import base_images, ensure_base_images
 from support.docker.site import http_get, https_client, port_is_closed, served_certificate
 from support.project import read_env, render
+from support.services import services
 
 pytestmark = pytest.mark.containers
 
@@ -45,8 +46,6 @@ ANSWERS = {
 }
 SLUG = "atelier_photo"
 DOMAIN = ANSWERS["domain"]
-SERVICES = ("db", "storage", "backend", "frontend", "nginx", "certbot")
-CONTAINERS = [f"{SLUG}_{service}" for service in SERVICES]
 PASSWORD = "a long and unusual passphrase"
 
 
@@ -58,6 +57,16 @@ class Site:
 
     def client(self) -> httpx.Client:
         return https_client(DOMAIN)
+
+    @property
+    def containers(self) -> list[str]:
+        """Every service's container, as compose.yaml names them."""
+        return [service.container for service in services(self.project).values()]
+
+    @property
+    def checked(self) -> list[str]:
+        """The containers with a health check (compose's or their image's)."""
+        return [s.container for s in services(self.project).values() if s.healthcheck]
 
     def inspect(self, container: str) -> dict:
         return json.loads(self.engine.docker("inspect", container).stdout)[0]
@@ -107,16 +116,16 @@ def login(client: httpx.Client, email: str) -> str:
 
 
 # --- What compose started ------------------------------------------------------------------------
-def test_all_six_containers_run_and_report_healthy(site: Site):
-    states = wait_healthy(site.engine, [c for c in CONTAINERS if not c.endswith("_certbot")])
+def test_every_service_of_compose_runs_and_reports_healthy(site: Site):
+    states = wait_healthy(site.engine, site.checked)
     assert set(states.values()) == {"running healthy"}
     assert site.inspect(f"{SLUG}_certbot")["State"]["Status"] == "running"
     listed = site.engine.docker("ps", "--format", "{{.Names}}").stdout.split()
-    assert sorted(listed) == sorted(CONTAINERS)
+    assert sorted(listed) == sorted(site.containers)
 
 
 def test_containers_share_one_network_and_the_named_volumes(site: Site):
-    for container in CONTAINERS:
+    for container in site.containers:
         networks = site.inspect(container)["NetworkSettings"]["Networks"]
         assert list(networks) == [f"{SLUG}_network"], container
     volumes = set(site.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split())
@@ -130,7 +139,7 @@ def test_containers_share_one_network_and_the_named_volumes(site: Site):
 
 def test_only_the_edge_publishes_ports(site: Site):
     published = {}
-    for container in CONTAINERS:
+    for container in site.containers:
         ports = site.inspect(container)["NetworkSettings"]["Ports"] or {}
         published[container] = sorted(p for p, bindings in ports.items() if bindings)
     assert published.pop(f"{SLUG}_nginx") == ["443/tcp", "80/tcp"]
@@ -335,7 +344,7 @@ def test_the_edge_follows_a_backend_replaced_with_a_new_address(site: Site):
 def test_everything_comes_back_healthy_with_its_data_after_an_engine_restart(site: Site, account):
     started = time.monotonic()
     site.engine.restart()
-    wait_healthy(site.engine, [c for c in CONTAINERS if not c.endswith("_certbot")], timeout=240)
+    wait_healthy(site.engine, site.checked, timeout=240)
     site.timings["healthy again after an engine restart"] = time.monotonic() - started
     assert site.inspect(f"{SLUG}_certbot")["State"]["Status"] == "running"
     with site.client() as client:

@@ -36,13 +36,13 @@ from support.docker.engine import Engine, container_state
 from support.docker.images import base_images, ensure_base_images
 from support.docker.site import https_client
 from support.project import free_port, read_env, render
+from support.services import Service, services
 from support.sshd import SshServer
 
 pytestmark = pytest.mark.deploy
 
 PROD = Path("scripts/prod")
 DOMAIN = "clo-so.com"
-SERVICES = ("db", "storage", "backend", "frontend", "nginx", "certbot")
 PASSWORD = "a long and unusual passphrase"
 
 
@@ -53,6 +53,11 @@ class Deployment:
     server: SshServer
     pebble_root: Path
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def services(self) -> dict[str, Service]:
+        """The services of the project's compose.yaml, in its order."""
+        return services(self.project)
 
     def run(
         self, script: str, *args: str, stdin: str = "", project: Path | None = None, **env: str
@@ -73,11 +78,11 @@ class Deployment:
     def containers(self) -> dict[str, tuple[str, str]]:
         """service -> (container id, state such as "running healthy") of the deployed stack."""
         found = {}
-        for service in SERVICES:
-            state = container_state(self.engine, f"closo_{service}")
+        for name, service in self.services.items():
+            state = container_state(self.engine, service.container)
             if state != "missing":
-                ident = self.engine.docker("inspect", "--format", "{{.Id}}", f"closo_{service}")
-                found[service] = (ident.stdout.strip(), state)
+                ident = self.engine.docker("inspect", "--format", "{{.Id}}", service.container)
+                found[name] = (ident.stdout.strip(), state)
         return found
 
     def client(self):
@@ -109,7 +114,7 @@ def deployment(docker_engine: Engine, session_tmp: Path) -> Iterator[Deployment]
 @pytest.fixture(scope="module")
 def deployed(deployment: Deployment) -> Deployment:
     """After the first deploy_all (its own test checks what it printed)."""
-    if len(deployment.containers()) < len(SERVICES):
+    if len(deployment.containers()) < len(deployment.services):
         result = deployment.run("deploy_all")
         assert result.returncode == 0, result.stdout + result.stderr
     return deployment
@@ -169,10 +174,8 @@ def test_deploy_all_brings_up_every_service_with_a_certificate_from_acme(deploym
     assert not [s for s in secrets_of(deployment.project) if s in output], "a secret was printed"
 
     states = {service: state for service, (_, state) in deployment.containers().items()}
-    assert states == {
-        **dict.fromkeys(("db", "storage", "backend", "frontend", "nginx"), "running healthy"),
-        "certbot": "running",
-    }
+    assert states == {name: s.ready_state for name, s in deployment.services.items()}
+    assert states["certbot"] == "running" and states["backend"] == "running healthy"
     # A browser trusting Pebble's root (as one trusts Let's Encrypt's) gets the site.
     with deployment.client() as client:
         page = client.get("/")
@@ -193,9 +196,8 @@ def test_deploy_all_brings_up_every_service_with_a_certificate_from_acme(deploym
 def test_status_reports_every_service_and_the_certificate(deployed: Deployment):
     result = deployed.run("status")
     assert result.returncode == 0, result.stdout + result.stderr
-    for service in ("db", "storage", "backend", "frontend", "nginx"):
-        assert re.search(rf"ok\s+{service}\s+running healthy", result.stdout), result.stdout
-    assert re.search(r"ok\s+certbot\s+running", result.stdout)
+    for name, service in deployed.services.items():
+        assert re.search(rf"ok\s+{name}\s+{service.ready_state}", result.stdout), result.stdout
     assert re.search(rf"{re.escape(DOMAIN)} expires in (89|90) days", result.stdout), result.stdout
     assert re.search(r"postgres_data \d", result.stdout) and re.search(
         r"storage_data  \d", result.stdout
@@ -312,8 +314,8 @@ def test_a_second_deploy_all_with_a_backend_edit_replaces_only_the_backend(
     assert result.returncode == 0, result.stdout + result.stderr
     after = deployed.containers()
     assert after["backend"][0] != before["backend"][0], "the backend was not replaced"
-    unchanged = [s for s in SERVICES if s != "backend" and after[s][0] == before[s][0]]
-    assert unchanged == [s for s in SERVICES if s != "backend"], "others were recreated"
+    others = [s for s in deployed.services if s != "backend"]
+    assert [s for s in others if after[s][0] == before[s][0]] == others, "others were recreated"
     with deployed.client() as client:
         headers = account(client, "kept@example.org")
         assert len(client.get("/api/files", headers=headers).json()["items"]) == 1

@@ -8,15 +8,17 @@ schema cannot see, line endings and executable bits.
 from __future__ import annotations
 
 import re
+import runpy
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from support.project import read_env
+from support.services import services
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
-SERVICES = ("db", "storage", "backend", "frontend", "nginx", "certbot")
 
 
 def tool(name: str) -> str:
@@ -70,18 +72,16 @@ def test_the_swarm_only_files_pass_shellcheck_blinter_and_ruff(session_tmp):
     lint([tool("ruff"), "check", "--no-cache", "scripts/prod"], project)
 
 
+def assert_dockerfiles_pass_hadolint(project: Path) -> None:
+    dockerfiles = files(project, "Dockerfile")
+    built = {service.build for service in services(project).values() if service.build}
+    linted = {d.parent.resolve() for d in dockerfiles}
+    assert built and built <= linted, f"a built service has no Dockerfile: {built - linted}"
+    lint([tool("hadolint"), "--failure-threshold", "error", *map(str, dockerfiles)], project)
+
+
 def test_dockerfiles_have_no_hadolint_error(rendered_project):
-    dockerfiles = files(rendered_project, "Dockerfile")
-    assert {d.parent.name for d in dockerfiles} >= {
-        "backend",
-        "storage",
-        "frontend",
-        "nginx",
-        "certbot",
-    }
-    lint(
-        [tool("hadolint"), "--failure-threshold", "error", *map(str, dockerfiles)], rendered_project
-    )
+    assert_dockerfiles_pass_hadolint(rendered_project)
 
 
 def test_python_images_are_multi_stage_non_root_with_a_healthcheck(rendered_project):
@@ -93,18 +93,16 @@ def test_python_images_are_multi_stage_non_root_with_a_healthcheck(rendered_proj
         assert {"tests", "requirements-dev.txt", ".env"} <= set(ignored)
 
 
-def test_compose_file_matches_the_compose_specification(rendered_project):
+def assert_compose_matches_the_specification(project: Path) -> None:
     lint(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
-        rendered_project,
+        project,
     )
 
 
-def test_compose_cross_references_resolve(rendered_project, compose):
+def assert_compose_cross_references_resolve(project: Path, compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == set(SERVICES)
     named_volumes = set(compose["volumes"])
-    assert {"postgres_data", "storage_data"} <= named_volumes
     networks = set(compose.get("networks", {})) | {"default"}
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):
@@ -121,43 +119,61 @@ def test_compose_cross_references_resolve(rendered_project, compose):
                 if isinstance(service["build"], dict)
                 else service["build"]
             )
-            assert (rendered_project / context / "Dockerfile").is_file(), f"{name}: no Dockerfile"
+            assert (project / context / "Dockerfile").is_file(), f"{name}: no Dockerfile"
 
 
-def test_services_wait_for_healthy_dependencies_that_have_a_healthcheck(rendered_project, compose):
+def assert_services_wait_for_healthy_dependencies(project: Path, compose: dict) -> None:
+    checked = services(project)
     for name, service in compose["services"].items():
         for dependency, rule in service.get("depends_on", {}).items():
             assert rule == {"condition": "service_healthy"}, (name, dependency)
-            target = compose["services"][dependency]
-            dockerfile = (
-                rendered_project
-                / str(
-                    target.get("build", {}).get("context", "-")
-                    if isinstance(target.get("build"), dict)
-                    else target.get("build", "-")
-                )
-                / "Dockerfile"
-            )
-            assert "healthcheck" in target or "HEALTHCHECK" in dockerfile.read_text(), dependency
+            assert checked[dependency].healthcheck, f"{name} waits for {dependency}, unchecked"
 
 
-def test_compose_names_ports_secrets_and_logs(rendered_project, compose):
-    env_keys = set(read_env(rendered_project / ".env"))
-    assert compose["networks"]["default"]["name"] == "closo_network"
+def assert_compose_names_ports_secrets_and_logs(project: Path, compose: dict) -> None:
+    env_keys = set(read_env(project / ".env"))
+    slug = compose["name"]
+    assert compose["networks"]["default"]["name"] == f"{slug}_network"
     for name, service in compose["services"].items():
-        assert service["container_name"] == f"closo_{name}"
+        # <slug>_<service>: what status, the scripts and the docs show.
+        assert service["container_name"] == f"{slug}_{name}"
         assert service["restart"] == "unless-stopped"
         assert service["logging"]["options"]["max-size"]
         assert ("ports" in service) == (name == "nginx"), f"{name} publishes ports"
-    assert compose["services"]["nginx"]["ports"] == ["80:80", "443:443"]
-    assert "storage_data:/srv/storage:ro" in compose["services"]["nginx"]["volumes"]
-    text = (rendered_project / "compose.yaml").read_text()
+        if "build" not in service:  # pulled images are pinned to a version
+            assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", service["image"]), (name, service["image"])
+    text = (project / "compose.yaml").read_text()
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert {"POSTGRES_PASSWORD", "SECRET_KEY", "STORAGE_TOKEN"} <= required
     assert required <= env_keys, f"required but not in .env: {required - env_keys}"
-    for name, service in compose["services"].items():
-        if "build" not in service:  # pulled images are pinned to a version
-            assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", service["image"]), (name, service["image"])
+
+
+def assert_compose_passes(project: Path) -> None:
+    """Everything this module checks of compose.yaml, for any rendering (or edit) of it."""
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    assert_compose_matches_the_specification(project)
+    assert_compose_cross_references_resolve(project, compose)
+    assert_services_wait_for_healthy_dependencies(project, compose)
+    assert_compose_names_ports_secrets_and_logs(project, compose)
+
+
+def test_compose_file_matches_the_compose_specification(rendered_project):
+    assert_compose_matches_the_specification(rendered_project)
+
+
+def test_compose_cross_references_resolve(rendered_project, compose):
+    assert_compose_cross_references_resolve(rendered_project, compose)
+    assert {"postgres_data", "storage_data"} <= set(compose["volumes"])
+
+
+def test_services_wait_for_healthy_dependencies_that_have_a_healthcheck(rendered_project, compose):
+    assert_services_wait_for_healthy_dependencies(rendered_project, compose)
+
+
+def test_compose_names_ports_secrets_and_logs(rendered_project, compose):
+    assert_compose_names_ports_secrets_and_logs(rendered_project, compose)
+    assert compose["services"]["nginx"]["ports"] == ["80:80", "443:443"]
+    assert "storage_data:/srv/storage:ro" in compose["services"]["nginx"]["volumes"]
 
 
 def test_line_endings_and_executable_bits(rendered_project):
@@ -169,3 +185,100 @@ def test_line_endings_and_executable_bits(rendered_project):
         assert b"\r" not in data, f"{script} has CR characters"
         if data.startswith(b"#!"):  # a file without a shebang is a sourced helper
             assert script.stat().st_mode & 0o111, f"{script} is not executable"
+
+
+# --- A seventh service, added as a newcomer adds one ----------------------------------------------
+WATCHER_DOCKERFILE = """\
+# Asks the API for its health every minute (a stand-in for the services to come).
+FROM alpine:3.20
+USER 10001
+HEALTHCHECK --interval=30s CMD ["wget", "-q", "-O", "/dev/null", "http://backend:8000/api/health"]
+CMD ["sh", "-c", "while wget -q -O /dev/null http://backend:8000/api/health; do sleep 60; done"]
+"""
+WATCHER_COMPOSE = """
+  watcher:
+    build: ./closo/watcher
+    image: closo/watcher:latest
+    container_name: closo_watcher
+    restart: unless-stopped
+    logging: *logging
+    depends_on:
+      backend:
+        condition: service_healthy
+"""
+# What a swarm adds for it: its image from the registry, found by DNS round robin (no IPVS).
+WATCHER_STACK = """
+  watcher:
+    image: ${SWARM_REGISTRY:?set SWARM_REGISTRY}/closo/watcher:${WATCHER_TAG:?run swarm_deploy}
+    deploy:
+      endpoint_mode: dnsrr
+"""
+
+
+def add_service(path: Path, entry: str) -> None:
+    """`entry` at the end of the file's services (before the top-level networks)."""
+    text = path.read_text()
+    path.write_text(text.replace("\nnetworks:\n", f"{entry}\nnetworks:\n", 1))
+
+
+def test_a_seventh_service_needs_its_folder_its_compose_entry_and_what_is_named_here(session_tmp):
+    """A `watcher` with its folder (a Dockerfile) and its compose entry, nothing else: the lint,
+    the scripts' check, the swarm's merge and the tests' service reader all take it in. What
+    still needs an edit for a new service is listed at the end, by name."""
+    from support.project import render
+    from support.services import built, names, replicated, stack_config
+
+    project = render(session_tmp / "lint-seventh-service", deploy_mode="swarm")
+    (project / "closo" / "watcher").mkdir()
+    (project / "closo" / "watcher" / "Dockerfile").write_text(WATCHER_DOCKERFILE)
+    add_service(project / "compose.yaml", WATCHER_COMPOSE)
+
+    watcher = services(project)["watcher"]
+    assert names(project)[-1] == "watcher" and "watcher" in built(project)
+    assert watcher.container == "closo_watcher" and watcher.ready_state == "running healthy"
+    assert_compose_passes(project)
+    assert_dockerfiles_pass_hadolint(project)
+    lint([sys.executable, "scripts/prod/generate.py", "--check"], project)
+    # The swarm deploy takes it from compose.yaml, without what is compose's alone.
+    merged = stack_config(project)["services"]["watcher"]
+    assert merged["logging"]["options"]["max-size"] == "10m"  # compose's, through the anchor
+    assert not {"build", "container_name", "restart", "depends_on"} & set(merged)
+    assert replicated(project) == ("storage", "backend", "frontend")
+
+    # Named: what a new service still needs beyond its folder and its compose entry.
+    # 1. stack.yaml, by design (what a swarm adds): without an entry the swarm would run the
+    #    image only the manager has, behind a virtual IP (IPVS, which the stack does not use).
+    assert merged["image"] == "closo/watcher:latest"
+    assert merged.get("deploy", {}).get("endpoint_mode") != "dnsrr"
+    add_service(project / "stack.yaml", WATCHER_STACK)
+    merged = stack_config(project)["services"]["watcher"]
+    assert merged["image"] == "registry.example.com/team/closo/watcher:c0ffee"
+    assert merged["deploy"]["endpoint_mode"] == "dnsrr"
+    # 2. Lists of services the scripts still keep (issue 24, item 2 reads them from compose).
+    steps = runpy.run_path(str(project / "scripts" / "prod" / "generate.py"))["DEPLOY_STEPS"]
+    remote = "".join(p.read_text() for p in (project / "scripts" / "prod").glob("remote*.sh"))
+    swarm_images = re.search(r'^IMAGES="([^"]*)"', remote, re.M)
+    runner = [p.read_text() for p in (project / "scripts" / "local").rglob("*.py")]
+    still_to_edit = [
+        where
+        for where, knows_it in (
+            (
+                "generate.py DEPLOY_STEPS: deploy_all builds and starts it",
+                any("watcher" in action for step in steps for action in step.actions),
+            ),
+            (
+                "remote_swarm.sh IMAGES: swarm_deploy builds and pushes it",
+                swarm_images is None or "watcher" in swarm_images.group(1).split(),
+            ),
+            (
+                "scripts/local/stack RECIPES: the native runner runs it (else `up`: Docker only)",
+                any("watcher" in t for t in runner),
+            ),
+        )
+        if not knows_it
+    ]
+    assert still_to_edit == [
+        "generate.py DEPLOY_STEPS: deploy_all builds and starts it",
+        "remote_swarm.sh IMAGES: swarm_deploy builds and pushes it",
+        "scripts/local/stack RECIPES: the native runner runs it (else `up`: Docker only)",
+    ], "one of these now reads the services from compose.yaml: take it off this list"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from support.project import REPO_ROOT, read_env, render
+from support.services import names, replicated, stack_config
 
 SECRETS = ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
 # Asked (secret questions) with storage_backend=s3; written into .env only.
@@ -276,77 +275,168 @@ def test_docs_carry_the_answers_not_placeholders(session_tmp):
     assert "`ssh debian@203.0.113.10`" in default_docs
 
 
-# --- deploy_mode=swarm: stack.yaml beside compose.yaml --------------------------------------------
+# --- deploy_mode=swarm: stack.yaml, what a swarm adds to compose.yaml ----------------------------
 SWARM_ANSWERS = {"deploy_mode": "swarm", "swarm_replicas": "3", **S3_ANSWERS}
+SWARM_RENDERS = {
+    "s3": SWARM_ANSWERS,
+    "local": {"deploy_mode": "swarm"},
+    "managed-db": {"deploy_mode": "swarm", "swarm_database_host": "DB.example.net"},
+}
+REGISTRY = "registry.example.com/team"  # the placeholders services.stack_config deploys with
 
 
-def test_the_swarm_answer_adds_a_stack_file_of_the_same_images(session_tmp):
-    root = render(session_tmp / "render-swarm", **SWARM_ANSWERS)
-    stack = yaml.safe_load((root / "stack.yaml").read_text())
-    services = stack["services"]
-    assert set(services) == {"db", "storage", "backend", "frontend", "nginx", "certbot"}
-    for name in ("storage", "backend", "frontend"):
-        deploy = services[name]["deploy"]
-        assert deploy["replicas"] == "${SWARM_REPLICAS:-3}"
+_SWARM_RENDERED: dict[str, tuple[Path, dict]] = {}
+
+
+def swarm_rendering(session_tmp: Path, kind: str) -> tuple[Path, dict]:
+    """A swarm rendering (once per session) and the stack its deploy sends (compose.yaml and
+    stack.yaml merged)."""
+    if kind not in _SWARM_RENDERED:
+        root = render(session_tmp / f"render-swarm-{kind}", **SWARM_RENDERS[kind])
+        # Other ports than compose.yaml's, as the swarm layer deploys with.
+        _SWARM_RENDERED[kind] = root, stack_config(root, HTTP_PORT="8080", HTTPS_PORT="8443")
+    return _SWARM_RENDERED[kind]
+
+
+@pytest.fixture(params=list(SWARM_RENDERS))
+def swarm_render(request, session_tmp) -> tuple[str, Path, dict]:
+    return request.param, *swarm_rendering(session_tmp, request.param)
+
+
+def test_the_swarm_stack_is_compose_with_what_the_swarm_adds(swarm_render):
+    """What `docker stack deploy -c compose.yaml -c stack.yaml` receives (the deploy's own
+    script, the docker CLI's merge): the services, images, settings, volumes and networks of
+    compose.yaml, with the swarm's registry images, Docker secrets, overlay network and deploy
+    policies; key by key what the full stack file this overlay replaced gave."""
+    kind, root, config = swarm_render
+    stack = config["services"]
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    assert list(stack) == sorted(names(root)) and (kind == "managed-db") == ("db" not in stack)
+    settings, secrets = read_env(root / "settings.env"), read_env(root / ".env")
+    replicas = int(settings["SWARM_REPLICAS"])
+    replicated_services = replicated(root)
+    assert replicated_services == ("storage", "backend", "frontend")
+    # What compose has that a swarm refuses or ignores is left out by the deploy.
+    assert "name" not in config
+    compose_only = {"build", "container_name", "restart", "depends_on", "security_opt"}
+    for name, service in stack.items():
+        assert not compose_only & set(service), name
+        # Images: the project's own from the registry, tagged by content; others as compose says.
+        built = "build" in compose["services"][name]
+        wanted_image = f"{REGISTRY}/closo/{name}:c0ffee" if built else "postgres:15-alpine"
+        assert service["image"] == wanted_image
+        # Settings: settings.env and compose's environment, never a secret's value.
+        env = service.get("environment", {})
+        if compose["services"][name].get("env_file"):
+            assert env["DOMAIN"] == "clo-so.com" and env["POSTGRES_DB"] == "closo", name
+        for key, value in env.items():
+            assert not value or value not in secrets.values(), (name, key)
+            if key in secrets:
+                assert value == f"(Docker secret /run/secrets/{key})", (name, key)
+                assert {"source": key.lower(), "target": key} in service["secrets"], (name, key)
+        if "secrets" in service:  # the command exports the secret files first
+            assert "/run/secrets/" in service["entrypoint"][2], name
+        # Deploy: every service by DNS round robin; the stateless ones replicated, start-first.
+        deploy = service["deploy"]
         assert deploy["endpoint_mode"] == "dnsrr", "VIPs need IPVS; the edge balances itself"
-        assert deploy["update_config"]["order"] == "start-first"
-        assert services[name]["image"].startswith("${SWARM_REGISTRY:?")
-        assert f"/closo/{name}:${{{name.upper()}_TAG:?" in services[name]["image"]
-    edge = services["nginx"]
+        if name in replicated_services:
+            assert deploy["replicas"] == replicas
+            assert deploy["update_config"]["order"] == "start-first"
+            assert deploy["update_config"]["failure_action"] == "rollback"
+            assert deploy["rollback_config"]["order"] == "start-first"
+        else:
+            assert deploy["replicas"] == 1
+    env = {name: stack[name].get("environment", {}) for name in stack}
+    assert env["nginx"]["BACKEND_UPSTREAM"] == "tasks.backend:8000"
+    assert env["nginx"]["STORAGE_UPSTREAM"] == "tasks.storage:8060"
+    assert env["nginx"]["FRONTEND_UPSTREAM"] == "tasks.frontend:80"
+    assert env["backend"]["FORWARDED_ALLOW_IPS"] == "172.30.58.0/24"
+    assert env["backend"]["STORAGE_URL"] == "http://storage:8060"
+    assert env["backend"]["POSTGRES_HOST"] == ("db.example.net" if kind == "managed-db" else "db")
+    assert "/run/secrets/STORAGE_TOKEN" in str(stack["storage"]["healthcheck"]["test"])
+    assert stack["storage"]["stop_grace_period"] == stack["backend"]["stop_grace_period"] == "30s"
+    # The edge: host-mode ports on its node (HTTP_PORT, HTTPS_PORT), none of compose.yaml's
+    # ingress ones; stop-first (the new task needs the old one's ports).
+    edge = stack["nginx"]
+    assert [(p["mode"], p["target"], p["published"]) for p in edge["ports"]] == [
+        ("host", 80, 8080), ("host", 443, 8443),
+    ]  # fmt: skip
+    assert [name for name, service in stack.items() if "ports" in service] == ["nginx"]
     assert edge["deploy"]["update_config"]["order"] == "stop-first"
-    assert [p["mode"] for p in edge["ports"]] == ["host", "host"]
-    assert [p["published"] for p in edge["ports"]] == ["${HTTP_PORT:-80}", "${HTTPS_PORT:-443}"]
-    env = edge["environment"]
-    assert env["BACKEND_UPSTREAM"] == "tasks.backend:8000"
-    assert env["STORAGE_UPSTREAM"] == "tasks.storage:8060"
     for name in ("nginx", "certbot"):
-        constraints = services[name]["deploy"]["placement"]["constraints"]
+        constraints = stack[name]["deploy"]["placement"]["constraints"]
         assert constraints == ["node.labels.closo.edge == true"]
-    assert services["db"]["deploy"]["placement"]["constraints"] == ["node.labels.closo.db == true"]
-    # Secrets as Docker secrets, read from files the deploy writes from .env: never values here.
-    assert set(stack["secrets"]) == {
-        "postgres_password", "secret_key", "first_admin_password", "storage_token",
-        "s3_access_key_id", "s3_secret_access_key",
-    }  # fmt: skip
-    assert all(
-        "environment" not in s or "PASSWORD" not in str(s["environment"]) for s in services.values()
-    )
+    if "db" in stack:
+        assert stack["db"]["deploy"]["placement"]["constraints"] == ["node.labels.closo.db == true"]
+        assert stack["db"]["volumes"][0]["source"] == "postgres_data"
+    # Volumes named as compose.yaml names them: moving one server to a swarm keeps its data.
+    assert {key: v["name"] for key, v in config["volumes"].items()} == {
+        key: f"closo_{key}" for key in compose["volumes"]
+    }
+    mounts = {(m["source"], m["target"], m.get("read_only", False)) for m in edge["volumes"]}
+    assert {
+        ("letsencrypt", "/etc/letsencrypt", True), ("acme_webroot", "/var/www/certbot", True),
+    } <= mounts  # fmt: skip
+    storage_placement = stack["storage"]["deploy"]["placement"]
+    if kind == "s3":  # files in the bucket: storage tasks on any node
+        assert "constraints" not in storage_placement
+    else:  # files on the edge's volume: storage beside the edge
+        assert storage_placement["constraints"] == ["node.labels.closo.edge == true"]
+        assert ("storage_data", "/srv/storage", True) in mounts
+    # One overlay network, the stack's own name for it, its own subnet.
+    assert config["networks"] == {
+        "default": {
+            "name": "closo_default",
+            "driver": "overlay",
+            "ipam": {"config": [{"subnet": "172.30.58.0/24"}]},
+        }
+    }
+    wanted = {"postgres_password", "secret_key", "first_admin_password", "storage_token"}
+    if kind == "s3":
+        wanted |= {"s3_access_key_id", "s3_secret_access_key"}
+    assert set(config["secrets"]) == wanted
+    assert all("/.secrets/" in secret["file"] for secret in config["secrets"].values())
+
+
+def test_the_stack_file_holds_only_what_a_swarm_adds(swarm_render):
+    """stack.yaml repeats no setting of compose.yaml and holds no secret: it stays an overlay."""
+    _, root, _ = swarm_render
     text = (root / "stack.yaml").read_text()
+    overlay = yaml.safe_load(text)
     for value in read_env(root / ".env").values():
         assert value not in text
-    # With s3, files are in the bucket: no storage volume, storage tasks may run on any node.
-    assert "storage_data" not in text
-    settings = read_env(root / "settings.env")
-    assert settings["SWARM_REPLICAS"] == "3" and settings["SWARM_REGISTRY"] == ""
+    for name, service in overlay["services"].items():
+        assert set(service) <= {
+            "image", "entrypoint", "command", "environment", "secrets", "healthcheck",
+            "stop_grace_period", "ports", "deploy",
+        }, name  # fmt: skip
+        assert set(service.get("environment", {})) <= {
+            "FORWARDED_ALLOW_IPS", "BACKEND_UPSTREAM", "STORAGE_UPSTREAM", "FRONTEND_UPSTREAM",
+        }, name  # fmt: skip
+    assert "volumes" not in overlay
+    assert read_env(root / "settings.env")["SWARM_REGISTRY"] == ""
     for script in ("swarm_init", "swarm_deploy", "swarm_status", "swarm_scale", "swarm_backup"):
         assert (root / "scripts" / "prod" / f"{script}.sh").is_file()
 
 
-def test_the_server_answer_has_no_stack_file_and_swarm_local_keeps_storage_beside_the_edge(
-    session_tmp,
-):
+def test_the_server_answer_has_no_stack_file(session_tmp):
     server = render(session_tmp / "render-server")
     assert not (server / "stack.yaml").exists()
     # Nor the swarm scripts (they would only stop with "generated with deploy_mode=server").
     assert not list((server / "scripts" / "prod").glob("*swarm*"))
     assert not any(k.startswith("SWARM_") for k in read_env(server / "settings.env"))
-    local = render(session_tmp / "render-swarm-local", deploy_mode="swarm")
-    stack = yaml.safe_load((local / "stack.yaml").read_text())
-    storage = stack["services"]["storage"]
-    assert storage["volumes"] == ["storage_data:/data"]
-    assert storage["deploy"]["placement"]["constraints"] == ["node.labels.closo.edge == true"]
-    assert "storage_data:/srv/storage:ro" in stack["services"]["nginx"]["volumes"]
-    assert storage["deploy"]["replicas"] == "${SWARM_REPLICAS:-2}"
 
 
-def test_a_managed_database_answer_takes_the_db_service_out_of_the_stack(session_tmp):
-    root = render(
-        session_tmp / "render-swarm-managed",
-        deploy_mode="swarm",
-        swarm_database_host="DB.example.net",
-    )
+def test_a_managed_database_answer_takes_the_db_service_out_of_compose_and_the_stack(
+    session_tmp,
+):
+    root, _ = swarm_rendering(session_tmp, "managed-db")
+    compose = yaml.safe_load((root / "compose.yaml").read_text())
+    assert "db" not in compose["services"] and "postgres_data" not in compose["volumes"]
+    assert "db" not in compose["services"]["backend"]["depends_on"]
+    assert "POSTGRES_HOST" not in compose["services"]["backend"]["environment"]
     stack = yaml.safe_load((root / "stack.yaml").read_text())
-    assert "db" not in stack["services"] and "postgres_data" not in stack["volumes"]
+    assert "db" not in stack["services"]
     assert "postgres_password" in stack["secrets"]  # the backend still needs the password
     settings = read_env(root / "settings.env")
     assert settings["POSTGRES_HOST"] == "db.example.net" and "SWARM_DB_REPLICAS" not in settings
@@ -355,24 +445,3 @@ def test_a_managed_database_answer_takes_the_db_service_out_of_the_stack(session
             session_tmp / "render-swarm-managed-bad", deploy_mode="swarm",
             swarm_database_host="db.example.net:5432",
         )  # fmt: skip
-
-
-@pytest.mark.skipif(not shutil.which("docker"), reason="the docker CLI checks the stack file")
-def test_the_stack_file_is_what_docker_stack_deploy_accepts(session_tmp):
-    root = render(session_tmp / "render-swarm-config", **SWARM_ANSWERS)
-    tags = {
-        f"{name}_TAG": "c0ffee" for name in ("STORAGE", "BACKEND", "FRONTEND", "NGINX", "CERTBOT")
-    }
-    result = subprocess.run(
-        ["docker", "stack", "config", "--compose-file", "stack.yaml"],
-        cwd=root,
-        env={**os.environ, "SWARM_REGISTRY": "registry.example.com/team", **tags},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    config = yaml.safe_load(result.stdout)
-    assert (
-        config["services"]["backend"]["image"] == "registry.example.com/team/closo/backend:c0ffee"
-    )
-    assert config["services"]["nginx"]["ports"][1]["published"] == 443

@@ -42,12 +42,13 @@ from support.edge import make_test_ca
 from support.pebble import start_pebble, stop_process
 from support.project import read_env, render
 from support.seaweedfs import SeaweedFS, client, seaweedfs
+from support.services import built, names
 from support.sshd import SshServer, ssh_server
 from support.swarm.cluster import HOST_ADDRESS, STACK_SUBNET, Cluster, swarm_cluster
 from support.swarm.load import Background, edge_client
 from support.swarm.postgres import outside_postgres
 from support.swarm.registry import Registry, image_registry
-from support.swarm.stack import REPLICATED, Deployment, wait_for
+from support.swarm.stack import Deployment, wait_for
 
 pytestmark = pytest.mark.swarm
 
@@ -56,7 +57,6 @@ SLUG = "swarmsite"
 BUCKET = "swarmsite-files"
 PORTS = (8080, 8443)  # the stack file's HTTP_PORT/HTTPS_PORT, overridden
 PASSWORD = "a long and unusual passphrase"
-IMAGES = ("storage", "backend", "frontend", "nginx", "certbot")
 
 
 @pytest.fixture(scope="module")
@@ -255,14 +255,14 @@ def spread(deployment: Deployment, service: str) -> None:
 
 # --- The stack as deployed ------------------------------------------------------------------------
 def test_the_stack_runs_two_replicas_of_backend_storage_and_frontend_on_both_nodes(deployment):
-    for service in REPLICATED:
+    for service in deployment.replicated:
         assert deployment.replicas(service) == "2/2", service
         history = deployment.cluster.manager.docker(
             "service", "ps", "--no-trunc", deployment.service(service)
         ).stdout
         assert {t["node"] for t in deployment.tasks(service)} == {1, 2}, history
-    # The edge, certbot and PostgreSQL on the node swarm-init labelled (the manager).
-    for service in ("nginx", "certbot", "db"):
+    # The others (the edge, certbot, PostgreSQL) on the node swarm-init labelled (the manager).
+    for service in set(names(deployment.project)) - set(deployment.replicated):
         assert deployment.replicas(service) == "1/1", service
         assert [t["node"] for t in deployment.tasks(service)] == [1], service
 
@@ -279,11 +279,11 @@ def test_swarm_deploy_pushed_every_image_to_the_registry_and_node_two_pulled_its
     """Node 2 started with none of the registry's images (removed by the fixture): the images
     its tasks run were pulled from the registry named in settings.env."""
     tags = deployment.tags()
-    for image in IMAGES:
+    for image in built(deployment.project):
         assert tags[f"{image.upper()}_TAG"] in registry.tags(f"tests/{SLUG}/{image}"), image
         assert f"pushed {deployment.image(image)}" in deployment.outputs["swarm_deploy"]
     pulled = set(registry_images(deployment.cluster.nodes[1], registry))
-    for service in REPLICATED:
+    for service in deployment.replicated:
         # The service runs its image by the digest the registry gave at deploy.
         spec = deployment.cluster.manager.docker(
             "service", "inspect", deployment.service(service), "--format",
@@ -310,8 +310,8 @@ def test_status_lists_every_service_with_its_replicas_and_nodes(deployment):
     assert result.returncode == 0, result.stderr
     shown = result.stdout + result.stderr
     assert "Every service runs its replicas." in shown
-    for service in (*REPLICATED, "nginx", "certbot", "db"):
-        wanted = "2/2" if service in REPLICATED else "1/1"
+    for service in names(deployment.project):
+        wanted = "2/2" if service in deployment.replicated else "1/1"
         assert f"ok   {SLUG}_{service}" in shown and wanted in shown, shown
     assert "closo-swarm-1" in shown and "closo-swarm-2" in shown, shown
 
@@ -484,7 +484,8 @@ def test_cutting_node_two_off_loses_no_request_and_its_tasks_come_back_on_node_o
     to on to node 1's tasks, and a retry-safe client retries the GETs stuck on node 2."""
     cluster = deployment.cluster
     node2 = cluster.nodes[1]
-    for service in REPLICATED:
+    replicated = deployment.replicated
+    for service in replicated:
         spread(deployment, service)
     try:
         with Background(
@@ -494,7 +495,7 @@ def test_cutting_node_two_off_loses_no_request_and_its_tasks_come_back_on_node_o
             cluster.cut(node2)
             down = wait_for(lambda: cluster.node_state(node2) == "down", 60, what="node 2 down")
             moved = wait_for(
-                lambda: all([t["node"] for t in deployment.tasks(s)] == [1, 1] for s in REPLICATED),
+                lambda: all([t["node"] for t in deployment.tasks(s)] == [1, 1] for s in replicated),
                 timeout=120,
                 what="every replica on node 1",
             )

@@ -19,8 +19,10 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from support import services
 from support.docker.images import base_images, ensure_base_images
 from support.sshd import SshServer
 
@@ -28,7 +30,6 @@ from .cluster import STACK_SUBNET, Cluster, Node
 
 # A name that never resolves (RFC 2606): nothing is pushed or pulled.
 REGISTRY = "registry.invalid/tests"
-REPLICATED = ("backend", "storage", "frontend")
 
 
 @dataclass
@@ -41,6 +42,11 @@ class Deployment:
     server: SshServer | None = None  # set: the project is deployed over ssh to its folder
     registry: str = REGISTRY
     outputs: dict[str, str] = field(default_factory=dict)  # what the operator's scripts printed
+
+    @cached_property
+    def replicated(self) -> tuple[str, ...]:
+        """The services the swarm runs SWARM_REPLICAS tasks of (read from the merged stack)."""
+        return services.replicated(self.project)
 
     @property
     def folder(self) -> Path:
@@ -138,7 +144,7 @@ class Deployment:
         start = time.monotonic()
         for node in self.cluster.nodes[1:]:
             self.cluster.copy_images(
-                [self.image(s) for s in REPLICATED], self.cluster.manager, node
+                [self.image(s) for s in self.replicated], self.cluster.manager, node
             )
         timings["copy to workers"] = time.monotonic() - start
         return timings
