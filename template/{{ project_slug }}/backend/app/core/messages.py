@@ -68,6 +68,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "Trop de tentatives échouées pour ce compte : attendez {seconds} secondes, puis "
         "réessayez.",
     },
+    "too_many_email_changes": {
+        "en": "Too many e-mail address changes for this account: wait {seconds} seconds, then try "
+        "again.",
+        "fr": "Trop de changements d'adresse e-mail pour ce compte : attendez {seconds} secondes, "
+        "puis réessayez.",
+    },
     "password_check_running": {
         "en": "A password check for this account is already under way: wait a second, then try "
         "again.",

@@ -207,6 +207,7 @@ async def test_email_changes_are_throttled_per_account(
         answers.append(response.status_code)
     assert answers == [409, 200, 409, 200, 200, 429], answers
     assert int(response.headers["Retry-After"]) > 0
+    assert response.json()["detail"].startswith("Too many e-mail address changes for this account")
 
 
 # --- 6. reset links end together -----------------------------------------------------------------

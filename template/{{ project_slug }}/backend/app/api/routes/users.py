@@ -64,7 +64,11 @@ async def _count_email_change(session: SessionDep, user: Account) -> None:
     key = f"email-change:{user.id}"
     await throttle.record_failure(session, key=key)  # counted first: the sixth is already held
     if wait := await throttle.retry_after(session, key=key):
-        raise too_many_attempts(wait)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=say("too_many_email_changes", seconds=wait),
+            headers={"Retry-After": str(wait)},
+        )
 
 
 async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
