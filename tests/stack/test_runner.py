@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from stack.config import compose_service_names
+from stack.config import Project, compose_service_names
 from stack.envfile import EnvFileError, parse_env, read_env
-from stack.runner import healthy_line
+from stack.runner import Stack, healthy_line
 
 pytestmark = pytest.mark.stack
 
@@ -150,6 +150,18 @@ def test_a_compose_service_without_a_native_recipe_is_named_at_up(rendered_proje
         "mailer: runs only in Docker (no native recipe in scripts/local/stack/)."
     ]
     assert result.returncode == 1 and "PostgreSQL ≥ 15 binaries not found" in result.stderr
+
+
+def test_a_managed_database_still_gets_a_local_postgresql(rendered_project, tmp_path):
+    """With swarm_database_host, compose.yaml has no db (the database is outside): locally the
+    backend still needs one, so the runner starts its own PostgreSQL, first."""
+    project = shutil.copytree(rendered_project, tmp_path / "project", symlinks=True)
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    del compose["services"]["db"]
+    (project / "compose.yaml").write_text(yaml.safe_dump(compose, sort_keys=False))
+    stack = Stack(tmp_path / "state", Project(project))
+    assert stack.docker_only() == []
+    assert stack.names == ["postgres", "storage", "backend", "frontend", "nginx"]
 
 
 def test_a_first_up_says_how_long_the_packages_took():

@@ -18,7 +18,7 @@ from .packages import ensure_venv
 from .ports import choose_ports
 from .postgres import find_pg_bin
 from .processes import pid_alive, stop_pid
-from .services import PORTS, RECIPES, Services
+from .services import NEEDS, PORTS, RECIPES, Services
 from .state import IS_ROOT, PRIVATE_DIR_MODE, State, check_reachable_by
 
 
@@ -30,9 +30,11 @@ class Stack:
 
     @property
     def names(self) -> list[str]:
-        """The native services of compose.yaml's, in start order."""
+        """The native services of compose.yaml's and what they need, in start order."""
         compose = self.project.compose_services
-        return [native for name, native in RECIPES.items() if native and name in compose]
+        wanted = {native for name, native in RECIPES.items() if native and name in compose}
+        wanted |= {need for name in list(wanted) for need in NEEDS.get(name, ())}
+        return [native for native in RECIPES.values() if native in wanted]
 
     def docker_only(self) -> list[str]:
         return [name for name in self.project.compose_services if name not in RECIPES]

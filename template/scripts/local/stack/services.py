@@ -25,6 +25,9 @@ RECIPES = {
     "nginx": "nginx",
     "certbot": None,
 }
+# What a native service needs beside it, in compose.yaml or not: with a managed database
+# (swarm_database_host), compose.yaml has no db, and a local backend still needs a PostgreSQL.
+NEEDS = {"backend": ("postgres", "storage")}
 # The loopback ports of each native service (the edge has two).
 PORTS = {"nginx": ("http", "https")}
 
