@@ -75,6 +75,15 @@ def upload(
     return client.post("/api/upload", headers=headers, files={"file": (name, content, kind)})
 
 
+def upload_ok(client: httpx.Client, headers: dict, name: str, content: bytes) -> dict:
+    """Upload through the API, check it was acknowledged with the right digest and size."""
+    answer = upload(client, headers, name, content)
+    assert answer.status_code == 201, answer.text
+    record = answer.json()
+    assert record["sha256"] == sha256(content) and record["size"] == len(content)
+    return record
+
+
 def all_users(client: httpx.Client, headers: dict) -> list[dict]:
     """Every account, through the admin API (paged)."""
     users: list[dict] = []
@@ -110,6 +119,35 @@ def download_sha256(client: httpx.Client, url: str) -> str:
     answer = client.get(url)
     assert answer.status_code == 200, f"{url}: {answer.status_code} {answer.text[:200]}"
     return sha256(answer.content)
+
+
+def assert_served(client: httpx.Client, records: dict[str, bytes]) -> None:
+    """Each file (url -> bytes) downloads through the edge with the same bytes."""
+    for url, content in records.items():
+        assert download_sha256(client, url) == sha256(content), url
+
+
+def backend_ready(stack: Stack) -> bool:
+    """The backend answers through the edge that its database and storage are reachable."""
+    try:
+        with edge_client(stack, timeout=5) as client:
+            return client.get("/api/health/ready").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def reset_stack(stack: Stack) -> None:
+    """Bring a stack a test broke back to serving: nothing to do if the backend answers ready
+    through the edge (its database and storage reachable); otherwise `down` and `up`, as an
+    operator would. (Not `up` alone: a database a test restarted with pg_ctl runs under a PID the
+    runner does not know, and `up` would start a second one.)"""
+    stack.refresh()
+    with contextlib.suppress(AssertionError):
+        wait_for(lambda: backend_ready(stack), "ready", 10)
+        return
+    stack.down()
+    stack.up()
+    wait_for(lambda: backend_ready(stack), "the backend is not ready after `down` and `up`", 30)
 
 
 # --- raw exchanges with the edge (what httpx would normalise or refuse to send) -------------------
@@ -241,6 +279,10 @@ def pid_alive(pid: int) -> bool:
     # A zombie is dead for our purpose.
     stat = Path(f"/proc/{pid}/stat")
     return stat.is_file() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_dead(pid: int, timeout: float = 10) -> None:
+    wait_for(lambda: not pid_alive(pid), f"process {pid} still alive", timeout)
 
 
 def service_python(stack: Stack, service: str) -> tuple[str, Path, dict[str, str]]:
