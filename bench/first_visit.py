@@ -8,8 +8,9 @@ Debian's Chromium (Playwright) on Chromium's emulated network (CDP
 `Network.emulateNetworkConditions`: 1.6 Mbps down, 750 kbps up, 150 ms round trip), each visit in
 a fresh browser context (empty cache, no cookie). Two pages alternate, A B A B …: A is the page
 without its `<link rel="modulepreload">` list (what the first visit was before: each module found
-only when the one importing it has arrived, written beside index.html as
-`first-visit-without-preload.html`), B is index.html as the template ships it. For each visit: the
+only when the one importing it has arrived), B is index.html as the template ships it. Both are
+served as the site's index.html (the app shows "page not found" at any other address): the file is
+swapped before each visit. For each visit: the
 milliseconds from the start of navigation until the sign-in form's button is in the page (a
 MutationObserver in the page notes `performance.now()`), the requests, the bytes over the wire, and
 any URL fetched more than once. Prints the medians and the median of the pair ratios B / A with
@@ -39,7 +40,6 @@ SLOW_NETWORK = {
     "downloadThroughput": 1_600_000 / 8,
     "uploadThroughput": 750_000 / 8,
 }
-WITHOUT_PRELOAD = "first-visit-without-preload.html"
 # Notes when the sign-in form's button is first in the page (before the app's script runs).
 FORM_SHOWN = """
 new MutationObserver((changes, observer) => {
@@ -51,11 +51,12 @@ new MutationObserver((changes, observer) => {
 """
 
 
-def write_page_without_preload(public: Path) -> None:
+def pages(public: Path) -> dict[str, str]:
+    """The two index.html to alternate: A without its modulepreload list, B as shipped."""
     page = (public / "index.html").read_text()
     without = re.sub(r'\s*<link rel="modulepreload"[^>]*>', "", page)
     assert without != page, "index.html has no modulepreload list"
-    (public / WITHOUT_PRELOAD).write_text(without)
+    return {"A": without, "B": page}
 
 
 def visit(browser: Browser, url: str) -> dict:
@@ -107,16 +108,18 @@ def main() -> int:
     stack = boot_stack(base)
     try:
         [public] = stack.project.glob("*/frontend/public")
-        write_page_without_preload(public)
+        sides = pages(public)
+        index = public / "index.html"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            urls = {"A": f"{stack.url}/{WITHOUT_PRELOAD}", "B": f"{stack.url}/"}
-            for url in urls.values():  # warm the servers, not the browser (each visit is cold)
-                visit(browser, url)
             runs: dict[str, list[dict]] = {"A": [], "B": []}
-            for _ in range(args.pairs):
-                for side, url in urls.items():
-                    runs[side].append(visit(browser, url))
+            for pair in range(args.pairs + 1):  # the first pair warms the servers, not the browser
+                for side, page in sides.items():
+                    index.write_text(page)
+                    result = visit(browser, f"{stack.url}/")
+                    if pair:
+                        runs[side].append(result)
+            index.write_text(sides["B"])
             browser.close()
     finally:
         stack.down()
