@@ -11,10 +11,10 @@ import grp
 import os
 import pwd
 import subprocess
-import time
 from pathlib import Path
 
-from support.project import free_port
+from support.ports import free_port
+from support.waiting import wait_for
 
 CONF = """\
 {user}
@@ -73,11 +73,13 @@ class StaticNginx:
         args = ["nginx", "-p", str(self.prefix), "-c", str(conf), "-e", error_log]
         subprocess.run([*args, "-t", "-q"], check=True, capture_output=True)
         self.process = subprocess.Popen([*args, "-g", "daemon off;"])
-        deadline = time.monotonic() + 10
-        while not (self.prefix / "nginx.pid").is_file():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"static nginx did not start: see {self.prefix / 'error.log'}")
-            time.sleep(0.02)
+
+        def started() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"static nginx exited: see {self.prefix / 'error.log'}")
+            return (self.prefix / "nginx.pid").is_file()
+
+        wait_for(started, 10, interval=0.02, what=f"static nginx: see {self.prefix / 'error.log'}")
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -35,7 +35,9 @@ from stack.config import Project
 from stack.environments import python_service_env
 from stack.services import backend_command
 from stack.state import State
-from support.project import free_port, services_venv
+from support.ports import free_port
+from support.project import services_venv
+from support.waiting import wait_for
 
 START_TIMEOUT_S = 60
 
@@ -53,15 +55,17 @@ main(["app.main:app", *sys.argv[1:]])
 
 
 def wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"backend exited ({process.returncode}):\n{log.read_text()[-2000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"backend not healthy after {START_TIMEOUT_S} s:\n{log.read_text()[-2000:]}")
+            return httpx.get(url, timeout=1).status_code == 200
+        return False
+
+    try:
+        wait_for(healthy, START_TIMEOUT_S, interval=0.1, what="backend healthy")
+    except AssertionError as error:
+        raise RuntimeError(f"{error}:\n{log.read_text()[-2000:]}") from None
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -25,9 +25,9 @@ from support.api import (
     temp_files,
     tls_context,
     upload,
-    wait_for,
 )
 from support.project import Stack, in_site_language
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.reliability
 
@@ -194,7 +194,12 @@ def test_deleting_an_account_while_it_uploads_leaves_nothing_behind(stack: Stack
             chunk = 128 * 1024
             for _ in range(size // chunk // 2):
                 tls.sendall(os.urandom(chunk))
-            wait_for(lambda: bool(temp_files(stack)), "the upload never reached storage", 10)
+            wait_for(
+                lambda: bool(temp_files(stack)),
+                10,
+                interval=0.1,
+                what="the upload reaching storage",
+            )
             deleted = client.delete(
                 f"/api/users/{user['id']}", headers=admin, params={"confirm_email": user["email"]}
             )
@@ -211,7 +216,7 @@ def test_deleting_an_account_while_it_uploads_leaves_nothing_behind(stack: Stack
         finally:
             tls.close()
     assert status_of(answer) == 401, answer[:300]
-    wait_for(lambda: not temp_files(stack), "the cut upload's bytes stayed in storage", 10)
+    wait_for(lambda: not temp_files(stack), 10, interval=0.1, what="the cut upload's bytes gone")
     rows = sql(stack, f"SELECT count(*) FROM files WHERE owner_id = '{user['id']}'")  # noqa: S608
     assert rows == "0"
     assert_volume_matches_database(stack)

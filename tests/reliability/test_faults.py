@@ -39,7 +39,6 @@ from support.api import (
     disk_files,
     edge_client,
     login,
-    pid_alive,
     register_and_login,
     reset_stack,
     sql,
@@ -47,11 +46,11 @@ from support.api import (
     tls_context,
     upload,
     upload_ok,
-    wait_dead,
-    wait_for,
     without_links,
 )
+from support.processes import pid_alive, wait_dead
 from support.project import PG_BIN, Stack, boot_stack, in_site_language
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.reliability
 
@@ -115,7 +114,9 @@ def test_upload_dropped_mid_way_leaves_no_row_and_no_file(fault_stack, fault_cli
         for _ in range(24):  # 3 MB of the declared 8
             tls.sendall(os.urandom(128 * 1024))
         # The bytes reached the storage volume: the cut really happens mid-transfer.
-        wait_for(lambda: bool(temp_files(fault_stack)), "the upload never reached storage", 10)
+        wait_for(
+            lambda: bool(temp_files(fault_stack)), 10, interval=0.1, what="the upload in storage"
+        )
     finally:
         tls.close()
     # Everything the cut upload wrote is removed; no row appears.
@@ -261,12 +262,12 @@ def test_postgres_restart_under_load_fails_cleanly_and_recovers(
             phase[0] = "after"
             back = time.monotonic()
             try:
-                wait_for(recovered, "no recovery", RECOVERY_SECONDS)
+                wait_for(recovered, RECOVERY_SECONDS, interval=0.1)
             except AssertionError:
                 problems.append(f"still failing {RECOVERY_SECONDS} s after the database came back")
                 # Give it time to recover anyway, so the rest of the checks (and the next
                 # tests) run; a backend that never recovers fails here.
-                wait_for(recovered, "the backend never recovered", 120)
+                wait_for(recovered, 120, interval=0.1, what="recovery")
             print(f"serving again {time.monotonic() - back:.1f} s after the database came back")
             time.sleep(1)
         finally:
@@ -361,8 +362,9 @@ def test_up_after_a_database_stop_restarts_it_where_the_backend_looks(
     )
     wait_for(
         lambda: fault_client.get("/api/files", headers=headers).status_code == 200,
-        "the backend does not reach the restarted database",
         RECOVERY_SECONDS,
+        interval=0.1,
+        what="the backend reaching the restarted database",
     )
 
 

@@ -30,7 +30,6 @@ from support.api import (
     jwt_claims,
     jwt_encode,
     jwt_with_claims,
-    memory_kib,
     openapi_of,
     raw_exchange,
     raw_get,
@@ -39,9 +38,10 @@ from support.api import (
     temp_files,
     upload,
     upload_ok,
-    wait_for,
 )
+from support.processes import memory_kib
 from support.project import Stack, boot_stack, in_site_language
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.reliability
 
@@ -380,7 +380,7 @@ def test_oversized_bodies_are_413_at_the_edge_with_nothing_written(hostile_stack
         assert status_of(answer) == 413, f"{name}: {answer[:400]!r}"
         assert b'"detail"' in answer and b"too large" in answer.lower(), f"{name}: {answer[:400]!r}"
     # (Not assert_volume_matches_database: schemathesis stores files straight into storage.)
-    wait_for(lambda: not temp_files(hostile_stack), "temporary upload files left behind")
+    wait_for(lambda: not temp_files(hostile_stack), interval=0.1, what="no temporary upload file")
     assert disk_files(hostile_stack) == files_before
     assert db_stored_names(hostile_stack) == rows_before
 

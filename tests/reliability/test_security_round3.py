@@ -36,9 +36,9 @@ from support.api import (
     temp_files,
     tls_context,
     upload,
-    wait_for,
 )
 from support.project import Stack, boot_stack
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.reliability
 
@@ -373,7 +373,9 @@ def test_an_upload_in_progress_is_refused_once_its_owner_is_deactivated(
             tls.sendall(request + head)
             for _ in range(size // chunk // 2):
                 tls.sendall(os.urandom(chunk))
-            wait_for(lambda: bool(temp_files(round3_stack)), "the upload never reached storage")
+            wait_for(
+                lambda: bool(temp_files(round3_stack)), interval=0.1, what="the upload in storage"
+            )
             off = client.patch(
                 f"/api/users/{user['id']}", headers=operator["headers"], json={"is_active": False}
             )
@@ -491,7 +493,7 @@ def test_an_accounts_trickling_uploads_are_bounded_and_others_still_upload(
     assert stored.status_code == 201, stored.text
     assert seconds < 10, seconds
     assert refused >= 20, refused
-    wait_for(lambda: not temp_files(round3_stack), "the cut uploads left temporary files", 20)
+    wait_for(lambda: not temp_files(round3_stack), 20, interval=0.1, what="no temporary file")
 
 
 # --- 9. download links ---------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import hashlib
 import json
 import socket
 import ssl
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 from support.edge import Edge, StubServer, make_test_ca, start_edge
-from support.project import free_port, render
+from support.ports import free_port
+from support.project import render
+from support.waiting import wait_for
 
 DOMAIN = "clo-so.com"
 ALIAS = "www.clo-so.com"
@@ -319,15 +320,13 @@ def test_download_links_are_not_written_to_the_access_log(edge: Edge) -> None:
     response = edge.request("GET", f"/storage/files/{STORED_NAME}?owner=o&expires=1&{secret}")
     assert response.status_code == 200
     assert edge.request("GET", "/api/logged-marker").status_code == 200
-    deadline = time.monotonic() + 5
-    logs = ""
-    while "/api/logged-marker" not in logs and time.monotonic() < deadline:
-        time.sleep(0.1)  # nginx writes the line once the answer is sent
-        logs = "".join(
-            path.read_text(errors="replace") for path in (edge.prefix / "logs").glob("*.log")
-        )
-    assert "/api/logged-marker" in logs  # the access log is written, just not for links
-    assert secret not in logs
+
+    def logs() -> str:
+        return "".join(p.read_text(errors="replace") for p in (edge.prefix / "logs").glob("*.log"))
+
+    # nginx writes the line once the answer is sent: the access log is written, just not for links
+    wait_for(lambda: "/api/logged-marker" in logs(), 5, interval=0.1, what="the marker logged")
+    assert secret not in logs()
 
 
 def test_text_is_compressed_except_auth_answers(edge: Edge) -> None:

@@ -8,7 +8,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -18,7 +17,8 @@ import httpx
 import pytest
 from stack.nginx import write_nginx_prefix
 from support.browser import FRONTEND_PUBLIC, read_messages
-from support.project import free_port, render
+from support.ports import free_port, wait_for_port
+from support.project import render
 
 LANGUAGES = ("fr", "en")
 SOURCES = sorted(p for p in FRONTEND_PUBLIC.rglob("*") if p.is_file())
@@ -293,13 +293,7 @@ def frontend(session_tmp: Path, rendered_project: Path) -> Iterator[Frontend]:
     assert test.returncode == 0, test.stderr
     server = subprocess.Popen(args)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    wait_for_port(port, process=server)
     yield Frontend(url, public)
     server.terminate()
     server.wait(timeout=10)

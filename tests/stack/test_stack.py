@@ -10,11 +10,11 @@ import signal
 import ssl
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import pytest
 from stack import cli
+from support.processes import pid_alive
 from support.project import Stack, in_site_language, read_env, render
 
 pytestmark = pytest.mark.stack
@@ -168,17 +168,8 @@ def test_foreground_up_stops_everything_on_ctrl_c(session_tmp):
         finally:
             if runner.poll() is None:
                 runner.kill()
-    still_running = [name for name, pid in pids.items() if _alive(pid)]
+    still_running = [name for name, pid in pids.items() if pid_alive(pid)]
     assert not still_running, f"still running after Ctrl-C: {still_running}"
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for init to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_runner_runs_the_services_own_suites(session_tmp):

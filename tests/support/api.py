@@ -1,5 +1,5 @@
-"""Helpers of the reliability layer: clients of a booted stack, raw TLS exchanges, the database and
-the storage volume seen from outside, forged tokens, process memory."""
+"""A booted stack seen from outside: clients through its edge, raw TLS exchanges, its database and
+storage volume, resetting it after a fault, forged tokens (reliability and browser layers)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ import os
 import socket
 import ssl
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from support.project import PG_BIN, Stack
+from support.waiting import wait_for
 
 PASSWORD = "correct horse battery staple"
 
@@ -143,11 +142,11 @@ def reset_stack(stack: Stack) -> None:
     runner does not know, and `up` would start a second one.)"""
     stack.refresh()
     with contextlib.suppress(AssertionError):
-        wait_for(lambda: backend_ready(stack), "ready", 10)
+        wait_for(lambda: backend_ready(stack), 10, what="ready")
         return
     stack.down()
     stack.up()
-    wait_for(lambda: backend_ready(stack), "the backend is not ready after `down` and `up`", 30)
+    wait_for(lambda: backend_ready(stack), 30, what="the backend ready after `down` and `up`")
 
 
 # --- raw exchanges with the edge (what httpx would normalise or refuse to send) -------------------
@@ -236,53 +235,18 @@ def temp_files(stack: Stack) -> list[Path]:
     return sorted(tmp.iterdir()) if tmp.is_dir() else []
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout} s: {what}")
-        time.sleep(0.1)
-
-
 def assert_volume_matches_database(stack: Stack) -> None:
     """Every row has its file and every file its row; no temporary file is left behind. (A file
     whose COMMIT outcome was unknown is settled by the backend once the database answers: allow
     it a few seconds.)"""
-    wait_for(lambda: not temp_files(stack), f"temporary files left: {temp_files(stack)}")
+    wait_for(lambda: not temp_files(stack), what=f"temporary files left: {temp_files(stack)}")
     with contextlib.suppress(AssertionError):  # the assertion below says what differs
-        wait_for(lambda: set(disk_files(stack)) == db_stored_names(stack), "settled", 10)
+        wait_for(lambda: set(disk_files(stack)) == db_stored_names(stack), 10, what="settled")
     on_disk, in_db = set(disk_files(stack)), db_stored_names(stack)
     assert on_disk == in_db, (
         f"files without a row: {sorted(on_disk - in_db)}; rows without a file: "
         f"{sorted(in_db - on_disk)}"
     )
-
-
-# --- processes ------------------------------------------------------------------------------------
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak) of a process, in KiB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0])
-    return values
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purpose.
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.is_file() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_dead(pid: int, timeout: float = 10) -> None:
-    wait_for(lambda: not pid_alive(pid), f"process {pid} still alive", timeout)
 
 
 def service_python(stack: Stack, service: str) -> tuple[str, Path, dict[str, str]]:

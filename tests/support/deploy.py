@@ -22,7 +22,8 @@ import httpx
 
 from support.docker.engine import Engine
 from support.edge import make_test_ca
-from support.pebble import start_pebble, stop_process
+from support.pebble import start_pebble
+from support.processes import stop_process
 from support.sshd import SshServer, ssh_server
 
 # compose.yaml's default subnet is 172.30.57.0/24: its gateway is where containers reach this host.

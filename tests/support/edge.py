@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +20,8 @@ from pathlib import Path
 import httpx
 from stack.nginx import write_nginx_prefix
 
-from support.project import free_port, read_env
+from support.ports import free_port, wait_for_port
+from support.project import read_env
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -195,16 +194,6 @@ def start_edge(
     edge = Edge(prefix=prefix, env=env, http_port=http_port, https_port=https_port, ca_file=ca_file)
     edge.start()
     return edge
-
-
-def wait_for_port(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 # --- Stub upstreams: tiny HTTP servers standing in for frontend, backend and storage --------------

@@ -1,37 +1,21 @@
 """Pebble, Let's Encrypt's test ACME server, with pebble-challtestsrv as its DNS (Debian's pebble).
 
 Validation is real: Pebble resolves every name to 127.0.0.1 through challtestsrv and fetches the
-HTTP-01 token from the edge's port. The caller stops the processes (stop_process), pass or fail.
+HTTP-01 token from the edge's port. The caller stops the processes
+(support.processes.stop_process), pass or fail.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 from pathlib import Path
 
 import httpx
 
-from support.edge import wait_for_port
-from support.project import free_port
-
-
-def start_process(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    with log.open("w") as output:
-        return subprocess.Popen(
-            cmd, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
-        )
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+from support.ports import free_port, wait_for_port
+from support.processes import start_process
 
 
 def start_pebble(

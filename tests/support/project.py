@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,8 @@ import copier
 from stack.config import Project
 from stack.envfile import read_env
 from stack.packages import ensure_venv
+
+from support.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What a render needs from the repository: the working tree as it is, uncommitted edits included.
@@ -100,12 +101,6 @@ def run_service_suite(
     total = re.search(r"^TOTAL\s.*?(\d+)%$", output, re.MULTILINE)
     assert total and int(total.group(1)) >= min_coverage, output[-3000:]
     return output
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

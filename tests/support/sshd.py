@@ -13,15 +13,13 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from support.docker.engine import Engine
-from support.project import free_port
+from support.ports import free_port, wait_for_port
 
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -70,18 +68,6 @@ class SshServer:
             env_file.write_text(self.environment)
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"sshd did not listen on 127.0.0.1:{port} within {timeout}s")
-
-
 @contextlib.contextmanager
 def ssh_server(base: Path, engine: Engine) -> Iterator[SshServer]:
     """sshd on a free loopback port, an account and keys made for the run; all removed after."""
@@ -127,7 +113,7 @@ def ssh_server(base: Path, engine: Engine) -> Iterator[SshServer]:
             proc = subprocess.Popen(
                 ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], stdout=log, stderr=log
             )
-        _wait_for_port(port, proc)
+        wait_for_port(port, process=proc)
         known_hosts = base / "known_hosts"
         host_key = (base / "host_key.pub").read_text().split()
         known_hosts.write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")

@@ -39,7 +39,8 @@ import pytest
 from support.docker.images import base_images, ensure_base_images
 from support.docker.site import https_client
 from support.edge import make_test_ca
-from support.pebble import start_pebble, stop_process
+from support.pebble import start_pebble
+from support.processes import stop_process
 from support.project import read_env, render
 from support.seaweedfs import SeaweedFS, client, seaweedfs
 from support.services import built, names
@@ -48,7 +49,8 @@ from support.swarm.cluster import HOST_ADDRESS, STACK_SUBNET, Cluster, swarm_clu
 from support.swarm.load import Background, edge_client
 from support.swarm.postgres import outside_postgres
 from support.swarm.registry import Registry, image_registry
-from support.swarm.stack import Deployment, wait_for
+from support.swarm.stack import Deployment
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.swarm
 

@@ -15,7 +15,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 from support.edge import Edge, StubServer, make_test_ca, start_edge
-from support.pebble import start_pebble, start_process, stop_process
-from support.project import REPO_ROOT, Stack, free_port, render
+from support.pebble import start_pebble
+from support.ports import free_port
+from support.processes import start_process, stop_process
+from support.project import REPO_ROOT, Stack, render
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.tls
 
@@ -66,19 +68,24 @@ class Acme:
 
     def wait_for_served_serial(self, other_than: str | None, timeout: float = 30) -> dict:
         """The served certificate once it verifies against Pebble and its serial differs."""
-        deadline, last_error = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
+        seen: dict = {}
+
+        def new_certificate() -> bool:
             try:
-                cert = self.served_certificate()
-                if cert["serialNumber"] != other_than:
-                    return cert
+                seen["cert"] = self.served_certificate()
             except ssl.SSLCertVerificationError as error:
-                last_error = error
-            time.sleep(0.3)
-        raise AssertionError(
-            f"the edge did not serve a new Pebble certificate: {last_error}\n"
-            + self.edge.error_log()[-2000:]
-        )
+                seen["error"] = error
+                return False
+            return seen["cert"]["serialNumber"] != other_than
+
+        try:
+            wait_for(new_certificate, timeout, interval=0.3)
+        except AssertionError:
+            raise AssertionError(
+                f"the edge did not serve a new Pebble certificate: {seen.get('error')}\n"
+                + self.edge.error_log()[-2000:]
+            ) from None
+        return seen["cert"]
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,14 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from support.processes import pid_alive, stop_pid
+from support.waiting import wait_for
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "closo-template"
 DOCKERD = Path(shutil.which("dockerd") or "/usr/sbin/dockerd")
@@ -109,14 +110,9 @@ class Engine:
     def stop(self, timeout: float = 60) -> None:
         """SIGTERM to dockerd (it stops its containers and its containerd), SIGKILL if it hangs."""
         pid = self.pid()
-        if pid is None or not _alive(pid):
+        if pid is None or not pid_alive(pid):
             return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        stop_pid(pid, timeout)
         if self.process is not None:
             self.process.wait(timeout=10)  # reap our own child
             self.process = None
@@ -126,19 +122,6 @@ class Engine:
         """Stop the daemon and start it again with the same state, as a server reboot would."""
         self.stop()
         _spawn(self)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (our own exited child) is not alive.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _spawn(engine: Engine, timeout: float = 60) -> None:
@@ -164,21 +147,21 @@ def _spawn(engine: Engine, timeout: float = 60) -> None:
             start_new_session=True,
         )
     engine.process = process
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if process.poll() is not None:
             raise DockerError(
                 f"dockerd exited {process.returncode}:\n{engine.log.read_text()[-3000:]}"
             )
-        if (
+        return (
             engine.socket.exists()
             and engine.docker("info", check=False, timeout=10).returncode == 0
-        ):
-            return
-        time.sleep(0.2)
-    raise DockerError(
-        f"dockerd did not answer within {timeout}s:\n{engine.log.read_text()[-3000:]}"
-    )
+        )
+
+    try:
+        wait_for(answers, timeout, interval=0.2, what="dockerd answering")
+    except AssertionError as error:
+        raise DockerError(f"{error}:\n{engine.log.read_text()[-3000:]}") from None
 
 
 def start_engine(run_dir: Path) -> Engine:
@@ -228,11 +211,14 @@ def container_state(engine: Engine, name: str) -> str:
 
 def wait_healthy(engine: Engine, containers: Sequence[str], timeout: float = 180) -> dict[str, str]:
     """Wait until every container reports healthy; return their last states."""
-    deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        states = {name: container_state(engine, name) for name in containers}
-        if all(state == "running healthy" for state in states.values()):
-            return states
-        time.sleep(1)
-    raise AssertionError(f"not healthy within {timeout}s: {states}")
+
+    def healthy() -> bool:
+        states.update({name: container_state(engine, name) for name in containers})
+        return all(state == "running healthy" for state in states.values())
+
+    try:
+        wait_for(healthy, timeout, interval=1, what="every container healthy")
+    except AssertionError:
+        raise AssertionError(f"not healthy within {timeout}s: {states}") from None
+    return states

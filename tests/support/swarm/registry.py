@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from support.docker.engine import CACHE, DockerError
+from support.waiting import wait_for
 
 from .cluster import REGISTRY_ADDRESS
 
@@ -66,18 +66,20 @@ def image_registry(run_dir: Path) -> Iterator[Registry]:
         process = subprocess.Popen(
             [str(BINARY), "serve", str(config)], stdout=log, stderr=log, stdin=subprocess.DEVNULL
         )
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            log = (run_dir / "registry.log").read_text()
+            raise DockerError(f"docker-registry exited:\n{log}")
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"http://{REGISTRY_ADDRESS}/v2/", timeout=2).status_code == 200
+        return False
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                log = (run_dir / "registry.log").read_text()
-                raise DockerError(f"docker-registry exited:\n{log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://{REGISTRY_ADDRESS}/v2/", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise DockerError(f"docker-registry did not answer on {REGISTRY_ADDRESS}")
-            time.sleep(0.2)
+        try:
+            wait_for(answers, 20, interval=0.2, what=f"docker-registry on {REGISTRY_ADDRESS}")
+        except AssertionError as error:
+            raise DockerError(str(error)) from None
         yield Registry(REGISTRY_ADDRESS)
     finally:
         process.terminate()

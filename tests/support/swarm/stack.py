@@ -204,13 +204,3 @@ def prepare(
     deployment = Deployment(cluster, project, slug, ports, subnet)
     deployment.remote("swarm-init")
     return deployment
-
-
-def wait_for(condition, timeout: float, interval: float = 0.5, what: str = "") -> float:
-    """Seconds until `condition()` held; AssertionError after `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(interval)
-    raise AssertionError(f"not within {timeout}s: {what}")
