@@ -15,6 +15,8 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
+from jinja2 import FileSystemLoader
+from jinja2.sandbox import SandboxedEnvironment
 from support.project import read_env, template_snapshot
 
 COLUMNS = 80
@@ -97,7 +99,7 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
 
     prompt.question("Language of the web interface")
     prompt.child.send("\r")
-    prompt.question("E-mail you sign in with as the first administrator")
+    prompt.question("Your e-mail as the first administrator (its password is generated into .env)")
     prompt.wait_for("admin@example.org")
     prompt.type(" Jean.Dupont@Example.org ")
     prompt.question("Who may create an account (administrators always can)")
@@ -130,11 +132,18 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
         "« Mon Site Été 2025 » is ready in",
         "python3 scripts/local/stack.py up",
         "sudo apt-get install nginx-light postgresql openssl python3-venv",
-        "sign in as jean.dupont@example.org",
-        "with FIRST_ADMIN_PASSWORD from .env. Ctrl-C stops it.",
-        "(deployer@deploy.example.org, port 2222, folder /opt/mon_site_ete_2025),",
-        "and point the DNS of example.org and its aliases at the server (docs/deployment.md).",
-        "then sign in at https://example.org/ as jean.dupont@example.org.",
+        "it prints and sign in with FIRST_ADMIN_PASSWORD from .env as",
+        "     jean.dupont@example.org",
+        "Ctrl-C stops it.",
+        "     server  deploy.example.org",
+        "     port    2222, user deployer",
+        "     folder  /opt/mon_site_ete_2025",
+        "   and point the DNS of these names at the server (docs/deployment.md):",
+        "     example.org",
+        "     www.example.org",
+        "     shop.example.org",
+        "   then open https://example.org/",
+        "   and sign in as jean.dupont@example.org.",
     ):
         prompt.wait_for(line)
     prompt.child.expect(pexpect.EOF)
@@ -157,3 +166,85 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     assert settings["FIRST_ADMIN_EMAIL"] == "jean.dupont@example.org"
     assert (settings["MAX_UPLOAD_MB"], settings["POSTGRES_DB"]) == ("20", "mon_site_ete_2025")
     assert "ssh -p 2222 deployer@deploy.example.org" in (site / "docs/deployment.md").read_text()
+
+
+# --- Every question at 80 columns, with long answers ----------------------------------------------
+
+# Answers as long as people's real ones get: a firm's full name, a deep domain, a long host.
+LONG_ANSWERS = {
+    "project_name": "Cabinet Dupré & Fils, avocats associés au barreau de Paris",
+    "project_slug": "cabinet_dupre_fils_avocats_ass",
+    "domain": "fichiers.cabinet-dupre-et-fils-avocats-associes.fr",
+    "domain_aliases": "www.fichiers.cabinet-dupre-et-fils-avocats-associes.fr",
+    "ui_language": "fr",
+    "admin_email": "jean-baptiste.dupre-lefevre@cabinet-dupre-et-fils-avocats.fr",
+    "registration": "invite",
+    "max_upload_mb": "102400",
+    "storage_backend": "s3",
+    "s3_endpoint": "https://s3.fr-par.scw.cloud",
+    "s3_region": "fr-par",
+    "s3_bucket": "cabinet-dupre-fils-avocats-ass-files",
+    "s3_access_key_id": "SCWXXXXXXXXXXXXXXXXX",
+    "s3_secret_access_key": "x" * 64,
+    "ssh_host": "2001:0db8:04f2:0077:0001:0002:0003:0025",
+    "ssh_user": "deployer_of_the_cabinet_dupre",
+    "ssh_port": "65535",
+    "deploy_mode": "swarm",
+    "swarm_replicas": "32",
+    "swarm_database_host": "postgresql.cabinet-dupre-et-fils-avocats-associes.fr",
+    "advanced_settings": True,
+    "remote_dir": "/srv/sites/cabinet_dupre_fils_avocats_ass",
+    "python_version": "3.13",
+    "postgres_version": "15",
+    "db_name": "cabinet_dupre_fils_avocats_ass",
+    "db_user": "cabinet_dupre_fils_avocats_ass",
+    "ssl_email": "jean-baptiste.dupre-lefevre@cabinet-dupre-et-fils-avocats.fr",
+    "renew_interval_hours": "720",
+    "hsts_preload": False,
+}
+# Where Copier puts them: "🎤 " (an emoji two columns wide, a space) before a help, " » " or
+# three spaces before a choice.
+HELP_INDENT, CHOICE_INDENT = 3, 3
+
+
+@pytest.fixture(scope="module")
+def copier_jinja(session_tmp: Path):
+    """A Jinja environment as Copier makes one for this template: sandboxed, Ansible's filters
+    (regex_search, …), the template's folder on the path for includes/ (Copier's Worker, which
+    holds its own, is internal)."""
+    source = template_snapshot(session_tmp / "prompt-width-src")
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(source),
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+        keep_trailing_newline=True,
+    )
+    return env, yaml.safe_load((source / "copier.yml").read_text())
+
+
+def test_every_question_and_choice_fits_80_columns_with_long_answers(copier_jinja):
+    env, config = copier_jinja
+    questions = {name: spec for name, spec in config.items() if not name.startswith("_")}
+    assert set(questions) == set(LONG_ANSWERS), "LONG_ANSWERS must answer every question"
+    too_wide = []
+    for name, spec in questions.items():
+        help_text = env.from_string(str(spec["help"])).render(**LONG_ANSWERS).strip()
+        assert "\n" not in help_text, f"{name}: the help is one line"
+        if HELP_INDENT + len(help_text) > COLUMNS:
+            too_wide.append(f"{name} help, {HELP_INDENT + len(help_text)} columns: {help_text}")
+        choices = spec.get("choices", {})
+        for label in choices if isinstance(choices, dict) else map(str, choices):
+            if CHOICE_INDENT + len(label) > COLUMNS:
+                too_wide.append(f"{name} choice, {CHOICE_INDENT + len(label)} columns: {label}")
+    assert not too_wide, "\n".join(too_wide)
+
+
+def test_final_message_fits_80_columns_with_long_answers(copier_jinja):
+    env, config = copier_jinja
+    conf = {"dst_path": Path("/home/jean-baptiste/sites/fichiers.cabinet-dupre-avocats.fr")}
+    message = env.from_string(config["_message_after_copy"]).render(
+        **LONG_ANSWERS, _copier_conf=conf
+    )
+    too_wide = [line for line in message.splitlines() if len(line) > COLUMNS]
+    assert not too_wide, "\n".join(f"{len(line)} columns: {line}" for line in too_wide)
+    assert "jean-baptiste.dupre-lefevre@cabinet-dupre-et-fils-avocats.fr" in message
+    assert str(conf["dst_path"]) in message

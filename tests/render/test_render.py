@@ -445,3 +445,14 @@ def test_a_managed_database_answer_takes_the_db_service_out_of_compose_and_the_s
             session_tmp / "render-swarm-managed-bad", deploy_mode="swarm",
             swarm_database_host="db.example.net:5432",
         )  # fmt: skip
+
+
+def test_docs_for_an_ipv6_server_bracket_scp_and_ask_for_an_aaaa_record(session_tmp):
+    """scp reads host:path, so `scp user@2001:db8::25:/x` connects to "2001"; DNS for an IPv6
+    address is an AAAA record (issue 26)."""
+    root = render(session_tmp / "render-ipv6", ssh_host="2001:DB8:4F2::25", ssh_port=2222)
+    deployment = (root / "docs" / "deployment.md").read_text()
+    assert "`scp -P 2222 debian@[2001:db8:4f2::25]:/opt/closo/.env .env`" in deployment
+    assert "an `AAAA` record of `clo-so.com` at\n  2001:db8:4f2::25 (an IPv6 address" in deployment
+    assert "an `A` record of" not in deployment
+    assert "`ssh -p 2222 debian@2001:db8:4f2::25`" in deployment

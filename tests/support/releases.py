@@ -1,12 +1,14 @@
 """Template releases and generated deployments for the `copier update` tests.
 
-A test template repository starts as a snapshot of the working tree tagged v0.1.0; later releases
+A test template repository starts as a snapshot of the working tree tagged v90.1.0; later releases
 are edits of it, committed and tagged, as a maintainer would release them. Deployments are
 generated from it and committed, as docs/update.md tells users to.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,13 +17,13 @@ from pathlib import Path
 import copier
 import yaml
 
-from support.project import template_snapshot
+from support.project import REPO_ROOT, template_snapshot
 
 COPIER = Path(sys.executable).with_name("copier")
 WORKFLOW = Path(".github/workflows/template-update.yml")
 OLD_SCHEDULE = '    - cron: "17 6 * * 1"  # Mondays at 06:17 UTC'
 NEW_SCHEDULE = '    - cron: "17 6 * * 1,4"  # Mondays and Thursdays at 06:17 UTC'
-NEW_FILE = Path("template/RELEASE-0.2.0.md.jinja")
+NEW_FILE = Path("template/RELEASE-90.2.0.md.jinja")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Update Tests",
     "GIT_AUTHOR_EMAIL": "update-tests@example.com",
@@ -43,11 +45,11 @@ def commit_all(repo: Path, message: str) -> None:
 
 
 def first_release(repo: Path) -> Path:
-    """A template repository holding the working tree, tagged v0.1.0."""
+    """A template repository holding the working tree, tagged v90.1.0."""
     template_snapshot(repo)
     git(repo, "init", "--quiet", "--initial-branch=main")
-    commit_all(repo, "Release 0.1.0")
-    git(repo, "tag", "v0.1.0")
+    commit_all(repo, "Release 90.1.0")
+    git(repo, "tag", "v90.1.0")
     return repo
 
 
@@ -63,7 +65,7 @@ def release(repo: Path, version: str, *edits: Callable[[Path], None]) -> None:
 
 
 def add_release_notes_file(repo: Path) -> None:
-    """A new generated file that uses answers (new in 0.2.0)."""
+    """A new generated file that uses answers (new in 90.2.0)."""
     (repo / NEW_FILE).write_text(
         "# Deployment of {{ domain }}\n\nDeploys as {{ deploy_user }}@{{ ssh_host }}.\n"
     )
@@ -175,3 +177,76 @@ def files_of(project: Path) -> dict[str, bytes]:
         for path in sorted(project.rglob("*"))
         if path.is_file() and ".git" not in path.relative_to(project).parts[:1]
     }
+
+
+# --- The template's own releases, as CHANGELOG.md names them --------------------------------------
+
+
+def changelog_releases() -> list[tuple[str, str | None]]:
+    """(version, commit or None while unreleased) of each CHANGELOG.md section, newest first,
+    read by the script the release workflow runs (scripts/release.py)."""
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "release.py"), "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [
+        (version, None if commit == "unreleased" else commit)
+        for version, commit in (line.split() for line in done.stdout.splitlines())
+    ]
+
+
+def released_template(repo: Path) -> Path:
+    """A clone of this repository whose released commits are tagged as CHANGELOG.md names them
+    (CI's fresh clone may carry no tags), with the working tree committed on top and tagged with
+    the unreleased section's version when there is one: the template users will update to."""
+    done = subprocess.run(
+        ["git", "clone", "--quiet", "--no-checkout", str(REPO_ROOT), str(repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    releases = changelog_releases()
+    for version, commit in releases:
+        if commit:
+            known = subprocess.run(
+                ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=repo, check=False
+            )
+            assert known.returncode == 0, (
+                f"CHANGELOG.md's {version} names commit {commit}, which this clone lacks: "
+                "a shallow clone? Run `git fetch --unshallow` (CI: fetch-depth: 0)."
+            )
+            git(repo, "tag", f"v{version}", commit)
+    git(repo, "checkout", "--quiet", "HEAD")
+    for part in ("copier.yml", "includes", "template"):
+        shutil.rmtree(repo / part, ignore_errors=True)
+        (repo / part).unlink(missing_ok=True)
+    template_snapshot(repo / "snapshot")
+    for part in (repo / "snapshot").iterdir():
+        part.rename(repo / part.name)
+    (repo / "snapshot").rmdir()
+    git(repo, "add", "-A")  # empty on a clean checkout (CI): HEAD is the working tree then
+    git(repo, "commit", "--quiet", "--no-gpg-sign", "--allow-empty", "-m", "The working tree")
+    version, commit = releases[0]
+    if commit is None:
+        git(repo, "tag", f"v{version}")
+    return repo
+
+
+def settings_of(text: str) -> dict[str, set[str]]:
+    """KEY -> the units its comment lines name, from a settings.env(.jinja) text."""
+    units = re.compile(r"\b(decimal megabytes|megabytes|MiB|MB|bytes|minutes|hours|days|seconds)\b")
+    found: dict[str, set[str]] = {}
+    comment: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            comment.append(line)
+            continue
+        match = re.match(r"([A-Z][A-Z0-9_]*)=", line)
+        if match:
+            found.setdefault(match[1], set()).update(units.findall(" ".join(comment)))
+        comment = []
+    return found

@@ -38,25 +38,28 @@ class Step:
     actions: tuple[str, ...]
 
 
+# The template's settings and the site's own (docs/update.md): every step uploads both.
+SETTINGS = ("settings.env", "settings.site.env")
+
 # {slug} is the project's folder of services (PROJECT_SLUG in config). "install" unpacks the
 # step's upload on the server; "require:SERVICE@SCRIPT" stops early when a dependency is down.
 # A table reads better here than one argument a line.
 # fmt: off
 DEPLOY_STEPS = (
-    Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml", "settings.env"),
+    Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml", *SETTINGS),
          ("env", "install", "up:db")),
     Step("deploy_slave_storage", 2, "storage service",
-         ("compose.yaml", "settings.env", "{slug}/storage"),
+         ("compose.yaml", *SETTINGS, "{slug}/storage"),
          ("env", "install", "build:storage", "up:storage", "reload-edge")),
     Step("deploy_backend", 3, "backend API (migrations first, then the API)",
-         ("compose.yaml", "settings.env", "{slug}/backend"),
+         ("compose.yaml", *SETTINGS, "{slug}/backend"),
          ("env", "install", "require:db@deploy_bdd", "require:storage@deploy_slave_storage",
           "build:backend", "prestart:backend", "up:backend", "reload-edge")),
     Step("deploy_frontend_no_port", 4, "frontend (static site, no published port)",
-         ("compose.yaml", "settings.env", "{slug}/frontend"),
+         ("compose.yaml", *SETTINGS, "{slug}/frontend"),
          ("env", "install", "build:frontend", "up:frontend", "reload-edge")),
     Step("deploy_ssl", 5, "nginx edge and certbot (HTTPS, first certificate if none)",
-         ("compose.yaml", "settings.env", "{slug}/nginx", "{slug}/certbot"),
+         ("compose.yaml", *SETTINGS, "{slug}/nginx", "{slug}/certbot"),
          ("env", "install", "require:backend@deploy_backend",
           "require:storage@deploy_slave_storage", "require:frontend@deploy_frontend_no_port",
           "build:nginx", "build:certbot", "certificate", "up:certbot")),
@@ -280,7 +283,7 @@ def restore() -> Script:
 # Every swarm script talks to the swarm's manager (SSH_HOST): the node labelled for the edge and
 # the database by swarm_init. .env still travels on stdin to remote.sh's `env` action.
 SWARM_HELPER = "PROJECT_SLUG=${PROJECT_SLUG} sh ${REMOTE_DIR}/.deploy/remote_swarm.sh"
-SWARM_UPLOAD = ("stack.yaml", "compose.yaml", "settings.env", "{slug}")
+SWARM_UPLOAD = ("stack.yaml", "compose.yaml", *SETTINGS, "{slug}")
 
 
 def swarm_script(name: str, usage: str, about: str, *ops: object) -> Script:

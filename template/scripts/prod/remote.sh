@@ -60,9 +60,10 @@ secret_of() {
     sed -n "s/^$2=//p" "$1" | tail -n 1
 }
 
-# A value of settings.env (tracked settings; the secrets in .env are never read here).
+# A value of settings.env, or of settings.site.env where the site sets it (tracked settings; the
+# secrets in .env are never read here).
 setting() {
-    sed -n "s/^$1=//p" settings.env | tail -n 1
+    cat settings.env settings.site.env 2>/dev/null | sed -n "s/^$1=//p" | tail -n 1
 }
 
 # install:ARCHIVE:PATH+PATH: unpack the upload aside, then swap each path in, so a path removed

@@ -41,12 +41,14 @@ class Project:
 
     @cached_property
     def settings(self) -> dict[str, str]:
-        """What compose gives the containers: settings.env, then the secrets of .env; then the
-        git-ignored local overrides (settings.local.env, e.g. ENVIRONMENT=local), which never
-        reach a server."""
+        """What compose gives the containers: settings.env, the site's own values
+        (settings.site.env, which win), then the secrets of .env; then the git-ignored local
+        overrides (settings.local.env, e.g. ENVIRONMENT=local), which never reach a server."""
         local = self.root / "settings.local.env"
+        site = self.root / "settings.site.env"
         return {
             **settings_file(self.root / "settings.env"),
+            **(settings_file(site) if site.is_file() else {}),
             **settings_file(self.root / ".env"),
             **(settings_file(local) if local.is_file() else {}),
         }

@@ -21,6 +21,19 @@ SECRET_MIN_LENGTHS = {
     "FIRST_ADMIN_PASSWORD": 12,
 }
 
+# Settings whose default here would silently change a site (who may sign up, sizes, lifetimes):
+# outside ENVIRONMENT=local each must come from settings.env, so a line lost in an edit or a
+# resolved conflict stops the start with the line to add instead.
+SITE_SETTINGS = {
+    "REGISTRATION": "invite",
+    "UI_LANGUAGE": "fr",
+    "INVITATION_HOURS": "72",
+    "RESET_LINK_MINUTES": "30",
+    "USER_QUOTA_MB": "1024",
+    "MAX_UPLOAD_MB": "50",
+    "DOWNLOAD_LINK_MINUTES": "60",
+}
+
 PositiveInt = Annotated[int, Field(gt=0)]
 MB = 1_000_000  # one unit everywhere: decimal megabytes, as disks and file managers count
 
@@ -67,6 +80,14 @@ class Settings(BaseSettings):
     def _refuse_weak_secrets(self) -> Settings:
         if self.ENVIRONMENT == "local":
             return self
+        missing = [name for name in SITE_SETTINGS if name not in self.model_fields_set]
+        if missing:
+            lines = ", ".join(f"`{name}={SITE_SETTINGS[name]}`" for name in missing)
+            raise ValueError(
+                f"settings.env lacks {', '.join(missing)}: add {lines} (the template's values; "
+                "`git checkout settings.env` or `copier update` restores the file), and put this "
+                "site's own values in settings.site.env."
+            )
         for name, min_length in SECRET_MIN_LENGTHS.items():
             value = getattr(self, name)
             if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < min_length:

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from app.core.config import Settings, load_settings
+from app.core.config import SITE_SETTINGS, Settings, load_settings
 
 STRONG = {
     "POSTGRES_DB": "app",
@@ -11,6 +11,7 @@ STRONG = {
     "FIRST_ADMIN_EMAIL": "admin@example.com",
     "FIRST_ADMIN_PASSWORD": "a" * 32,
     "STORAGE_TOKEN": "t" * 64,
+    **SITE_SETTINGS,
 }
 
 
@@ -57,3 +58,16 @@ def test_unusable_settings_stop_the_process_with_one_readable_message(monkeypatc
     assert message.startswith("The backend's settings (settings.env, .env) are not usable:")
     assert "POSTGRES_DB: Field required" in message
     assert "Traceback" not in message
+
+
+def test_production_names_the_settings_env_line_a_site_lost(monkeypatch) -> None:
+    """A conflict resolved as "keep mine" or a hand edit dropped REGISTRATION: the default here
+    (invite) would close an open site without a word, so the start stops with the line to add."""
+    for name, value in {**STRONG, "ENVIRONMENT": "production"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REGISTRATION")
+    with pytest.raises(SystemExit) as stop:
+        load_settings()
+    message = str(stop.value)
+    assert "settings.env lacks REGISTRATION: add `REGISTRATION=invite`" in message
+    assert "settings.site.env" in message and "Traceback" not in message
