@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 import subprocess
@@ -353,6 +354,11 @@ def test_the_swarm_stack_is_compose_with_what_the_swarm_adds(swarm_render):
     assert env["backend"]["FORWARDED_ALLOW_IPS"] == "172.30.58.0/24"
     assert env["backend"]["STORAGE_URL"] == "http://storage:8060"
     assert env["backend"]["POSTGRES_HOST"] == ("db.example.net" if kind == "managed-db" else "db")
+    # The entrypoint that exports the secrets resets the image's CMD: the command repeats it.
+    for name in ("backend", "storage"):
+        dockerfile = (root / "closo" / name / "Dockerfile").read_text()
+        image_cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
+        assert stack[name]["command"] == image_cmd, name
     assert "/run/secrets/STORAGE_TOKEN" in str(stack["storage"]["healthcheck"]["test"])
     assert stack["storage"]["stop_grace_period"] == stack["backend"]["stop_grace_period"] == "30s"
     # The edge: host-mode ports on its node (HTTP_PORT, HTTPS_PORT), none of compose.yaml's
