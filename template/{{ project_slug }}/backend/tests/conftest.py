@@ -161,3 +161,16 @@ async def user(client: httpx.AsyncClient) -> Member:
 @pytest.fixture
 async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
     return await login(client, settings.FIRST_ADMIN_EMAIL, settings.FIRST_ADMIN_PASSWORD)
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    user: Member,
+    data: bytes,
+    name: str = "notes.txt",
+    content_type: str = "text/plain",
+) -> httpx.Response:
+    """POST /api/upload as `user`, one file in the multipart field the frontend uses."""
+    return await client.post(
+        "/api/upload", headers=user.headers, files={"file": (name, data, content_type)}
+    )
