@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/swarm_bench.py [--out FILE.json] [--hold FILE]
 
 It starts the swarm layer's two-node cluster (tests/support/swarm: two dockerds in network
 namespaces of their own, SeaweedFS on the bridge between them), deploys two stacks rendered from
-the working tree with deploy_mode=swarm by their own remote_swarm.sh: one with storage_backend=s3,
+the working tree with deploy_mode=swarm by their own remote.sh: one with storage_backend=s3,
 one with the local volume (ports 8080/8443 and 9080/9443 of node 1's namespace). All traffic goes
 to node 1's address, in a namespace this script made; every loop is bounded. Root only, like the
 swarm layer (`pytest -m swarm`). --hold FILE keeps it all up while FILE exists (to poke at it).

@@ -8,7 +8,6 @@ schema cannot see, line endings and executable bits.
 from __future__ import annotations
 
 import re
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -64,8 +63,8 @@ def test_the_swarm_only_files_pass_shellcheck_blinter_and_ruff(session_tmp):
 
     project = render(session_tmp / "lint-swarm", deploy_mode="swarm")
     prod = project / "scripts" / "prod"
-    scripts = sorted(prod.glob("*swarm*.sh"))
-    assert len(scripts) == 7
+    scripts = sorted(prod.glob("**/*swarm*.sh"))
+    assert len(scripts) == 7  # swarm_init, swarm_scale, the 4 old names, remote/swarm.sh
     lint([tool("shellcheck"), "-x", "--source-path=SCRIPTDIR", *map(str, scripts)], project)
     for bat in sorted(prod.glob("swarm_*.bat")):
         lint([tool("blinter"), str(bat), "--fail-on", "error", "--follow-calls"], prod)
@@ -209,7 +208,7 @@ WATCHER_COMPOSE = """
 # What a swarm adds for it: its image from the registry, found by DNS round robin (no IPVS).
 WATCHER_STACK = """
   watcher:
-    image: ${SWARM_REGISTRY:?set SWARM_REGISTRY}/closo/watcher:${WATCHER_TAG:?run swarm_deploy}
+    image: ${SWARM_REGISTRY:?set SWARM_REGISTRY}/closo/watcher:${WATCHER_TAG:?run deploy_all}
     deploy:
       endpoint_mode: dnsrr
 """
@@ -255,20 +254,14 @@ def test_a_seventh_service_needs_its_folder_its_compose_entry_and_what_is_named_
     assert merged["image"] == "registry.example.com/team/closo/watcher:c0ffee"
     assert merged["deploy"]["endpoint_mode"] == "dnsrr"
     # 2. Lists of services the scripts still keep (issue 24, item 2 reads them from compose).
-    steps = runpy.run_path(str(project / "scripts" / "prod" / "generate.py"))["DEPLOY_STEPS"]
-    remote = "".join(p.read_text() for p in (project / "scripts" / "prod").glob("remote*.sh"))
-    swarm_images = re.search(r'^IMAGES="([^"]*)"', remote, re.M)
+    deploy_all = (project / "scripts" / "prod" / "deploy_all.sh").read_text()
     runner = [p.read_text() for p in (project / "scripts" / "local").rglob("*.py")]
     still_to_edit = [
         where
         for where, knows_it in (
             (
-                "generate.py DEPLOY_STEPS: deploy_all builds and starts it",
-                any("watcher" in action for step in steps for action in step.actions),
-            ),
-            (
-                "remote_swarm.sh IMAGES: swarm_deploy builds and pushes it",
-                swarm_images is None or "watcher" in swarm_images.group(1).split(),
+                "generator/steps.py DEPLOY_STEPS: deploy_all builds and starts it on one server",
+                "watcher" in deploy_all,
             ),
             (
                 "scripts/local/stack RECIPES: the native runner runs it (else `up`: Docker only)",
@@ -278,7 +271,6 @@ def test_a_seventh_service_needs_its_folder_its_compose_entry_and_what_is_named_
         if not knows_it
     ]
     assert still_to_edit == [
-        "generate.py DEPLOY_STEPS: deploy_all builds and starts it",
-        "remote_swarm.sh IMAGES: swarm_deploy builds and pushes it",
+        "generator/steps.py DEPLOY_STEPS: deploy_all builds and starts it on one server",
         "scripts/local/stack RECIPES: the native runner runs it (else `up`: Docker only)",
     ], "one of these now reads the services from compose.yaml: take it off this list"

@@ -4,7 +4,7 @@ Tests and the bench ask this module which services a project runs, and what each
 container, the folder its image is built from, whether it has a health check), instead of keeping
 lists of their own: a service added to compose.yaml is covered everywhere with no other edit.
 What a swarm adds (replicas, placement) is read from the merged stack configuration, exactly as
-the deploy merges it (remote_swarm.sh's `stack-config` action, run with the docker CLI).
+the deploy merges it (remote.sh's swarm `stack-config` action, run with the docker CLI).
 """
 
 from __future__ import annotations
@@ -76,13 +76,20 @@ def stack_config(project: Path, **env: str) -> dict:
     the registry default to placeholders; `env` sets others (SWARM_REPLICAS, ...)."""
     # The script runs from the server's .deploy/ folder, beside the project's files.
     with tempfile.TemporaryDirectory(dir=project, prefix=".deploy-") as deploy_dir:
-        script = Path(deploy_dir) / "remote_swarm.sh"
-        shutil.copy2(project / "scripts" / "prod" / "remote_swarm.sh", script)
+        script = Path(deploy_dir) / "remote.sh"
+        shutil.copy2(project / "scripts" / "prod" / "remote.sh", script)
+        shutil.copytree(project / "scripts" / "prod" / "remote", Path(deploy_dir) / "remote")
         tags = {f"{name.upper()}_TAG": "c0ffee" for name in built(project)}
         result = subprocess.run(
             ["sh", str(script), "stack-config"],
             cwd=project,
-            env={**os.environ, "SWARM_REGISTRY": "registry.example.com/team", **tags, **env},
+            env={
+                **os.environ,
+                "DEPLOY_MODE": "swarm",
+                "SWARM_REGISTRY": "registry.example.com/team",
+                **tags,
+                **env,
+            },
             capture_output=True,
             text=True,
             timeout=60,

@@ -1,13 +1,14 @@
 """deploy_mode=swarm on a real two-node Docker Swarm, files in a real S3 store (SeaweedFS).
 
 The project is rendered with deploy_mode=swarm and storage_backend=s3 and deployed the way the
-operator would: its own scripts/prod/swarm_init.sh and swarm_deploy.sh, run from the project
+operator would: its own scripts/prod/swarm_init.sh and deploy_all.sh, run from the project
 folder, reach the manager over ssh, upload the project, build the images there, push them to the
 registry named in settings.env (SWARM_REGISTRY), deploy the stack (node 2 pulls its images) and
 get the certificate from the ACME server named in the server's stack.override.yaml. Then: the edge
 checks, a file uploaded through one storage replica read through the other, a backend task killed
 under load, a rolling update of the backend under load, a new backend that never starts rolled
-back under load, node 2 cut off under load, swarm_backup and swarm_restore, swarm_scale.
+back under load, node 2 cut off under load, backup and restore, swarm_scale (the operations of
+one server, under the same names: DEPLOY_MODE=swarm in config.env decides what runs).
 
 Real: two Debian dockerds joined in one swarm (support/swarm/cluster.py: node 1 the manager,
 node 2 a worker, each in a network namespace of its own, linked by veth pairs), overlay
@@ -198,7 +199,7 @@ def deployment(
         node2.docker("image", "rm", "--force", *leftovers)
     deployed = Deployment(cluster, project, SLUG, PORTS, server=server, registry=registry.prefix)
     timings = {}
-    for script in ("swarm_init", "swarm_deploy"):
+    for script in ("swarm_init", "deploy_all"):
         start = time.monotonic()
         result = deployed.script(script)
         assert result.returncode == 0, f"{script}:\n{result.stdout}\n{result.stderr[-6000:]}"
@@ -275,7 +276,7 @@ def test_swarm_init_prints_the_command_that_adds_a_server(deployment):
     assert f"{deployment.cluster.manager.address}:2377" in shown, shown
 
 
-def test_swarm_deploy_pushed_every_image_to_the_registry_and_node_two_pulled_its_own(
+def test_deploy_all_pushed_every_image_to_the_registry_and_node_two_pulled_its_own(
     deployment, registry
 ):
     """Node 2 started with none of the registry's images (removed by the fixture): the images
@@ -283,7 +284,7 @@ def test_swarm_deploy_pushed_every_image_to_the_registry_and_node_two_pulled_its
     tags = deployment.tags()
     for image in built(deployment.project):
         assert tags[f"{image.upper()}_TAG"] in registry.tags(f"tests/{SLUG}/{image}"), image
-        assert f"pushed {deployment.image(image)}" in deployment.outputs["swarm_deploy"]
+        assert f"pushed {deployment.image(image)}" in deployment.outputs["deploy_all"]
     pulled = set(registry_images(deployment.cluster.nodes[1], registry))
     for service in deployment.replicated:
         # The service runs its image by the digest the registry gave at deploy.
@@ -298,9 +299,9 @@ def test_swarm_deploy_pushed_every_image_to_the_registry_and_node_two_pulled_its
 
 
 def test_the_certificate_is_issued_by_the_acme_server_of_stack_override_yaml(deployment, acme):
-    """swarm_deploy merged the server's stack.override.yaml (certbot asks Pebble) and replaced
+    """deploy_all merged the server's stack.override.yaml (certbot asks Pebble) and replaced
     the placeholder: the edge serves a certificate that Pebble's root verifies for the domain."""
-    assert "stack.override.yaml" in deployment.outputs["swarm_deploy"]
+    assert "stack.override.yaml" in deployment.outputs["deploy_all"]
     verified = ssl.create_default_context(cafile=str(acme.root))
     with https_client(DOMAIN, verify=verified, address=deployment.edge, port=PORTS[1]) as http:
         page = http.get("/")
@@ -308,10 +309,10 @@ def test_the_certificate_is_issued_by_the_acme_server_of_stack_override_yaml(dep
 
 
 def test_status_lists_every_service_with_its_replicas_and_nodes(deployment):
-    result = deployment.script("swarm_status")
+    result = deployment.script("status")
     assert result.returncode == 0, result.stderr
     shown = result.stdout + result.stderr
-    assert "Every service runs its replicas." in shown
+    assert "All services healthy." in shown
     for service in names(deployment.project):
         wanted = "2/2" if service in deployment.replicated else "1/1"
         assert f"ok   {SLUG}_{service}" in shown and wanted in shown, shown
@@ -412,7 +413,7 @@ def test_killing_a_backend_task_loses_no_request_and_swarm_replaces_it(deploymen
 
 
 def test_a_rolling_update_of_the_backend_under_load_fails_no_request(deployment, token):
-    """A new backend version (one line changed), deployed with swarm_deploy while reads and
+    """A new backend version (one line changed), deployed with deploy_all while reads and
     uploads arrive, with no retry in the client: every request succeeds. Only the backend is
     updated (images are tagged by content), so the edge is never restarted."""
     main = deployment.project / SLUG / "backend" / "app" / "main.py"
@@ -424,7 +425,7 @@ def test_a_rolling_update_of_the_backend_under_load_fails_no_request(deployment,
     ) as load:
         time.sleep(3)
         start = time.monotonic()
-        deployed = deployment.script("swarm_deploy")
+        deployed = deployment.script("deploy_all")
         took = time.monotonic() - start
         time.sleep(3)
         load.stop.set()
@@ -445,8 +446,8 @@ def test_a_rolling_update_of_the_backend_under_load_fails_no_request(deployment,
 
 def test_a_backend_that_never_starts_is_rolled_back_and_the_site_keeps_answering(deployment, token):
     """A new backend version that fails at start (an error at import), deployed with
-    swarm_deploy under load: the swarm's update_config (start-first, failure_action rollback)
-    keeps the previous version serving, and swarm_deploy stops saying so, with the new task's
+    deploy_all under load: the swarm's update_config (start-first, failure_action rollback)
+    keeps the previous version serving, and deploy_all stops saying so, with the new task's
     error and log, and what to do."""
     main = deployment.project / SLUG / "backend" / "app" / "main.py"
     working = main.read_text()
@@ -456,7 +457,7 @@ def test_a_backend_that_never_starts_is_rolled_back_and_the_site_keeps_answering
         with Background(lambda: edge(deployment), token, seconds=300, rate=8) as load:
             time.sleep(2)
             start = time.monotonic()
-            deployed = deployment.script("swarm_deploy")
+            deployed = deployment.script("deploy_all")
             took = time.monotonic() - start
             time.sleep(2)
             load.stop.set()
@@ -468,7 +469,7 @@ def test_a_backend_that_never_starts_is_rolled_back_and_the_site_keeps_answering
     said = deployed.stderr
     assert f"the new {SLUG}_backend did not become healthy, so the swarm put the previous " in said
     assert "version 3 is broken on purpose" in said, said[-3000:]
-    assert "then run swarm_deploy again" in said
+    assert "then deploy again" in said
     assert result.failed == 0, result.summary()
     image = deployment.cluster.manager.docker(
         "service", "inspect", deployment.service("backend"), "--format",
@@ -512,12 +513,12 @@ def test_cutting_node_two_off_loses_no_request_and_its_tasks_come_back_on_node_o
 
 # --- Operations -------------------------------------------------------------------------------
 def test_backup_then_restore_brings_back_the_database_and_the_bucket(deployment, token, store):
-    """swarm_backup while a file exists; the file deleted (its row and its object); swarm_restore
-    (the domain typed to confirm): the file is listed again and downloads with its bytes, read
-    back from the store, at the first request after swarm_restore returned."""
+    """backup while a file exists; the file deleted (its row and its object); restore (the
+    domain typed to confirm): the file is listed again and downloads with its bytes, read back
+    from the store, at the first request after restore returned."""
     content = b"kept by the backup " + os.urandom(1000)
     record = upload(deployment, token, content, name="kept.txt")
-    saved = deployment.script("swarm_backup")
+    saved = deployment.script("backup")
     assert saved.returncode == 0, saved.stderr[-3000:]
     name = saved.stdout.split("Backup saved in backups/")[1].split()[0]
     backup = deployment.project / "backups" / name
@@ -530,8 +531,8 @@ def test_backup_then_restore_brings_back_the_database_and_the_bucket(deployment,
     objects = client(store).list_objects_v2(Bucket=BUCKET).get("Contents", [])
     assert stored_name(record) not in [o["Key"] for o in objects]
     start = time.monotonic()
-    restored = deployment.script("swarm_restore", name, answer=f"{DOMAIN}\n")
-    print(f"swarm_restore took {time.monotonic() - start:.1f} s")
+    restored = deployment.script("restore", name, answer=f"{DOMAIN}\n")
+    print(f"restore took {time.monotonic() - start:.1f} s")
     assert restored.returncode == 0, restored.stderr[-3000:]
     # It returned once the edge reaches the restarted backend: no retry needed.
     with edge(deployment) as http:
@@ -558,7 +559,7 @@ def test_a_managed_postgresql_outside_the_swarm_replaces_the_db_service(
     deployment, session_tmp, store
 ):
     """The answer swarm_database_host (the project rendered again with it and the same .env, as
-    `copier update --data` does), deployed by swarm_deploy: the stack runs no db service any
+    `copier update --data` does), deployed by deploy_all: the stack runs no db service any
     more and the backend uses the PostgreSQL outside the swarm (Debian's, on the bridge, with
     the role and database made beforehand as at a provider): an account signed up through the
     edge is a row there, and its upload downloads."""
@@ -582,7 +583,7 @@ def test_a_managed_postgresql_outside_the_swarm_replaces_the_db_service(
             deployment.cluster, managed, SLUG, PORTS, server=deployment.server,
             registry=deployment.registry,
         )  # fmt: skip
-        deployed = switched.script("swarm_deploy")
+        deployed = switched.script("deploy_all")
         assert deployed.returncode == 0, deployed.stderr[-4000:]
         services = deployment.cluster.manager.docker(
             "stack", "services", "--format", "{{.Name}}", SLUG
@@ -599,8 +600,8 @@ def test_a_managed_postgresql_outside_the_swarm_replaces_the_db_service(
         with edge(deployment) as http:
             assert http.get(record["url"]).content == b"kept in the managed database"
         assert "managed@example.org" in database.query("SELECT email FROM users").split()
-        # swarm_backup covers the swarm's own PostgreSQL only, and says so.
-        refused = switched.script("swarm_backup")
+        # backup covers the swarm's own PostgreSQL only, and says so.
+        refused = switched.script("backup")
         assert refused.returncode == 1
         assert "back it up and restore it with its provider's tools" in refused.stderr
 

@@ -42,15 +42,20 @@ DEPLOY_STEPS = (
     "deploy_ssl",
 )
 # ssh/scp/tar calls of a successful run (checked by the success test).
-CALLS = {**dict.fromkeys(DEPLOY_STEPS, 4), "deploy_all": 20, "status": 3, "backup": 4}
+CALLS = {**dict.fromkeys(DEPLOY_STEPS, 4), "deploy_all": 4, "status": 3, "backup": 4}
 CALLS["restore"] = 5
-# deploy_mode=swarm's scripts (only in such a project: the projects here are rendered with it).
-CALLS.update(
-    swarm_init=3, swarm_deploy=4, swarm_status=3, swarm_scale=3, swarm_backup=4, swarm_restore=5
-)
+# deploy_mode=swarm's own scripts (only in such a project: the projects here are rendered with it).
+CALLS.update(swarm_init=3, swarm_scale=3)
 SCRIPTS = tuple(CALLS)
+# The names of the last release, which only say which operation to run now.
+RENAMED = {
+    "swarm_deploy": "deploy_all",
+    "swarm_status": "status",
+    "swarm_backup": "backup",
+    "swarm_restore": "restore",
+}
 DONE = ("done, healthy", "Deployed ", "All services healthy", "Backup saved", "Restored ")
-DONE += ("swarm's manager", "Every service runs", " tasks.")
+DONE += ("swarm's manager", " tasks.")
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Project:
 
 @pytest.fixture(scope="module")
 def projects(session_tmp: Path) -> dict[str, Project]:
-    """The project rendered with deploy_mode=swarm (the deploy_* scripts are the same in both
+    """The project rendered with deploy_mode=swarm (the operations' scripts are the same in both
     modes, the swarm_* ones exist only in it) at a plain path, at one with spaces and
     parentheses, and at one with an & in a folder's name."""
     rendered_project = render(session_tmp / "windows-source", deploy_mode="swarm")
@@ -164,13 +169,13 @@ class Twins:
 
 
 def _env(script: str, env: dict[str, str] | None) -> dict[str, str]:
-    base = {"STANDIN_STDOUT": SERVER_BACKUP} if script in ("backup", "swarm_backup") else {}
+    base = {"STANDIN_STDOUT": SERVER_BACKUP} if script == "backup" else {}
     return {**base, **(env or {})}
 
 
 def _args(script: str) -> tuple[tuple[str, ...], str | None]:
     """Arguments and confirmation answer of a run that should succeed."""
-    if script in ("restore", "swarm_restore"):
+    if script == "restore":
         return (BACKUP,), DOMAIN
     return (("backend", "3"), None) if script == "swarm_scale" else ((), None)
 
@@ -228,11 +233,6 @@ def test_backup_saves_the_name_the_server_answered(twins, project):
 def _failure_cases() -> list:
     cases = []
     for script in SCRIPTS:
-        if script == "deploy_all":
-            for step in range(5):  # each step's first (reach) and last (server) ssh call
-                cases += [(script, 4 * step + 1, "255"), (script, 4 * step + 4, INTERRUPTED)]
-            cases.append((script, 12, "1"))
-            continue
         cases += [(script, call, "255") for call in range(1, CALLS[script] + 1)]
         cases += [(script, CALLS[script], "1"), (script, CALLS[script], INTERRUPTED)]
     return [pytest.param(*case, id=f"{case[0]}-call{case[1]}-exit{case[2]}") for case in cases]
@@ -257,15 +257,32 @@ def test_a_failed_command_stops_the_script_as_its_sh_twin_does(
 
 
 def test_deploy_all_stops_when_ssh_is_interrupted(twins, project):
-    """ssh.exe stopped by Ctrl+C during the backend's server step (exit 0xC000013A, negative for
-    cmd): deploy_all.bat says which step failed and never goes on to the frontend or HTTPS."""
-    env = {"STANDIN_FAIL_AT": "12", "STANDIN_FAIL_CODE": INTERRUPTED}
+    """ssh.exe stopped by Ctrl+C during the server's run (exit 0xC000013A, negative for cmd):
+    deploy_all.bat says the deploy failed and what to do, and never says it deployed."""
+    env = {"STANDIN_FAIL_AT": "4", "STANDIN_FAIL_CODE": INTERRUPTED}
     bat = twins.bat(project, "deploy_all", env=env)
     assert bat.code == 1
-    assert len(bat.calls) == 12
-    assert not any("deploy_frontend_no_port" in call or "deploy_ssl" in call for call in bat.calls)
-    assert bat.errors[-1].startswith("  [x] deploy_backend failed: fix the problem above")
+    assert len(bat.calls) == 4
+    assert bat.errors[-1].startswith("  [x] deploy_all failed on the server (reason above)")
     assert "Deployed" not in bat.stdout
+
+
+@pytest.mark.parametrize("old", RENAMED)
+def test_an_old_swarm_name_says_which_operation_to_run_and_runs_nothing(twins, project, old):
+    """The swarm_* scripts of the last release, as `copier update` leaves them: each stops with
+    the name to run now, before any command, the same under cmd as under sh."""
+    sh = twins.sh(project, old)
+    bat = twins.bat(project, old)
+    assert (sh.code, bat.code) == (1, 1)
+    assert (sh.calls, bat.calls) == ([], [])
+    assert (
+        bat.errors
+        == sh.errors
+        == [
+            f"  [x] {old} is now {RENAMED[old]}, the same operation on one server and on a swarm: "
+            f"run {RENAMED[old]}."
+        ]
+    )
 
 
 # --- What the operator's machine lacks ------------------------------------------------------------
@@ -390,7 +407,7 @@ def _starts(project: Project, elsewhere: Path) -> dict[str, tuple[str, Path, dic
 def test_deploy_all_works_from_wherever_it_is_started(twins, projects, tmp_path, location, start):
     """From the project folder, from another folder, from scripts\\prod as "deploy_all.bat", and
     as Explorer's double-click starts it; at a plain path, at one with spaces and parentheses and
-    at one with an &: the five steps send what deploy_all.sh sends, from the project folder.
+    at one with an &: it sends what deploy_all.sh sends, from the project folder.
     Not covered: a double-click at a path with an &, because Wine 10's cmd /c splits
     `""<path with &>" "` at the & (Windows' cmd does not)."""
     if (start, location) == ("double-click", "ampersand"):

@@ -37,6 +37,11 @@ if not defined PROJECT_SLUG (
     >&2 echo   [x] PROJECT_SLUG is missing in scripts\prod\config.env.
     exit /b 1
 )
+call :load DEPLOY_MODE
+if not defined DEPLOY_MODE (
+    >&2 echo   [x] DEPLOY_MODE is missing in scripts\prod\config.env.
+    exit /b 1
+)
 rem scp needs an IPv6 address in brackets (a host name or IPv4 address has no colon).
 set "SCP_HOST=%SSH_USER%@%SSH_HOST%"
 if not "%SSH_HOST::=%"=="%SSH_HOST%" set "SCP_HOST=%SSH_USER%@[%SSH_HOST%]"

@@ -19,6 +19,8 @@ config_value() {
 [ -n "${REMOTE_DIR}" ] || { echo "  [x] REMOTE_DIR is missing in scripts/prod/config.env." >&2; exit 1; }
 : "${PROJECT_SLUG:=$(config_value PROJECT_SLUG)}"
 [ -n "${PROJECT_SLUG}" ] || { echo "  [x] PROJECT_SLUG is missing in scripts/prod/config.env." >&2; exit 1; }
+: "${DEPLOY_MODE:=$(config_value DEPLOY_MODE)}"
+[ -n "${DEPLOY_MODE}" ] || { echo "  [x] DEPLOY_MODE is missing in scripts/prod/config.env." >&2; exit 1; }
 # scp needs an IPv6 address in brackets.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 case "${SSH_HOST}" in

@@ -41,17 +41,19 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] cannot reach !SSH_USER!@!SSH_HOST! port !SSH_PORT! over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key ^(SSH_OPTS^), then try 'ssh -p !SSH_PORT! !SSH_USER!@!SSH_HOST!'.
     goto :failed
 )
-tar -czf .deploy/deploy_backend.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/backend"
+set "OPTIONAL_FILES="
+if exist stack.yaml set "OPTIONAL_FILES=stack.yaml"
+tar -czf .deploy/deploy_backend.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/backend" !OPTIONAL_FILES!
 if %errorlevel% neq 0 (
     >&2 echo   [x] packing compose.yaml settings.env settings.site.env !PROJECT_SLUG!/backend failed: are you in an intact project folder?
     goto :failed
 )
-scp !SSH_OPTS! -P "!SSH_PORT!" scripts/prod/remote.sh .deploy/deploy_backend.tar.gz "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
+scp !SSH_OPTS! -P "!SSH_PORT!" -r scripts/prod/remote.sh scripts/prod/remote .deploy/deploy_backend.tar.gz "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
 if %errorlevel% neq 0 (
     >&2 echo   [x] uploading to !REMOTE_DIR! failed: is the disk full, or the folder not writable by !SSH_USER!?
     goto :failed
 )
-ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_backend.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/backend require:db@deploy_bdd require:storage@deploy_slave_storage build:backend prestart:backend up:backend reload-edge" < .env
+ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_backend.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/backend:stack.yaml require:db@deploy_bdd require:storage@deploy_slave_storage build:backend prestart:backend up:backend reload-edge" < .env
 if %errorlevel% neq 0 (
     >&2 echo   [x] deploy_backend failed on the server ^(reason above^): fix it, then run deploy_backend again.
     goto :failed

@@ -41,17 +41,19 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] cannot reach !SSH_USER!@!SSH_HOST! port !SSH_PORT! over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key ^(SSH_OPTS^), then try 'ssh -p !SSH_PORT! !SSH_USER!@!SSH_HOST!'.
     goto :failed
 )
-tar -czf .deploy/deploy_ssl.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/nginx" "!PROJECT_SLUG!/certbot"
+set "OPTIONAL_FILES="
+if exist stack.yaml set "OPTIONAL_FILES=stack.yaml"
+tar -czf .deploy/deploy_ssl.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/nginx" "!PROJECT_SLUG!/certbot" !OPTIONAL_FILES!
 if %errorlevel% neq 0 (
     >&2 echo   [x] packing compose.yaml settings.env settings.site.env !PROJECT_SLUG!/nginx !PROJECT_SLUG!/certbot failed: are you in an intact project folder?
     goto :failed
 )
-scp !SSH_OPTS! -P "!SSH_PORT!" scripts/prod/remote.sh .deploy/deploy_ssl.tar.gz "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
+scp !SSH_OPTS! -P "!SSH_PORT!" -r scripts/prod/remote.sh scripts/prod/remote .deploy/deploy_ssl.tar.gz "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
 if %errorlevel% neq 0 (
     >&2 echo   [x] uploading to !REMOTE_DIR! failed: is the disk full, or the folder not writable by !SSH_USER!?
     goto :failed
 )
-ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_ssl.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/nginx+!PROJECT_SLUG!/certbot require:backend@deploy_backend require:storage@deploy_slave_storage require:frontend@deploy_frontend_no_port build:nginx build:certbot certificate up:certbot" < .env
+ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_ssl.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/nginx+!PROJECT_SLUG!/certbot:stack.yaml require:backend@deploy_backend require:storage@deploy_slave_storage require:frontend@deploy_frontend_no_port build:nginx build:certbot certificate up:certbot" < .env
 if %errorlevel% neq 0 (
     >&2 echo   [x] deploy_ssl failed on the server ^(reason above^): fix it, then run deploy_ssl again.
     goto :failed

@@ -20,11 +20,14 @@ command -v tar >/dev/null 2>&1 || die "'tar' not found: install the OpenSSH clie
 export COPYFILE_DISABLE=1
 mkdir -p .deploy
 echo "[5/5] nginx edge and certbot (HTTPS, first certificate if none): deploying to ${SSH_USER}@${SSH_HOST}:${REMOTE_DIR}"
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
 ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "mkdir -p ${REMOTE_DIR}/.deploy" || die "cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} ${SSH_USER}@${SSH_HOST}'."
-tar -czf .deploy/deploy_ssl.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "${PROJECT_SLUG}/nginx" "${PROJECT_SLUG}/certbot" || die "packing compose.yaml settings.env settings.site.env ${PROJECT_SLUG}/nginx ${PROJECT_SLUG}/certbot failed: are you in an intact project folder?"
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
-scp ${SSH_OPTS} -P "${SSH_PORT}" scripts/prod/remote.sh .deploy/deploy_ssl.tar.gz "${SCP_HOST}:${REMOTE_DIR}/.deploy/" || die "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable by ${SSH_USER}?"
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
-ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "sh ${REMOTE_DIR}/.deploy/remote.sh env install:deploy_ssl.tar.gz:compose.yaml+settings.env+settings.site.env+${PROJECT_SLUG}/nginx+${PROJECT_SLUG}/certbot require:backend@deploy_backend require:storage@deploy_slave_storage require:frontend@deploy_frontend_no_port build:nginx build:certbot certificate up:certbot" < .env || die "deploy_ssl failed on the server (reason above): fix it, then run deploy_ssl again."
+OPTIONAL_FILES=""
+[ ! -f stack.yaml ] || OPTIONAL_FILES="stack.yaml"
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
+tar -czf .deploy/deploy_ssl.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "${PROJECT_SLUG}/nginx" "${PROJECT_SLUG}/certbot" ${OPTIONAL_FILES} || die "packing compose.yaml settings.env settings.site.env ${PROJECT_SLUG}/nginx ${PROJECT_SLUG}/certbot failed: are you in an intact project folder?"
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
+scp ${SSH_OPTS} -P "${SSH_PORT}" -r scripts/prod/remote.sh scripts/prod/remote .deploy/deploy_ssl.tar.gz "${SCP_HOST}:${REMOTE_DIR}/.deploy/" || die "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable by ${SSH_USER}?"
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
+ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "DEPLOY_MODE=${DEPLOY_MODE} PROJECT_SLUG=${PROJECT_SLUG} sh ${REMOTE_DIR}/.deploy/remote.sh env install:deploy_ssl.tar.gz:compose.yaml+settings.env+settings.site.env+${PROJECT_SLUG}/nginx+${PROJECT_SLUG}/certbot:stack.yaml require:backend@deploy_backend require:storage@deploy_slave_storage require:frontend@deploy_frontend_no_port build:nginx build:certbot certificate up:certbot" < .env || die "deploy_ssl failed on the server (reason above): fix it, then run deploy_ssl again."
 echo "[5/5] nginx edge and certbot (HTTPS, first certificate if none): done, healthy on ${SSH_HOST}."

@@ -1,17 +1,31 @@
 #!/bin/sh
-### Usage: sh REMOTE_DIR/.deploy/remote.sh ACTION...
+### Usage: DEPLOY_MODE=server|swarm PROJECT_SLUG=SLUG sh REMOTE_DIR/.deploy/remote.sh ACTION...
 ###
-### The server side of the deploy scripts. The .bat and .sh scripts of this folder upload it to
-### REMOTE_DIR/.deploy/ and run it over ssh with the actions of their step (see generate.py), e.g.
-###   remote.sh env install:backend.tar.gz:closo/backend require:db@deploy_bdd build:backend up:backend
-### Actions run in order; the first failure stops the run with a message and exit status 1.
-### It runs on the server only (POSIX sh + docker compose), so Windows and Linux operators share it.
+### The server side of the deploy scripts, for both deploy modes. The .bat and .sh scripts of this
+### folder upload it with its parts (remote/) to REMOTE_DIR/.deploy/ and run it over ssh with the
+### actions of their operation (see generator/steps.py), e.g.
+###   remote.sh env install:deploy_backend.tar.gz:compose.yaml+settings.env+closo/backend:stack.yaml \
+###     require:db@deploy_bdd build:backend prestart:backend up:backend reload-edge
+### Actions run in order; the first failure stops the run with a message and exit status 1:
+###   env                       .env from stdin (never replacing the secrets the stack runs with)
+###   install:ARCHIVE:PATHS[:OPTIONAL]  unpack the upload and swap each path (+-separated) in
+###   require:SERVICE@SCRIPT    stop unless SERVICE runs (SCRIPT deploys it)
+###   build:SERVICE  prestart:SERVICE  up:SERVICE  reload-edge  certificate
+###   status  backup  restore:NAME
+### The mode (DEPLOY_MODE, from scripts/prod/config.env) decides what they do: remote/server.sh
+### runs them one by one with docker compose; remote/swarm.sh (a project with stack.yaml) builds
+### and pushes the images named by build:, then after the last action deploys the stack once and
+### waits for it. Swarm only: swarm-init, images, images-tag, stack-deploy, stack-scale:SERVICE=N.
+### Environment: DEPLOY_WAIT_TIMEOUT (s, default 300); remote/swarm.sh lists its own.
+### It runs on the server only (POSIX sh + docker), so Windows and Linux operators share it.
 set -eu
 umask 077
 
+PARTS="$(cd "$(dirname "$0")" && pwd)/remote"
 # REMOTE_DIR is the parent of the folder holding this script.
 cd "$(dirname "$0")/.."
 WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-300}"
+MODE="${DEPLOY_MODE:-server}"
 
 fail() {
     printf '  [x] %s\n' "$*" >&2
@@ -22,8 +36,28 @@ say() {
     printf '  - %s\n' "$*" >&2
 }
 
-compose() {
-    docker compose "$@"
+# A value of settings.env, or of settings.site.env where the site sets it (tracked settings), or
+# of the file named second, such as .env (secrets).
+setting() {
+    if [ "$#" -gt 1 ]; then
+        sed -n "s/^$1=//p" "$2" | tail -n 1
+    else
+        cat settings.env settings.site.env 2>/dev/null | sed -n "s/^$1=//p" | tail -n 1
+    fi
+}
+
+# Runs `command...` once a second while it exits 1 (not yet), for up to SECONDS; returns its
+# status otherwise (0: done; any other: give up at once), or 1 after SECONDS.
+poll() {
+    poll_deadline=$(( $(date +%s) + $1 ))
+    shift
+    while :; do
+        poll_status=0
+        "$@" || poll_status=$?
+        [ "$poll_status" -eq 1 ] || return "$poll_status"
+        [ "$(date +%s)" -lt "$poll_deadline" ] || return 1
+        sleep 1
+    done
 }
 
 check_docker() {
@@ -34,7 +68,7 @@ check_docker() {
 }
 
 check_env() {
-    [ -s .env ] || fail ".env is missing in $(pwd): run a deploy_* script, which sends it."
+    [ -s .env ] || fail ".env is missing in $(pwd): run a deploy script, which sends it."
 }
 
 # .env arrives on stdin (over the ssh channel): written atomically, readable by its owner only.
@@ -46,7 +80,7 @@ receive_env() {
     [ -s .env.incoming ] || { rm -f .env.incoming; fail "received an empty .env: check the local .env."; }
     if [ -f .env ]; then
         for name in POSTGRES_PASSWORD SECRET_KEY STORAGE_TOKEN; do
-            if [ "$(secret_of .env "$name")" != "$(secret_of .env.incoming "$name")" ]; then
+            if [ "$(setting "$name" .env)" != "$(setting "$name" .env.incoming)" ]; then
                 rm -f .env.incoming
                 fail "your .env has another $name than the server's $(pwd)/.env, which the running stack uses: nothing was changed. Copy the server's .env to your project folder (scp) and run the step again; to rotate secrets, follow docs/deployment.md."
             fi
@@ -56,21 +90,12 @@ receive_env() {
     say ".env updated (mode 600)"
 }
 
-secret_of() {
-    sed -n "s/^$2=//p" "$1" | tail -n 1
-}
-
-# A value of settings.env, or of settings.site.env where the site sets it (tracked settings; the
-# secrets in .env are never read here).
-setting() {
-    cat settings.env settings.site.env 2>/dev/null | sed -n "s/^$1=//p" | tail -n 1
-}
-
-# install:ARCHIVE:PATH+PATH: unpack the upload aside, then swap each path in, so a path removed
-# locally disappears on the server too and a broken upload leaves the old files in place.
+# install:ARCHIVE:PATH+PATH[:PATH+PATH]: unpack the upload aside, then swap each path in, so a
+# path removed locally disappears on the server too and a broken upload leaves the old files in
+# place. The paths after a second colon may be absent from the upload (stack.yaml exists in a
+# deploy_mode=swarm project only): then they are removed here too.
 install_paths() {
     archive="$1"
-    paths="$2"
     [ -f ".deploy/$archive" ] || fail "upload .deploy/$archive not found: run the step again."
     rm -rf .deploy/staging
     mkdir -p .deploy/staging
@@ -78,243 +103,57 @@ install_paths() {
     # services run as an unprivileged user who must be able to read them.
     (umask 022 && tar -xzf ".deploy/$archive" -C .deploy/staging) \
         || fail "cannot unpack .deploy/$archive (disk full?)."
+    swap_in required "$2"
+    swap_in optional "$3"
+    chmod -R go-w . 2>/dev/null || true
+    rm -rf .deploy/staging ".deploy/$archive"
+    say "installed $(echo "$2" | tr '+' ' ')"
+}
+
+swap_in() {
     old_ifs="$IFS"
     IFS='+'
-    for path in $paths; do
+    for path in $2; do
         case "$path" in
             /* | *..*) fail "refusing to install the unsafe path '$path'." ;;
         esac
-        [ -e ".deploy/staging/$path" ] || fail "'$path' is missing from the upload."
-        mkdir -p "$(dirname "$path")"
-        rm -rf "$path"
-        mv ".deploy/staging/$path" "$path"
+        if [ -e ".deploy/staging/$path" ]; then
+            mkdir -p "$(dirname "$path")"
+            rm -rf "$path"
+            mv ".deploy/staging/$path" "$path"
+        elif [ "$1" = required ]; then
+            fail "'$path' is missing from the upload."
+        else
+            rm -rf "$path"
+        fi
     done
     IFS="$old_ifs"
-    chmod -R go-w . 2>/dev/null || true
-    rm -rf .deploy/staging ".deploy/$archive"
-    say "installed $(echo "$paths" | tr '+' ' ')"
 }
 
-health_of() {
-    compose ps --all --format '{{.State}} {{.Health}}' "$1" 2>/dev/null | head -n 1
-}
-
-require_healthy() {
-    service="$1"
-    script="$2"
-    state="$(health_of "$service")"
-    case "$state" in
-        "running healthy") say "$service is healthy" ;;
-        *) fail "$service is not running healthy (${state:-not created}): deploy it first with $script." ;;
-    esac
-}
-
-# "IMAGE-ID IMAGE-NAME" of the running container of a service (empty when none runs): a failed
-# deploy puts that version back under that name.
-running_image() {
-    container="$(compose ps --quiet "$1" 2>/dev/null | head -n 1)"
-    [ -z "$container" ] || docker inspect --format '{{.Image}} {{.Config.Image}}' "$container" 2>/dev/null
-}
-
-build() {
-    say "building the $1 image"
-    running_image "$1" > ".deploy/previous-$1.image" || true
-    compose build "$1" || fail "building the $1 image failed (output above): fix it and run the step again."
-}
-
-# After a failure, the service's tag names the version that ran before, so nothing starts the
-# failed build later (another step's `up`, a reboot). Status 1 when there was no earlier version.
-restore_image() {
-    previous="$(cat ".deploy/previous-$1.image" 2>/dev/null || true)"
-    [ -n "$previous" ] || return 1
-    # shellcheck disable=SC2086 # "ID NAME": two arguments
-    docker image tag $previous
-}
-
-prestart() {
-    checked_preflight "$1"
-    say "running the $1 pre-start (database migrations, first admin)"
-    compose run --rm --no-deps -T "$1" python -m app.prestart || {
-        restore_image "$1" || true
-        fail "the $1 pre-start failed (output above); the running version was left untouched."
-    }
-}
-
-# Before a new version replaces the running one: does it start at all? The Python services must
-# import their app (settings included), the nginx ones accept their configuration.
-preflight() {
-    case "$1" in
-        backend | storage) set -- "$1" python -c "import app.main" ;;
-        frontend | nginx) set -- "$1" nginx -t -q ;;
-        *) return 0 ;;
-    esac
-    say "checking that the new $1 starts"
-    compose run --rm --no-deps -T "$@" >&2
-}
-
-# Once per service and run (prestart does it before the migrations, up before replacing).
-checked=" "
-checked_preflight() {
-    case "$checked" in *" $1 "*) return 0 ;; esac
-    # An image that did not change since the running container was made needs no check.
-    running="$(running_image "$1")"
-    if [ -n "$running" ] \
-        && [ "$(docker image inspect --format '{{.Id}}' "${running#* }" 2>/dev/null)" = "${running%% *}" ]; then
-        checked="$checked$1 "
-        return 0
-    fi
-    if ! preflight "$1"; then
-        restore_image "$1" || true
-        fail "the new $1 does not start (output above); the running version was left untouched: fix it and run the step again."
-    fi
-    checked="$checked$1 "
-}
-
-up() {
-    checked_preflight "$1"
-    handover_start "$1"
-    say "starting $1 and waiting until it is healthy (up to ${WAIT_TIMEOUT}s)"
-    if ! compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1"; then
-        compose logs --tail 30 "$1" >&2 || true
-        if restore_image "$1"; then
-            say "putting the previous $1 back"
-            compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1" || true
-            handover_end
-            fail "the new $1 did not become healthy (its log above); the previous version runs again: fix it and run the step again."
-        fi
-        handover_end
-        fail "$1 did not become healthy: see its log above ('docker compose logs $1' on the server)."
-    fi
-    handover_end
-}
-
-# A new backend or storage replaces the running one without a gap for visitors. compose stops a
-# service's container before it starts the new one (container_name is fixed), and the API is
-# unreachable until the new one has run its pre-start and imported the app. So a stand-in of the
-# new version starts first, beside the running container and under the service's network name
-# (`compose run --use-aliases`). The edge follows the name's addresses (edge-http.conf) and
-# balances over both, passing a request whose connection fails to the other; the backend reaches
-# storage by the same name. Once the stand-in is healthy, compose replaces the service's container
-# while the stand-in serves; once that one is healthy, the stand-in stops. A new version that
-# does not become healthy never stops the running one. Only when the image changed: a container
-# that compose keeps needs no stand-in, and one that is not running has nothing to hand over.
-standin=""
-handover_start() {
-    case "$1" in backend | storage) ;; *) return 0 ;; esac
-    [ "$(health_of "$1")" = "running healthy" ] || return 0
-    running="$(running_image "$1")"
-    [ "$(docker image inspect --format '{{.Id}}' "${running#* }" 2>/dev/null)" != "${running%% *}" ] \
-        || return 0
-    standin="$(compose ps --format '{{.Name}}' "$1" | head -n 1)_next"
-    docker rm --force "$standin" >/dev/null 2>&1 || true
-    say "starting the new $1 beside the running one, to serve during the swap"
-    if ! compose run --detach --no-deps --use-aliases --name "$standin" "$1" >/dev/null \
-        || ! wait_container_healthy "$standin"; then
-        docker logs --tail 30 "$standin" >&2 || true
-        handover_end
-        restore_image "$1" || true
-        fail "the new $1 did not become healthy (its log above); the running version was left untouched: fix it and run the step again."
-    fi
-    # The edge looks the name up again every 2 s (resolver valid=2s): let it see the stand-in.
-    sleep 3
-}
-
-wait_container_healthy() {
-    waited=0
-    while [ "$waited" -lt "$WAIT_TIMEOUT" ]; do
-        case "$(docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$1" 2>/dev/null)" in
-            "running healthy") return 0 ;;
-            running*) ;;
-            *) return 1 ;;
-        esac
-        sleep 1
-        waited=$((waited + 1))
-    done
-    return 1
-}
-
-handover_end() {
-    [ -n "$standin" ] || return 0
-    # Again, the edge sees the service's new container before the stand-in goes; the stand-in
-    # finishes the requests it holds (SIGTERM, as `docker compose stop` does).
-    sleep 3
-    docker stop "$standin" >/dev/null 2>&1 || true
-    docker rm --force "$standin" >/dev/null 2>&1 || true
-    standin=""
-}
-
-# An edge whose upstream groups follow the services' names (UPSTREAM_RESOLVE=resolve, its image)
-# reaches a recreated container by itself: no reload, whose new workers would start with empty
-# pools. One deployed by an older template looked the names up at start only: reload it.
-reload_edge() {
-    if [ "$(health_of nginx)" = "running healthy" ]; then
-        if [ "$(compose exec -T nginx printenv UPSTREAM_RESOLVE 2>/dev/null)" = "resolve" ]; then
-            say "the edge follows the new containers by itself"
-            return 0
-        fi
-        compose exec -T nginx nginx -s reload || fail "reloading nginx failed: see 'docker compose logs nginx'."
-        say "nginx reloaded"
-    fi
-}
-
-# The first certificate: a self-signed placeholder lets nginx start, then certbot replaces it
-# through the HTTP challenge served by nginx; later runs keep the existing certificate.
-certificate() {
-    say "making sure a certificate exists (self-signed placeholder if none)"
-    compose run --rm --no-deps -T certbot bootstrap.sh placeholder \
-        || fail "creating the placeholder certificate failed (output above)."
-    up nginx
-    say "requesting the Let's Encrypt certificate if only the placeholder exists"
-    compose run --rm --no-deps -T certbot bootstrap.sh obtain \
-        || fail "Let's Encrypt refused the certificate (output above): check that DNS points at this server and that port 80 is open (docs/deployment.md, 'DNS and firewall')."
-    compose exec -T nginx nginx -s reload || fail "reloading nginx failed: see 'docker compose logs nginx'."
-}
-
-certificate_days() {
-    domain="$(setting DOMAIN)"
-    end="$(compose exec -T certbot openssl x509 -enddate -noout \
-        -in "/etc/letsencrypt/served/$domain/fullchain.pem" 2>/dev/null | sed -n 's/^notAfter=//p')" || true
-    if [ -z "$end" ]; then
-        echo "certificate: none found for $domain (run deploy_ssl)"
-        return 1
-    fi
-    end_s="$(date -u -d "$end" +%s 2>/dev/null)" || { echo "certificate: expires $end"; return 0; }
-    days=$(( (end_s - $(date -u +%s)) / 86400 ))
-    echo "certificate: $domain expires in $days days ($end)"
-    [ "$days" -ge 14 ] || { echo "  [x] the certificate expires soon: check 'docker compose logs certbot'."; return 1; }
-}
-
-status() {
-    problems=0
-    echo "containers:"
-    for service in db storage backend frontend nginx certbot; do
-        state="$(health_of "$service")"
-        case "$service:$state" in
-            *":running healthy" | "certbot:running "*) mark=ok ;;
-            *) mark=FAIL; problems=$((problems + 1)) ;;
-        esac
-        printf '  %-4s %-9s %s\n' "$mark" "$service" "${state:-not created}"
-    done
-    certificate_days || problems=$((problems + 1))
-    echo "disk use:"
-    printf '  postgres_data %s\n' "$(compose exec -T db du -sh /var/lib/postgresql/data 2>/dev/null | cut -f1)"
-    printf '  storage_data  %s\n' "$(compose exec -T storage du -sh /data 2>/dev/null | cut -f1)"
-    df -h . | tail -n 1 | awk '{print "  server disk   " $3 " used, " $4 " free (" $5 ")"}'
-    [ "$problems" -eq 0 ] || fail "$problems problem(s) found: see FAIL above and 'docker compose logs <service>' on the server."
-}
+# What a backup holds (pg_dump's custom format, the stored files as one archive) and how the
+# files are put back: unpacked beside the current ones first, so a broken archive changes nothing,
+# then swapped in. Run inside the db and storage containers, whose shell expands the variables.
+# shellcheck disable=SC2016
+PG_DUMP='pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Fc'
+# shellcheck disable=SC2016
+PG_RESTORE='pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction'
+FILES_OUT='tar -czf - -C /data .'
+FILES_ASIDE='rm -rf /data/.restoring && mkdir /data/.restoring && tar -xzf - -C /data/.restoring'
+FILES_DROP_ASIDE='rm -rf /data/.restoring'
+# shellcheck disable=SC2016
+FILES_SWAP='cd /data && find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} + && cd .restoring && for f in * .[!.]* ..?*; do if [ -e "$f" ]; then mv "$f" /data/; fi; done && cd /data && rmdir .restoring'
 
 # pg_dump is a consistent snapshot; the files are archived after it, so every file the dump
 # references is in the archive (files uploaded in between are harmless extras).
 backup() {
+    check_env
+    backup_ready
     name="$(date -u +%Y%m%d-%H%M%S)"
     mkdir -p "backups/$name"
     say "dumping the database"
-    # shellcheck disable=SC2016 # expanded by the shell inside the db container
-    compose exec -T db sh -c 'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Fc' > "backups/$name/db.dump" \
-        || fail "pg_dump failed: is the database running? (deploy_bdd, status)"
-    say "archiving the storage volume"
-    compose exec -T storage tar -czf - -C /data . > "backups/$name/storage.tar.gz" \
-        || fail "archiving the storage volume failed: is storage running? (deploy_slave_storage, status)"
+    in_db "$PG_DUMP" > "backups/$name/db.dump" || fail "pg_dump failed: is the database running? (status)"
+    say "archiving the stored files"
+    archive_files > "backups/$name/storage.tar.gz" || fail "archiving the stored files failed (output above): is storage running? (status)"
     # The only line on stdout: the local script reads the backup's name from it.
     echo "$name"
 }
@@ -326,40 +165,36 @@ restore() {
     esac
     [ -f "backups/$name/db.dump" ] && [ -f "backups/$name/storage.tar.gz" ] \
         || fail "backups/$name is incomplete on the server: upload it again."
-    say "stopping backend and storage"
-    compose stop backend storage || fail "stopping backend and storage failed."
-    # Unpack beside the current files first: a broken archive changes nothing.
-    say "unpacking the stored files"
-    compose run --rm --no-deps -T --entrypoint sh storage -c \
-        'rm -rf /data/.restoring && mkdir /data/.restoring && tar -xzf - -C /data/.restoring' \
-        < "backups/$name/storage.tar.gz" \
+    check_env
+    backup_ready
+    stop_writers
+    unpack_files_aside < "backups/$name/storage.tar.gz" \
         || restart_and_fail "unpacking backups/$name/storage.tar.gz failed (output above); nothing was changed."
     say "restoring the database"
-    # shellcheck disable=SC2016 # expanded by the shell inside the db container
-    compose exec -T db sh -c \
-        'pg_restore -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-owner --single-transaction' \
-        < "backups/$name/db.dump" || {
-        compose run --rm --no-deps -T --entrypoint sh storage -c 'rm -rf /data/.restoring'
+    in_db "$PG_RESTORE" < "backups/$name/db.dump" || {
+        drop_files_aside || true
         restart_and_fail "pg_restore failed (output above); the database and the files are unchanged."
     }
     say "swapping the restored files in"
-    swap='cd /data && find . -mindepth 1 -maxdepth 1 ! -name .restoring -exec rm -rf {} +'
-    # shellcheck disable=SC2016 # expanded by the shell inside the storage container
-    swap="$swap"' && cd .restoring && for f in * .[!.]* ..?*; do if [ -e "$f" ]; then mv "$f" /data/; fi; done'
-    compose run --rm --no-deps -T --entrypoint sh storage -c "$swap && cd /data && rmdir .restoring" \
+    swap_files_in "backups/$name/storage.tar.gz" \
         || fail "the database is restored but swapping the files failed (output above): run restore again."
-    up storage
-    up backend
-    reload_edge
+    start_writers
 }
 
 # After a failed restore step that changed nothing: the site comes back as it was.
 restart_and_fail() {
-    say "starting storage and backend again"
-    up storage
-    up backend
+    start_writers
     fail "$1"
 }
+
+case "$MODE" in
+    server | swarm) ;;
+    *) fail "DEPLOY_MODE is '$MODE': set it to server or swarm in scripts/prod/config.env." ;;
+esac
+[ -f "$PARTS/$MODE.sh" ] \
+    || fail "remote/$MODE.sh is missing: DEPLOY_MODE=$MODE in scripts/prod/config.env does not match this project (copier update --data deploy_mode=$MODE adds it)."
+# shellcheck source=remote/server.sh
+. "$PARTS/$MODE.sh"
 
 main() {
     [ "$#" -gt 0 ] || fail "no action given (see the Usage lines at the top of this file)."
@@ -367,14 +202,19 @@ main() {
     for action in "$@"; do
         case "$action" in
             env) receive_env ;;
+            install:*:*:*)
+                rest="${action#install:}"
+                paths="${rest#*:}"
+                install_paths "${rest%%:*}" "${paths%%:*}" "${paths#*:}"
+                ;;
             install:*:*)
                 rest="${action#install:}"
-                install_paths "${rest%%:*}" "${rest#*:}"
+                install_paths "${rest%%:*}" "${rest#*:}" ""
                 ;;
             require:*@*)
                 rest="${action#require:}"
                 check_env
-                require_healthy "${rest%%@*}" "${rest#*@}"
+                require_running "${rest%%@*}" "${rest#*@}"
                 ;;
             build:*) build "${action#build:}" ;;
             prestart:*) prestart "${action#prestart:}" ;;
@@ -382,11 +222,12 @@ main() {
             reload-edge) reload_edge ;;
             certificate) certificate ;;
             status) check_env; status ;;
-            backup) check_env; backup ;;
-            restore:*) check_env; restore "${action#restore:}" ;;
-            *) fail "unknown action '$action' (see the Usage lines at the top of this file)." ;;
+            backup) backup ;;
+            restore:*) restore "${action#restore:}" ;;
+            *) mode_action "$action" || fail "unknown action '$action' in $MODE mode (see the Usage lines at the top of this file)." ;;
         esac
     done
+    finish
 }
 
 main "$@"

@@ -62,7 +62,7 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] cannot reach !SSH_USER!@!SSH_HOST! port !SSH_PORT! over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key ^(SSH_OPTS^), then try 'ssh -p !SSH_PORT! !SSH_USER!@!SSH_HOST!'.
     goto :failed
 )
-scp !SSH_OPTS! -P "!SSH_PORT!" scripts/prod/remote.sh "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
+scp !SSH_OPTS! -P "!SSH_PORT!" -r scripts/prod/remote.sh scripts/prod/remote "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
 if %errorlevel% neq 0 (
     >&2 echo   [x] uploading to !REMOTE_DIR! failed: is the disk full, or the folder not writable by !SSH_USER!?
     goto :failed
@@ -72,7 +72,7 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] uploading backups/!BACKUP_NAME! failed: is the disk of the server full?
     goto :failed
 )
-ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "sh !REMOTE_DIR!/.deploy/remote.sh restore:!BACKUP_NAME!"
+ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh restore:!BACKUP_NAME!"
 if %errorlevel% neq 0 (
     >&2 echo   [x] the restore failed on the server ^(reason above^).
     goto :failed

@@ -21,14 +21,14 @@ esac
 printf '%s' "This REPLACES the database and all stored files on ${SSH_HOST} with backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: "
 read -r answer || answer=
 [ "$answer" = "${SSL_DOMAIN}" ] || die "not confirmed: nothing changed."
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
 ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "mkdir -p ${REMOTE_DIR}/.deploy" || die "cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} ${SSH_USER}@${SSH_HOST}'."
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
 ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "mkdir -p ${REMOTE_DIR}/backups" || die "cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} ${SSH_USER}@${SSH_HOST}'."
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
-scp ${SSH_OPTS} -P "${SSH_PORT}" scripts/prod/remote.sh "${SCP_HOST}:${REMOTE_DIR}/.deploy/" || die "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable by ${SSH_USER}?"
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
+scp ${SSH_OPTS} -P "${SSH_PORT}" -r scripts/prod/remote.sh scripts/prod/remote "${SCP_HOST}:${REMOTE_DIR}/.deploy/" || die "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable by ${SSH_USER}?"
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
 scp ${SSH_OPTS} -P "${SSH_PORT}" -r "backups/${BACKUP_NAME}" "${SCP_HOST}:${REMOTE_DIR}/backups/" || die "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?"
-# shellcheck disable=SC2086 # SSH_OPTS holds several options
-ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "sh ${REMOTE_DIR}/.deploy/remote.sh restore:${BACKUP_NAME}" || die "the restore failed on the server (reason above)."
+# shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
+ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "DEPLOY_MODE=${DEPLOY_MODE} PROJECT_SLUG=${PROJECT_SLUG} sh ${REMOTE_DIR}/.deploy/remote.sh restore:${BACKUP_NAME}" || die "the restore failed on the server (reason above)."
 echo "Restored backups/${BACKUP_NAME} on ${SSH_HOST}."

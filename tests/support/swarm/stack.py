@@ -2,10 +2,10 @@
 
 Two ways, both with the project's own files unchanged:
 - over a real sshd (`Deployment.server` set, the swarm layer): the operator's scripts
-  (scripts/prod/swarm_*.sh) upload to the server's folder and run remote_swarm.sh there as the
+  (scripts/prod/*.sh) upload to the server's folder and run remote.sh there as the
   deploy user, whose docker talks to the manager; images go through the tests' registry
-  (registry.py), pushed by swarm_deploy and pulled by the nodes.
-- directly (the benchmark): the project folder plays the server's folder and remote_swarm.sh runs
+  (registry.py), pushed by deploy_all and pulled by the nodes.
+- directly (the benchmark): the project folder plays the server's folder and remote.sh runs
   with DOCKER_HOST set to the manager; images are built and tagged by content on the manager
   (`images-tag`) and loaded into the worker, the stack resolves no image
   (`STACK_RESOLVE_IMAGE=never`) and the nodes try no pull (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1).
@@ -50,7 +50,7 @@ class Deployment:
 
     @property
     def folder(self) -> Path:
-        """The server's copy of the project (where remote_swarm.sh runs)."""
+        """The server's copy of the project (where remote.sh runs)."""
         return self.server.remote_dir if self.server else self.project
 
     @property
@@ -62,6 +62,7 @@ class Deployment:
         return {
             **os.environ,
             "DOCKER_HOST": self.cluster.manager.engine.host,
+            "DEPLOY_MODE": "swarm",
             "PROJECT_SLUG": self.slug,
             "SWARM_REGISTRY": self.registry,
             "SWARM_SUBNET": self.subnet,
@@ -75,21 +76,21 @@ class Deployment:
     def run_remote(
         self, *actions: str, timeout: float = 1500, **extra: str
     ) -> subprocess.CompletedProcess[str]:
-        """remote_swarm.sh's actions, on the server over ssh (its settings.env, with `extra` set
-        in the environment for the run) or directly."""
+        """remote.sh's actions in swarm mode, on the server over ssh (its settings.env, with
+        `extra` set in the environment for the run) or directly."""
         if self.server is None:
             return subprocess.run(
-                ["sh", str(self.project / ".deploy" / "remote_swarm.sh"), *actions],
+                ["sh", str(self.project / ".deploy" / "remote.sh"), *actions],
                 cwd=self.project,
                 env=self.env(**extra),
                 capture_output=True,
                 text=True,
                 timeout=timeout,
             )
-        settings = {"PROJECT_SLUG": self.slug, **extra}
+        settings = {"DEPLOY_MODE": "swarm", "PROJECT_SLUG": self.slug, **extra}
         variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in settings.items())
         command = (
-            f"cd {shlex.quote(str(self.folder))} && {variables} sh .deploy/remote_swarm.sh "
+            f"cd {shlex.quote(str(self.folder))} && {variables} sh .deploy/remote.sh "
             + " ".join(map(shlex.quote, actions))
         )
         return subprocess.run(
@@ -116,11 +117,11 @@ class Deployment:
         )
 
     def remote(self, *actions: str, timeout: float = 1500, **extra: str) -> str:
-        """Run remote_swarm.sh's actions; return its stdout (raises with its output)."""
+        """Run remote.sh's actions (swarm mode); return its stdout (raises with its output)."""
         result = self.run_remote(*actions, timeout=timeout, **extra)
         if result.returncode != 0:
             raise AssertionError(
-                f"remote_swarm.sh {' '.join(actions)} exited {result.returncode}:\n"
+                f"remote.sh {' '.join(actions)} exited {result.returncode}:\n"
                 f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
             )
         return result.stdout + result.stderr
@@ -199,8 +200,9 @@ def prepare(
     ensure_base_images(cluster.manager.engine, base_images(project))
     deploy_dir = project / ".deploy"
     deploy_dir.mkdir(exist_ok=True)
-    for name in ("remote.sh", "remote_swarm.sh", "bucket_archive.py"):
-        shutil.copy2(project / "scripts" / "prod" / name, deploy_dir / name)
+    prod = project / "scripts" / "prod"
+    shutil.copy2(prod / "remote.sh", deploy_dir / "remote.sh")
+    shutil.copytree(prod / "remote", deploy_dir / "remote", dirs_exist_ok=True)
     deployment = Deployment(cluster, project, slug, ports, subnet)
     deployment.remote("swarm-init")
     return deployment
