@@ -189,7 +189,15 @@ def test_deploy_all_brings_up_every_service_with_a_certificate_from_acme(deploym
     assert (remote / ".env").read_bytes() == (deployment.project / ".env").read_bytes()
     assert stat.S_IMODE((remote / ".env").stat().st_mode) == 0o600
     # Only what the services need (and the operator's override, left alone).
-    expected = [".deploy", ".env", "closo", "compose.override.yaml", "compose.yaml", "settings.env"]
+    expected = [
+        ".deploy",
+        ".env",
+        "closo",
+        "compose.override.yaml",
+        "compose.yaml",
+        "settings.env",
+        "settings.site.env",
+    ]
     assert sorted(p.name for p in remote.iterdir()) == expected
     assert not list(remote.rglob("__pycache__"))
 
