@@ -156,6 +156,13 @@ def test_storage_killed_uploads_answer_503_then_recover(fault_stack, fault_clien
         assert len(all_files(fault_client, headers)) == len(earlier)
         # The backend itself stays up and says what is down.
         assert fault_client.get("/api/health").status_code == 200
+        # Readiness answers may be up to a second old (the public check is cheap: issue 27).
+        wait_for(
+            lambda: fault_client.get("/api/health/ready").status_code == 503,
+            timeout=5,
+            interval=0.3,
+            what="readiness to report storage down",
+        )
         ready = fault_client.get("/api/health/ready")
         assert ready.status_code == 503, ready.text
         assert ready.json()["checks"] == {"database": "ok", "storage": "unreachable"}
@@ -178,7 +185,12 @@ def test_storage_killed_uploads_answer_503_then_recover(fault_stack, fault_clien
             fault_client = closing.enter_context(edge_client(fault_stack))  # the edge moved too
         else:
             assert fault_stack.status["services"]["backend"]["pid"] == backend_pid
-        assert fault_client.get("/api/health/ready").status_code == 200
+        wait_for(
+            lambda: fault_client.get("/api/health/ready").status_code == 200,
+            timeout=5,
+            interval=0.3,
+            what="readiness to report storage back",
+        )
         content = os.urandom(123_456)
         after = upload_ok(fault_client, headers, "after-restart.bin", content)
         assert_served(fault_client, {**earlier, after["url"]: content})
