@@ -19,6 +19,7 @@ from support.api import (
     bearer,
     edge_client,
     login,
+    read_head,
     register_and_login,
     sql,
     status_of,
@@ -207,12 +208,7 @@ def test_deleting_an_account_while_it_uploads_leaves_nothing_behind(stack: Stack
             for _ in range(size // chunk // 2):
                 tls.sendall(os.urandom(chunk))
             tls.sendall(tail)
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                received = tls.recv(65536)
-                if not received:
-                    break
-                answer += received
+            answer = read_head(tls)
         finally:
             tls.close()
     assert status_of(answer) == 401, answer[:300]

@@ -30,6 +30,7 @@ from support.api import (
     bearer,
     edge_client,
     login,
+    read_head,
     service_python,
     sql,
     status_of,
@@ -383,12 +384,7 @@ def test_an_upload_in_progress_is_refused_once_its_owner_is_deactivated(
             for _ in range(size // chunk // 2):
                 tls.sendall(os.urandom(chunk))
             tls.sendall(tail)
-            answer = b""
-            while b"\r\n\r\n" not in answer:
-                received = tls.recv(65536)
-                if not received:
-                    break
-                answer += received
+            answer = read_head(tls)
         finally:
             tls.close()
     assert status_of(answer) == 403, answer[:300]

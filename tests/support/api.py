@@ -173,6 +173,17 @@ def raw_exchange(
     return b"".join(chunks)
 
 
+def read_head(sock) -> bytes:
+    """What a socket answers up to the end of the response's headers (or until it closes)."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        received = sock.recv(65536)
+        if not received:
+            break
+        answer += received
+    return answer
+
+
 def status_of(answer: bytes) -> int:
     assert answer.startswith(b"HTTP/1.1 "), f"not an HTTP answer: {answer[:200]!r}"
     return int(answer.split(b" ", 2)[1])
