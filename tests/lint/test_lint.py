@@ -83,6 +83,15 @@ def test_dockerfiles_have_no_hadolint_error(rendered_project):
     assert_dockerfiles_pass_hadolint(rendered_project)
 
 
+def test_the_db_and_backup_images_map_the_backup_settings_with_one_file(rendered_project):
+    """PostgreSQL's archive-push (db image) and the backup command must reach the same repository
+    with the same key: each image carries a copy of backup-env.sh, and the copies are equal."""
+    slug = next(p for p in rendered_project.iterdir() if (p / "backup").is_dir())
+    assert (slug / "db" / "backup-env.sh").read_bytes() == (
+        slug / "backup" / "backup-env.sh"
+    ).read_bytes()
+
+
 def test_python_images_are_multi_stage_non_root_with_a_healthcheck(rendered_project):
     for service in ("backend", "storage"):
         text = (rendered_project / "closo" / service / "Dockerfile").read_text()

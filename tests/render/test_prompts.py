@@ -110,6 +110,8 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     prompt.type("20")
     prompt.question("Where uploaded files are kept")
     prompt.child.send("\r")
+    prompt.question("Where the backups go (local does not survive the loss of the server)")
+    prompt.child.send("\r")
 
     prompt.question("Server for example.org: host name or IP (203.0.113.10 is a placeholder)")
     prompt.type("999.1.1.1")

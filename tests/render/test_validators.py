@@ -114,3 +114,49 @@ def test_a_domain_typed_with_capitals_and_spaces_lands_normalised_everywhere(ses
     assert "Clo-So" not in compose and "COM" not in compose
     assert "DOMAIN=clo-so.com" in (project / "settings.env").read_text().splitlines()
     assert "SSL_DOMAIN=clo-so.com" in (project / "scripts/prod/config.env").read_text().splitlines()
+
+
+# The backup bucket's answers are asked (and checked) only with backup_repository=s3.
+BACKUP_S3 = {
+    "backup_repository": "s3",
+    "backup_s3_endpoint": "https://s3.fr-par.scw.cloud",
+    "backup_s3_access_key_id": "SCWKEY123",
+    "backup_s3_secret_access_key": "a-secret-of-some-length",
+}
+BAD_BACKUP_ANSWERS = [
+    # pgBackRest speaks only HTTPS to S3.
+    ({"backup_s3_endpoint": "http://s3.example.com"}, "HTTPS origin: https://s3.fr-par.scw.cloud"),
+    (
+        {"backup_s3_endpoint": "https://s3.example.com/bucket"},
+        "HTTPS origin: https://s3.fr-par.scw.cloud",
+    ),
+    ({"backup_s3_region": "EU West"}, "a-z, 0-9 and -: e.g. fr-par"),
+    ({"backup_s3_bucket": "My Backups"}, "3-63 of a-z 0-9 . -: e.g. site-backups"),
+    # The files' bucket as the backups' would lose both with one mistake.
+    (
+        {
+            "storage_backend": "s3",
+            "s3_endpoint": "https://s3.fr-par.scw.cloud",
+            "s3_bucket": "site-files",
+            "s3_access_key_id": "SCWKEY123",
+            "s3_secret_access_key": "a-secret-of-some-length",
+            "backup_s3_bucket": "site-files",
+        },
+        "Not the files' bucket: e.g. site-backups",
+    ),
+    ({"backup_s3_access_key_id": "has spaces"}, "3-128 chars, no spaces"),
+    ({"backup_s3_secret_access_key": "short"}, "8-256 chars, no spaces"),
+]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"), BAD_BACKUP_ANSWERS, ids=[m for _, m in BAD_BACKUP_ANSWERS]
+)
+def test_bad_backup_bucket_answer_is_refused(session_tmp, answers, message):
+    question = [q for q in answers if q.startswith("backup_")][-1]
+    dest = session_tmp / f"refused-{question}-{abs(hash(str(answers)))}"
+    with pytest.raises(ValueError, match=question) as refused:
+        render(dest, **{**BACKUP_S3, **answers})
+    shown = str(refused.value)
+    assert shown == f"Validation error for question '{question}': {message}"
+    assert len(shown) <= 80, f"{len(shown)} columns: cut at an 80-column prompt"

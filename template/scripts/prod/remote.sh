@@ -79,7 +79,9 @@ receive_env() {
     (umask 077 && cat > .env.incoming)
     [ -s .env.incoming ] || { rm -f .env.incoming; fail "received an empty .env: check the local .env."; }
     if [ -f .env ]; then
-        for name in POSTGRES_PASSWORD SECRET_KEY STORAGE_TOKEN; do
+        # The backup key too, once the server has one: backups made with it need it to be read.
+        for name in POSTGRES_PASSWORD SECRET_KEY STORAGE_TOKEN BACKUP_ENCRYPTION_KEY; do
+            [ "$name" != BACKUP_ENCRYPTION_KEY ] || [ -n "$(setting "$name" .env)" ] || continue
             if [ "$(setting "$name" .env)" != "$(setting "$name" .env.incoming)" ]; then
                 rm -f .env.incoming
                 fail "your .env has another $name than the server's $(pwd)/.env, which the running stack uses: nothing was changed. Copy the server's .env to your project folder (scp) and run the step again; to rotate secrets, follow docs/deployment.md."

@@ -35,8 +35,9 @@ SETTINGS = ("settings.env", "settings.site.env")
 # A table reads better here than one argument a line.
 # fmt: off
 DEPLOY_STEPS = (
-    Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml", *SETTINGS),
-         ("env", "install", "up:db")),
+    Step("deploy_bdd", 1, "PostgreSQL database and its backups",
+         ("compose.yaml", *SETTINGS, "{slug}/db", "{slug}/backup"),
+         ("env", "install", "build:db", "up:db", "build:backup", "up:backup")),
     Step("deploy_slave_storage", 2, "storage service",
          ("compose.yaml", *SETTINGS, "{slug}/storage"),
          ("env", "install", "build:storage", "up:storage", "reload-edge")),
