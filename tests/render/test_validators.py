@@ -120,8 +120,8 @@ def test_a_domain_typed_with_capitals_and_spaces_lands_normalised_everywhere(ses
 BACKUP_S3 = {
     "backup_repository": "s3",
     "backup_s3_endpoint": "https://s3.fr-par.scw.cloud",
-    "backup_s3_access_key_id": "SCWKEY123",
-    "backup_s3_secret_access_key": "a-secret-of-some-length",
+    "backup_s3_key_id": "SCWKEY123",
+    "backup_s3_secret": "a-secret-of-some-length",
 }
 BAD_BACKUP_ANSWERS = [
     # pgBackRest speaks only HTTPS to S3.
@@ -131,7 +131,7 @@ BAD_BACKUP_ANSWERS = [
         "HTTPS origin: https://s3.fr-par.scw.cloud",
     ),
     ({"backup_s3_region": "EU West"}, "a-z, 0-9 and -: e.g. fr-par"),
-    ({"backup_s3_bucket": "My Backups"}, "3-63 of a-z 0-9 . -: e.g. site-backups"),
+    ({"backup_s3_bucket": "My Backups"}, "3-63 a-z 0-9 . -: site-backups"),
     # The files' bucket as the backups' would lose both with one mistake.
     (
         {
@@ -142,15 +142,17 @@ BAD_BACKUP_ANSWERS = [
             "s3_secret_access_key": "a-secret-of-some-length",
             "backup_s3_bucket": "site-files",
         },
-        "Not the files' bucket: e.g. site-backups",
+        "Not s3_bucket: site-backups",
     ),
-    ({"backup_s3_access_key_id": "has spaces"}, "3-128 chars, no spaces"),
-    ({"backup_s3_secret_access_key": "short"}, "8-256 chars, no spaces"),
+    ({"backup_s3_key_id": "has spaces"}, "3-128 chars, no spaces"),
+    ({"backup_s3_secret": "short"}, "8-256 chars, no spaces"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("answers", "message"), BAD_BACKUP_ANSWERS, ids=[m for _, m in BAD_BACKUP_ANSWERS]
+    ("answers", "message"),
+    BAD_BACKUP_ANSWERS,
+    ids=[f"{q}:{v}" for a, _ in BAD_BACKUP_ANSWERS for q, v in list(a.items())[-1:]],
 )
 def test_bad_backup_bucket_answer_is_refused(session_tmp, answers, message):
     question = [q for q in answers if q.startswith("backup_")][-1]

@@ -88,8 +88,8 @@ def backup_site(
             backup_s3_endpoint=f"https://{STORE_NAME}:{store.endpoint.rsplit(':', 1)[1]}",
             backup_s3_bucket=BUCKET,
             backup_s3_region=store.region,
-            backup_s3_access_key_id=store.access_key_id,
-            backup_s3_secret_access_key=store.secret_access_key,
+            backup_s3_key_id=store.access_key_id,
+            backup_s3_secret=store.secret_access_key,
             **answers,
         )
         with (project / "settings.site.env").open("a") as site_settings:

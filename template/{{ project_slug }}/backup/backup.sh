@@ -50,13 +50,21 @@ has_db() {
     [ "${BACKUP_DATABASE:-yes}" = yes ]
 }
 
+# One query on the server whose socket is in $1 (production's, or the drill's copy).
 sql() {
-    psql -X -Atq -v ON_ERROR_STOP=1 -h "${1}" -U "$PGBACKREST_PG1_USER" -d "${POSTGRES_DB:-postgres}" -c "$2"
+    timeout 60 psql -X -Atq -v ON_ERROR_STOP=1 -h "$1" -U "$PGBACKREST_PG1_USER" \
+        -d "${POSTGRES_DB:-postgres}" -c "$2"
 }
 
 # restic with the store's private CA when settings name one.
 rst() {
     restic ${BACKUP_S3_CA_FILE:+--cacert "$BACKUP_S3_CA_FILE"} "$@"
+}
+
+# The same for a question that must not wait for long (restic retries an unreachable store for
+# minutes): 60 s.
+rst_quick() {
+    timeout 60 restic ${BACKUP_S3_CA_FILE:+--cacert "$BACKUP_S3_CA_FILE"} "$@"
 }
 
 # One job at a time, whichever container runs it (the state volume is shared).

@@ -22,6 +22,9 @@ if ! . /usr/local/lib/backup-env.sh; then
     archiving=no
 fi
 [ "$BACKUP_REPOSITORY" != off ] || archiving=no
+# A store that does not answer fails an archive-push in seconds, not minutes (pgBackRest retries
+# until its I/O timeout): the next one then applies the queue limit above.
+export PGBACKREST_IO_TIMEOUT=10
 if [ "${1:-}" = postgres ] && [ "$archiving" = yes ]; then
     shift
     set -- postgres \

@@ -58,7 +58,7 @@ SQL
 }
 
 drill_files() {
-    snapshots="$(timeout 120 rst snapshots --host "$FILES_HOST" --latest 1 --json 2>"$scratch/err")" \
+    snapshots="$(rst_quick snapshots --host "$FILES_HOST" --latest 1 --json 2>"$scratch/err")" \
         || { drill_failed "restic could not list the file snapshots"; return 1; }
     snapshot="$(printf '%s' "$snapshots" | jq -r '.[0].id // empty')"
     [ -n "$snapshot" ] || { failure="no file snapshot in the repository yet"; return 1; }

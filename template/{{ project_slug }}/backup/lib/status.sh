@@ -19,8 +19,8 @@ problem() {
 error_kind() {
     case "$1" in
         *[Cc]ipher* | *[Dd]ecrypt* | *"wrong password"* | *"no key found"* | *CryptoError*) echo key ;;
-        *"Is there a repository"* | *"missing stanza"* | *"does not exist"* | *NoSuchBucket*) echo missing ;;
         *onnect* | *refused* | *"no such host"* | *imeout* | *"timed out"* | *resolve* | *"No route"* | *unreachable*) echo unreachable ;;
+        *"Is there a repository"* | *"missing stanza"* | *"does not exist"* | *NoSuchBucket*) echo missing ;;
         *) echo other ;;
     esac
 }
@@ -54,7 +54,7 @@ status_wal() {
     wal_waiting=0
     wal_wait=0
     wal_dir_kib="$(du -sk "$PGDATA/pg_wal" 2>/dev/null | cut -f1)" || wal_dir_kib=""
-    row="$(timeout 20 sql "$SOCKET_DIR" "select current_setting('archive_mode'), coalesce(extract(epoch from last_archived_time)::bigint, 0), coalesce(extract(epoch from last_failed_time)::bigint, 0) from pg_stat_archiver" 2>&1)" || {
+    row="$(sql "$SOCKET_DIR" "select current_setting('archive_mode'), coalesce(extract(epoch from last_archived_time)::bigint, 0), coalesce(extract(epoch from last_failed_time)::bigint, 0) from pg_stat_archiver" 2>&1)" || {
         problem "cannot reach PostgreSQL through $SOCKET_DIR ($(printf '%s' "$row" | head -n 1)). Fix: is the db service running? (status)"
         return 0
     }
@@ -80,7 +80,9 @@ status_base() {
     base_at=0
     base_type=""
     db_bytes=0
-    info="$(timeout 60 pgbackrest info --output=json 2>"$STATE/pgbackrest.err")" || {
+    # pgBackRest retries an unreachable store until its I/O timeout (4 tries): 5 s each here.
+    info="$(timeout 60 pgbackrest info --io-timeout=5 --output=json 2>"$STATE/pgbackrest.err")" || {
+        [ $? -ne 124 ] || echo "no answer within 60 s (timeout)" >> "$STATE/pgbackrest.err"
         repository_problem "pgBackRest's repository" "$(cat "$STATE/pgbackrest.err") $info"
         return 0
     }
@@ -110,12 +112,12 @@ status_base() {
 status_files() {
     files_at=0
     files_bytes=0
-    snapshots="$(timeout 60 rst snapshots --host "$FILES_HOST" --latest 1 --json 2>"$STATE/restic.err")" || {
+    snapshots="$(rst_quick snapshots --host "$FILES_HOST" --latest 1 --json 2>"$STATE/restic.err")" || {
         repository_problem "restic's repository" "$(cat "$STATE/restic.err")"
         return 0
     }
     files_at="$(printf '%s' "$snapshots" | jq -r '[.[].time | sub("\\.[0-9]+"; "") | sub("\\+00:00$"; "Z") | fromdateiso8601] | max // 0')"
-    stats="$(timeout 60 rst stats --mode raw-data --json 2>/dev/null)" \
+    stats="$(rst_quick stats --mode raw-data --json 2>/dev/null)" \
         && files_bytes="$(printf '%s' "$stats" | jq -r '.total_size // 0')"
     every="$(( $(number "${BACKUP_FILES_MINUTES:-}" 15) * 60 ))"
     since="$files_at"
