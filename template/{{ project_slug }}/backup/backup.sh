@@ -81,7 +81,7 @@ state_of() {
 }
 
 mark() {
-    printf '%s\n' "${2:-$(now)}" > "$STATE/$1.tmp" && mv "$STATE/$1.tmp" "$STATE/$1"
+    printf '%s\n' "${2:-$(now)}" > "$STATE/$1.$$" && mv "$STATE/$1.$$" "$STATE/$1"
 }
 
 settings_error=""

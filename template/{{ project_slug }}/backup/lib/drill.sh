@@ -64,7 +64,7 @@ drill_files() {
     [ -n "$snapshot" ] || { failure="no file snapshot in the repository yet"; return 1; }
     rst restore --quiet "$snapshot" --target "$scratch/files" >"$scratch/err" 2>&1 \
         || { drill_failed "restic restore failed"; return 1; }
-    rst check --read-data-subset=5% >"$scratch/err" 2>&1 \
+    rst check --quiet --read-data-subset=5% >"$scratch/err" 2>&1 \
         || { drill_failed "restic check found a damaged repository"; return 1; }
     restored="$scratch/files$DATA_DIR"
     compared=0

@@ -183,8 +183,9 @@ status_refresh() {
           files_snapshot_at: ($files_at | time),
           drill: $drill,
           problems: ($problems | split("\n") | map(select(. != "")))
-        }' > "$STATUS_FILE.tmp"
-    mv "$STATUS_FILE.tmp" "$STATUS_FILE"
+        }' > "$STATUS_FILE.$$"
+    # $$: the scheduler and a `backup status` may write it at the same time.
+    mv "$STATUS_FILE.$$" "$STATUS_FILE"
     [ -z "$problems" ]
 }
 
