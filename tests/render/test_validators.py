@@ -125,10 +125,10 @@ BACKUP_S3 = {
 }
 BAD_BACKUP_ANSWERS = [
     # pgBackRest speaks only HTTPS to S3.
-    ({"backup_s3_endpoint": "http://s3.example.com"}, "HTTPS origin: https://s3.fr-par.scw.cloud"),
+    ({"backup_s3_endpoint": "http://s3.example.com"}, "Only https://host[:port]"),
     (
         {"backup_s3_endpoint": "https://s3.example.com/bucket"},
-        "HTTPS origin: https://s3.fr-par.scw.cloud",
+        "Only https://host[:port]",
     ),
     ({"backup_s3_region": "EU West"}, "a-z, 0-9 and -: e.g. fr-par"),
     ({"backup_s3_bucket": "My Backups"}, "3-63 a-z 0-9 . -: site-backups"),
