@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -81,7 +82,10 @@ def test_no_inline_script_style_or_handler(rendered_project: Path):
     page = parse((public_dir(rendered_project) / "index.html").read_text())
     assert page.script_bodies == []
     scripts = [attrs for tag, attrs in page.tags if tag == "script"]
-    assert scripts == [{"type": "module", "src": "/js/main.js"}]
+    assert scripts == [
+        {"type": "module", "async": None, "src": "/js/session-probe.js"},
+        {"type": "module", "src": "/js/main.js"},
+    ]
     assert not [tag for tag, _ in page.tags if tag == "style"]
     for tag, attrs in page.tags:
         assert "style" not in attrs, f"inline style on <{tag}>"
@@ -92,7 +96,12 @@ def test_no_inline_script_style_or_handler(rendered_project: Path):
 def test_no_external_resource(path: Path):
     """No CDN, font or analytics URL: everything comes from the site itself."""
     text = path.read_text(encoding="utf-8")
-    for namespace in ('xmlns="http://www.w3.org/2000/svg"', "'http://www.w3.org/2000/svg'"):
+    namespaces = (
+        'xmlns="http://www.w3.org/2000/svg"',
+        "'http://www.w3.org/2000/svg'",
+        "xmlns=%22http://www.w3.org/2000/svg%22",  # the tab icon's, in a data: URL
+    )
+    for namespace in namespaces:
         text = text.replace(namespace, "")  # a namespace, not a fetch
     assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.IGNORECASE)
 
@@ -152,30 +161,36 @@ def test_every_key_the_code_uses_exists():
     assert unused == [], "strings that no code uses"
 
 
-def static_imports(path: Path) -> list[Path]:
+def imports(path: Path, *, dynamic: bool = False) -> list[Path]:
+    """What `path` imports: `import … from './x.js';`, and `import('./x.js')` if `dynamic`."""
     code = code_of(path)
     specifiers = re.findall(r"""^import\b[^;]*?['"]([^'"]+)['"];""", code, re.MULTILINE)
+    if dynamic:
+        specifiers += re.findall(r"""\bimport\(\s*['"](\.[^'"]+)['"]\s*\)""", code)
     return [(path.parent / specifier).resolve() for specifier in specifiers]
 
 
-def module_graph(entry: Path) -> list[Path]:
-    """Every module `entry` imports, directly or through others (static imports)."""
+def module_graph(entry: Path, *, dynamic: bool = False) -> list[Path]:
+    """Every module `entry` imports, directly or through others (static imports; and dynamic
+    ones with a literal specifier if `dynamic`)."""
     found: list[Path] = []
     todo = [entry.resolve()]
     while todo:
         module = todo.pop()
         if module not in found:
             found.append(module)
-            todo.extend(static_imports(module))
+            todo.extend(imports(module, dynamic=dynamic))
     return found
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_page_announces_every_module_once(session_tmp: Path, rendered_project, language):
-    """index.html lists with <link rel="modulepreload"> every module main.js imports and the
-    language's strings (imported by i18n.js at run time), each once: the browser asks for them all
-    at once instead of discovering them import by import. A module added or dropped without
-    updating the list fails here, so the list cannot drift."""
+    """index.html lists with <link rel="modulepreload"> (or loads as a script of its own) every
+    module main.js imports statically and the language's strings (imported by i18n.js at run
+    time), each once: the browser asks for them all at once instead of discovering them import by
+    import. A module added or dropped without updating the list fails here, so the list cannot
+    drift. The signed-in pages' modules, which main.js imports dynamically once the first page is
+    drawn, are not in it: the sign-in form does not wait for them."""
     project = (
         rendered_project
         if language == "fr"
@@ -184,18 +199,27 @@ def test_the_page_announces_every_module_once(session_tmp: Path, rendered_projec
     public = public_dir(project)
     page = parse((public / "index.html").read_text())
     preloaded = [attrs["href"] for tag, attrs in page.tags if attrs.get("rel") == "modulepreload"]
-    assert len(preloaded) == len(set(preloaded)), "a module listed twice"
+    scripts = [attrs["src"] for tag, attrs in page.tags if tag == "script"]
+    announced = preloaded + [src for src in scripts if src != "/js/main.js"]
+    assert len(announced) == len(set(announced)), "a module listed twice"
     entry = public / "js" / "main.js"
     graph = module_graph(entry)
     wanted = {f"/{m.relative_to(public.resolve())}" for m in graph if m != entry.resolve()}
-    assert set(preloaded) == wanted | {f"/i18n/{language}.js"}
+    assert set(announced) == wanted | {f"/i18n/{language}.js"}
     assert all(m.suffix == ".js" for m in graph)
-    # No module is left out of the graph (each one is reached from main.js).
+    # No module is left out (each one is reached from main.js, statically or dynamically).
     modules = {m.resolve() for m in (public / "js").rglob("*.js")}
-    assert modules == set(graph), "a module nothing imports"
-    # The favicon is fetched once, for the tab: the page draws its mark itself (logo.js).
+    assert modules == set(module_graph(entry, dynamic=True)), "a module nothing imports"
+    # The tab icon is favicon.svg's drawing inline (a data: URL), never fetched: Chromium fetches
+    # a file icon again each time the app replaces the address. The page draws its mark itself
+    # (logo.js), so nothing asks for favicon.svg by its address.
+    [icon] = [attrs["href"] for tag, attrs in page.tags if attrs.get("rel") == "icon"]
+    data = "data:image/svg+xml,"
+    assert icon.startswith(data) and unquote(icon[len(data) :]) == (
+        (public / "favicon.svg").read_text().strip()
+    )
     references = [p for p in public.rglob("*") if p.is_file() and "favicon.svg" in code_of(p)]
-    assert [p.name for p in references] == ["index.html"]
+    assert references == []
 
 
 # A function's body in the app's scripts: `function name(…) {`, a method `name(…) {`, or an

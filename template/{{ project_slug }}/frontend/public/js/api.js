@@ -3,6 +3,7 @@
 // HttpOnly cookie (Path=/api/auth) that the browser sends to /api/auth/refresh by itself.
 import { formatDuration } from './format.js';
 import { t } from './i18n.js';
+import { sessionProbe } from './session-probe.js';
 
 /**
  * A failed API call: `status` 0 means the server was not reached; `retryAfter`, the seconds to
@@ -26,6 +27,8 @@ let pendingRefresh = null;
 // Set once the session is over (signed out, here or in another tab, or expired): requests still
 // on their way then fail quietly instead of trying a refresh that can only be refused.
 let sessionOver = false;
+// The page load's session probe, already on its way (session-probe.js); used once.
+let pageLoadProbe = sessionProbe;
 
 /**
  * Fired when the session ends: `expired` when it ends without the user asking (refresh cookie
@@ -81,9 +84,14 @@ export function serverNow() {
 }
 
 async function send(url, init) {
+  return received(fetch(url, { credentials: 'same-origin', ...init }));
+}
+
+/** The response `fetching` resolves to, or ApiError(0) when the server was not reached. */
+async function received(fetching) {
   let response;
   try {
-    response = await fetch(url, { credentials: 'same-origin', ...init });
+    response = await fetching;
   } catch {
     throw new ApiError(0);
   }
@@ -138,9 +146,12 @@ export function refreshSession() {
  * guest's visit shows no failed request in the console.
  */
 export async function resumeSession() {
-  const response = await acrossTabs(() =>
+  // The first call takes the probe session-probe.js started while the page loaded.
+  const probe = pageLoadProbe;
+  pageLoadProbe = null;
+  const response = await (probe ? received(probe) : acrossTabs(() =>
     send('/api/auth/session', { method: 'POST', headers: { Accept: 'application/json' } }),
-  );
+  ));
   const body = await readBody(response);
   if (response.ok && body?.access_token) {
     storeToken(body);

@@ -1,5 +1,5 @@
-// The site's mark, the drawing of /favicon.svg, built in the page instead of fetched: the browser
-// already fetches favicon.svg for the tab, and an <img> of it would be a second request.
+// The site's mark, the drawing of /favicon.svg, built in the page instead of fetched: an <img> of
+// it would be one more request (the tab's icon is inline in index.html).
 const SVG_NAMESPACE = 'http://www.w3.org/2000/svg';
 const SHAPES = [
   ['rect', { width: 32, height: 32, rx: 7, fill: '#1d4ed8' }],

@@ -1,13 +1,30 @@
 // Entry point: restore the session from the refresh cookie, then show the page the URL names.
-import { checkSession, describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
+import { ApiError, checkSession, describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
 import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
 import { logo } from './logo.js';
-import { filesView } from './views/files.js';
 import { notFoundView } from './views/not-found.js';
-import { profileView } from './views/profile.js';
 import { joinView, resetView, signInView, signUpView } from './views/auth.js';
-import { usersView } from './views/users.js';
+
+/**
+ * A signed-in page's view, whose modules are fetched when first needed rather than with the page:
+ * a first visit's sign-in form then waits for half as many modules (docs/performance.md). A
+ * guest's tab fetches them once the form is drawn, so signing in does not wait for them either.
+ */
+function later(importView) {
+  const entry = { view: null, loading: null };
+  entry.load = () => {
+    entry.loading ??= importView().then(
+      (view) => { entry.view = view; },
+      (error) => { entry.loading = null; throw error; }, // the next visit of the page tries again
+    );
+    return entry.loading;
+  };
+  return entry;
+}
+const files = later(async () => (await import('./views/files.js')).filesView);
+const profile = later(async () => (await import('./views/profile.js')).profileView);
+const users = later(async () => (await import('./views/users.js')).usersView);
 
 // Hash routes (#/files): a static server needs no rewrite rule and a reload keeps the page.
 const ROUTES = {
@@ -16,10 +33,10 @@ const ROUTES = {
   // One-time links an administrator hands on: #/join?token=… and #/reset?token=…
   '/join': { view: joinView, title: 'join.title', access: 'guest' },
   '/reset': { view: resetView, title: 'reset.title', access: 'guest' },
-  '/files': { view: filesView, title: 'files.title', access: 'user', nav: 'nav.files' },
-  '/profile': { view: profileView, title: 'profile.title', access: 'user', nav: 'nav.profile' },
+  '/files': { later: files, title: 'files.title', access: 'user', nav: 'nav.files' },
+  '/profile': { later: profile, title: 'profile.title', access: 'user', nav: 'nav.profile' },
   // The users table is wide (six columns, five actions a row): its page takes more of a wide screen.
-  '/users': { view: usersView, title: 'users.title', access: 'admin', nav: 'nav.users', wide: true },
+  '/users': { later: users, title: 'users.title', access: 'admin', nav: 'nav.users', wide: true },
 };
 const HOME = { guest: '#/signin', user: '#/files' };
 
@@ -165,15 +182,24 @@ function render() {
 
   // Same page, another ?query (the files page's page, sort or search): the view shows it itself.
   if (route && path === state.path && state.followQuery && !state.flash) return state.followQuery(params);
+  if (route?.later && !route.later.view) return showLater(route, path, params);
   state.path = path;
   state.followQuery = null;
   renderPage(route, path, params);
 }
 
+/** Fetch the modules of `route`'s view, then render (the address may have changed meanwhile). */
+function showLater(route, path, params) {
+  route.later.load().then(render, () => {
+    flash(describeError(new ApiError(0)), 'error'); // offline: say so on an empty page
+    renderPage({ ...route, view: () => null }, path, params);
+  });
+}
+
 /** Draw the page of `route` (null: not found) in place of the current one. */
 function renderPage(route, path, params) {
   const isAllowed = !route || route.access !== 'admin' || state.user.role === 'admin';
-  const view = route && isAllowed ? route.view : notFoundView;
+  const view = route && isAllowed ? route.view ?? route.later.view : notFoundView;
   document.title = route && isAllowed ? `${t(route.title)} · ${appName}` : appName;
 
   const width = !state.user ? ' page-narrow' : route?.wide && isAllowed ? ' page-wide' : '';
@@ -227,3 +253,4 @@ for (const name of ['dragover', 'drop']) {
 await restoreSession();
 window.addEventListener('hashchange', render);
 render();
+for (const entry of [files, profile, users]) entry.load().catch(() => {});
