@@ -1,6 +1,7 @@
 """The layout family, on every page and dialog a visitor, a user and an administrator reach, at
-1280, 1440 and 1920 px and on a 390 px phone, with long addresses and names and lists of several
-pages (Debian's Chromium, Playwright, the shared stack of the session):
+1280, 1440 and 1920 px and on a 390 px phone, with long addresses and names and 300 rows in
+every list (users, files, the audit log) (Debian's Chromium, Playwright, the shared stack of the
+session):
 
 - nothing is wider than the window or juts out of its container, except inside what is meant to
   scroll sideways (a table's scroller), and that scroller does not scroll on a desktop: every
@@ -16,10 +17,12 @@ costs a few page loads per width.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, expect
+from support.api import sql
 from support.browser import PASSWORD, Site, make_site, screenshot, sign_in
 from support.project import Stack
 
@@ -115,38 +118,65 @@ def site(stack: Stack) -> Site:
     return make_site(stack)
 
 
+# Rows in each list the pages show: the issue's largest case, 15 pages of users and of the audit
+# log, 13 pages of files.
+ROWS = 300
+
+
+def quoted(text: str) -> str:
+    """`text` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @pytest.fixture(scope="module")
-def people(site: Site) -> People:
-    """25 accounts with long addresses and names (two pages of users), one of them with 30 files
-    of long names (two pages of files)."""
+def people(site: Site) -> Iterator[People]:
+    """300 accounts with long addresses and names, 300 entries in the audit log, and one account
+    with 300 files of long names.
+
+    One account is made through the API (sign-in works for it); the other rows are written by
+    three SQL statements (the accounts copy its password hash; the files are rows without content,
+    never opened here): what is checked is the layout of long lists, and 900 API calls would cost
+    minutes. They are deleted at the end of the module (the stack is the session's)."""
     env = site.stack.env
     tag = uuid.uuid4().hex[:6]
+    user_email = f"marie-eleonore.lefevre-dupre.{tag}.0@{LONG_DOMAIN}"
     with site.api() as client:
         login = client.post(
             "/api/auth/login",
             data={"username": env["FIRST_ADMIN_EMAIL"], "password": env["FIRST_ADMIN_PASSWORD"]},
         )
         admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        emails = [f"marie-eleonore.lefevre-dupre.{tag}.{n}@{LONG_DOMAIN}" for n in range(25)]
-        for email in emails:
-            created = client.post(
-                "/api/users",
-                headers=admin,
-                json={"email": email, "password": PASSWORD, "full_name": LONG_NAME},
-            )
-            assert created.status_code == 201, created.text
-        user_email = emails[0]
-        token = client.post(
-            "/api/auth/login", data={"username": user_email, "password": PASSWORD}
-        ).json()["access_token"]
-        for n in range(30):
-            stored = client.post(
-                "/api/upload",
-                headers={"Authorization": f"Bearer {token}"},
-                files={"file": (LONG_FILE.format(n=n), b"%PDF-1.4\n" * 10, "application/pdf")},
-            )
-            assert stored.status_code == 201, stored.text
-    return People(env["FIRST_ADMIN_EMAIL"], env["FIRST_ADMIN_PASSWORD"], user_email)
+        created = client.post(
+            "/api/users",
+            headers=admin,
+            json={"email": user_email, "password": PASSWORD, "full_name": LONG_NAME},
+        )
+        assert created.status_code == 201, created.text
+    file_name = " || n || ".join(quoted(part) for part in LONG_FILE.split("{n}"))
+    sql(
+        site.stack,
+        f"""
+        INSERT INTO users (id, email, full_name, hashed_password, role, is_active)
+          SELECT gen_random_uuid(), {quoted(f"marie-eleonore.lefevre-dupre.{tag}.")} || n
+                   || {quoted(f"@{LONG_DOMAIN}")}, {quoted(LONG_NAME)}, hashed_password,
+                 'user', true
+          FROM users, generate_series(1, {ROWS - 1}) AS n WHERE email = {quoted(user_email)};
+        INSERT INTO files (id, owner_id, name, stored_name, size, sha256, content_type)
+          SELECT gen_random_uuid(), id, {file_name}, md5({quoted(tag)} || n), 9000 + n,
+                 repeat('0', 64), 'application/pdf'
+          FROM users, generate_series(1, {ROWS}) AS n WHERE email = {quoted(user_email)};
+        INSERT INTO audit_log (at, actor_id, actor_email, action, target_id, target_email, detail)
+          SELECT now() - interval '1 day' - row_number() OVER () * interval '1 minute',
+                 admin.id, admin.email, 'create_account', seeded.id, seeded.email, 'role=user'
+          FROM users AS seeded, users AS admin
+          WHERE seeded.email LIKE {quoted(f"%.{tag}.%")}
+            AND admin.email = {quoted(env["FIRST_ADMIN_EMAIL"].lower())};
+        """,  # noqa: S608 (the test's own values, quoted)
+    )
+    yield People(env["FIRST_ADMIN_EMAIL"], env["FIRST_ADMIN_PASSWORD"], user_email)
+    seeded = quoted(f"%.{tag}.%")
+    sql(site.stack, f"DELETE FROM audit_log WHERE target_email LIKE {seeded}")  # noqa: S608
+    sql(site.stack, f"DELETE FROM users WHERE email LIKE {seeded}")  # noqa: S608
 
 
 # axe-core and screenshots at one desktop width and the phone's: what they check does not change
@@ -192,10 +222,13 @@ def test_every_page_and_dialog_fits_at_every_width(
     expect(page.get_by_role("heading", level=1, name=T("error.notFoundPage"))).to_be_visible()
     check(page, f"{width}-not-found", desktop=desktop, audit=audit)
 
-    # A user with two pages of long file names, and the delete dialog.
+    # A user with 13 pages of long file names (the first and the last), and the delete dialog.
     sign_in(page, site, people.user_email)
     expect(page.locator(".file-card")).to_have_count(24)
     check(page, f"{width}-user-files", desktop=desktop, audit=audit)
+    page.goto(f"{site.url}/#/files?page=13")
+    expect(page.locator(".file-card")).to_have_count(ROWS - 12 * 24)
+    check(page, f"{width}-user-files-last-page", desktop=desktop, audit=False)
     page.locator(".file-card").first.get_by_role("button", name=T("files.delete")).click()
     expect(page.get_by_role("dialog")).to_be_visible()
     check(page, f"{width}-user-delete-dialog", desktop=desktop, audit=audit)
@@ -204,7 +237,8 @@ def test_every_page_and_dialog_fits_at_every_width(
     expect(page.get_by_role("heading", level=1, name=T("profile.title"))).to_be_visible()
     check(page, f"{width}-user-profile", desktop=desktop, audit=audit)
 
-    # The administrator: the users table (two pages), its dialogs, the forms, the audit log.
+    # The administrator: the users table and the audit log (15 pages or more each: the stack is
+    # shared), its dialogs, the forms.
     admin = open_at(open_page, width)
     sign_in(admin, site, people.admin_email, people.admin_password)
     admin.goto(f"{site.url}/#/users")

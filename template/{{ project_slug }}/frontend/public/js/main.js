@@ -5,26 +5,7 @@ import { t } from './i18n.js';
 import { logo } from './logo.js';
 import { notFoundView } from './views/not-found.js';
 import { joinView, resetView, signInView, signUpView } from './views/auth.js';
-
-/**
- * A signed-in page's view, whose modules are fetched when first needed rather than with the page:
- * a first visit's sign-in form then waits for half as many modules (docs/performance.md). A
- * guest's tab fetches them once the form is drawn, so signing in does not wait for them either.
- */
-function later(importView) {
-  const entry = { view: null, loading: null };
-  entry.load = () => {
-    entry.loading ??= importView().then(
-      (view) => { entry.view = view; },
-      (error) => { entry.loading = null; throw error; }, // the next visit of the page tries again
-    );
-    return entry.loading;
-  };
-  return entry;
-}
-const files = later(async () => (await import('./views/files.js')).filesView);
-const profile = later(async () => (await import('./views/profile.js')).profileView);
-const users = later(async () => (await import('./views/users.js')).usersView);
+import { files, profile, users } from './signed-in-views.js';
 
 // Hash routes (#/files): a static server needs no rewrite rule and a reload keeps the page.
 const ROUTES = {
