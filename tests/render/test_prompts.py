@@ -209,6 +209,11 @@ LONG_ANSWERS = {
     "ssl_email": "jean-baptiste.dupre-lefevre@cabinet-dupre-et-fils-avocats.fr",
     "renew_interval_hours": "720",
     "hsts_preload": False,
+    "smtp_host": "smtp.mail-relay.cabinet-dupre-et-fils-avocats-associes.fr",
+    "smtp_port": "65535",
+    "smtp_security": "starttls",
+    "smtp_user": "notifications-cabinet-dupre-et-fils",
+    "mail_from": "ne-pas-repondre@fichiers.cabinet-dupre-et-fils-avocats-associes.fr",
 }
 # Where Copier puts them: "🎤 " (an emoji two columns wide, a space) before a help, " » " or
 # three spaces before a choice.

@@ -53,7 +53,7 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] uploading to !REMOTE_DIR! failed: is the disk full, or the folder not writable by !SSH_USER!?
     goto :failed
 )
-ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_all.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/db+!PROJECT_SLUG!/backup+!PROJECT_SLUG!/storage+!PROJECT_SLUG!/backend+!PROJECT_SLUG!/frontend+!PROJECT_SLUG!/nginx+!PROJECT_SLUG!/certbot:stack.yaml build:db up:db build:backup up:backup build:storage up:storage reload-edge build:backend prestart:backend up:backend reload-edge build:frontend up:frontend reload-edge build:nginx build:certbot certificate up:certbot" < .env
+ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_all.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/db+!PROJECT_SLUG!/backup+!PROJECT_SLUG!/storage+!PROJECT_SLUG!/backend+!PROJECT_SLUG!/frontend+!PROJECT_SLUG!/nginx+!PROJECT_SLUG!/certbot:stack.yaml build:db up:db build:backup up:backup build:storage up:storage reload-edge build:backend prestart:backend up:backend up:mailer reload-edge build:frontend up:frontend reload-edge build:nginx build:certbot certificate up:certbot" < .env
 if %errorlevel% neq 0 (
     >&2 echo   [x] deploy_all failed on the server ^(reason above^): fix it, then run deploy_all again.
     goto :failed

@@ -4,6 +4,7 @@ folders of this machine instead of Docker's (the only variables the runner overr
 from __future__ import annotations
 
 import os
+import time
 
 from .config import Project
 from .state import State
@@ -22,9 +23,35 @@ def python_service_env(project: Project, state: State) -> dict[str, str]:
             "STORAGE_DIR": str(state.path("storage_data")),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "MAILER_HEARTBEAT_FILE": str(state.path("run", "mailer.heartbeat")),
         }
     )
+    if "https" in ports and not project.settings.get("SITE_URL"):
+        env["SITE_URL"] = f"https://{state.server_name}:{ports['https']}"  # links in mails
+    if uses_catcher(project) and "smtp" in ports:
+        domain = project.settings.get("DOMAIN") or "localhost"
+        env.update(
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(ports["smtp"]),
+            SMTP_SECURITY="none",
+            SMTP_USER="",
+            MAIL_FROM=project.settings.get("MAIL_FROM") or f"noreply@{domain}",
+        )
     return env
+
+
+def uses_catcher(project: Project) -> bool:
+    """A local stack (ENVIRONMENT=local) without an SMTP server of its own sends to the catcher."""
+    settings = project.settings
+    return settings.get("ENVIRONMENT") == "local" and not settings.get("SMTP_HOST")
+
+
+def mailer_alive(state: State) -> bool:
+    """The mailer beats its file at least every 10 s (app/mailer.py)."""
+    try:
+        return time.time() - state.path("run", "mailer.heartbeat").stat().st_mtime < 90
+    except FileNotFoundError:
+        return False
 
 
 def nginx_env(project: Project, state: State) -> dict[str, str]:

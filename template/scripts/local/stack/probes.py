@@ -51,3 +51,12 @@ def served_certificate(port: int, server_name: str) -> bytes | None:
             return tls.getpeercert(binary_form=True)
     except OSError:
         return None
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts connections on host:port (a server without an HTTP check)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -208,6 +208,8 @@ status() {
     printf '  postgres_data %s\n' "$(compose exec -T db du -sh /var/lib/postgresql/data 2>/dev/null | cut -f1)"
     printf '  storage_data  %s\n' "$(compose exec -T storage du -sh /data 2>/dev/null | cut -f1)"
     df -h . | tail -n 1 | awk '{print "  server disk   " $3 " used, " $4 " free (" $5 ")"}'
+    # The outbox: mails waiting (normal for a few seconds) and failed for good (each kept with the server's answer).
+    printf 'outbox:\n  %s\n' "$(compose exec -T backend python -m app.manage outbox-status 2>/dev/null || echo 'unknown: the backend does not answer')"
     [ "$problems" -eq 0 ] || fail "$problems problem(s) found: see FAIL above and 'docker compose logs <service>' on the server."
 }
 

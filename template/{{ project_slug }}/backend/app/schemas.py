@@ -190,6 +190,14 @@ class UsagePublic(BaseModel):
 
 class RegistrationPublic(BaseModel):
     registration: Literal["open", "invite", "closed"]
+    # Whether the site sends mail (SMTP settings): the sign-in page offers "forgot password" then.
+    mail: bool = False
+
+
+class PasswordResetRequest(RequestBody):
+    """ "Forgot password": the address to send a reset link to, if it has an account."""
+
+    email: Email
 
 
 class IssuedLinkPublic(BaseModel):

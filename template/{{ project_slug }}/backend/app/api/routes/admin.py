@@ -9,6 +9,7 @@ from app.api.deps import AdminUser, PaginationDep, SessionDep
 from app.api.responses import ADMIN, SIGNED_IN, error
 from app.core.config import settings
 from app.core.messages import say
+from app.mail import outbox
 from app.models import LinkKind
 from app.schemas import AuditEntryPublic, InvitationCreate, IssuedLinkPublic, Page
 from app.services import account_links
@@ -35,6 +36,15 @@ async def create_invitation(
     pending = await account_links.pending_invitations(session, email=body.email)
     link = await account_links.issue(
         session, kind=LinkKind.INVITATION, email=body.email, created_by_id=admin.id
+    )
+    # Mailed too when mail is on (committed with the link); the admin still sees the link.
+    outbox.enqueue(
+        session,
+        kind="invitation",
+        recipient=body.email,
+        link=link.path,
+        inviter=admin.full_name or admin.email,
+        hours=settings.INVITATION_HOURS,
     )
     await crud.add_audit_entry(session, actor=admin, action="invite", target_email=body.email)
     await session.commit()
