@@ -23,6 +23,15 @@ from support.project import boot_stack, world_readable_tmpdir
 from support.smtp import PASSWORD, SmtpServer
 from support.waiting import wait_for
 
+# `mails` test mails, due now, in one transaction.
+INSERT_MAILS = """
+INSERT INTO mail_outbox (id, message_id, kind, recipient, subject, text_body, html_body, status,
+                         attempts)
+SELECT gen_random_uuid(), '<bench-' || n || '-' || gen_random_uuid() || '@example.com>', 'test',
+       'bench' || n || '@example.com', 'Bench', 'Text', '<p>Html</p>', 'waiting', 0
+FROM generate_series(1, COUNT) AS n
+"""
+
 
 def timed(call) -> float:
     start = time.perf_counter()
@@ -59,15 +68,7 @@ def delivery_rate(stack, server: SmtpServer, mails: int) -> dict:
     wait_for(lambda: sql(stack, "SELECT count(*) FROM mail_outbox WHERE status = 'waiting'") == "0",
              120, what="the slow mails of part 1 delivered")  # fmt: skip
     before = len(server.handler.received())
-    sql(
-        stack,
-        f"""
-        INSERT INTO mail_outbox (id, message_id, kind, recipient, subject, text_body, html_body,
-                                 status, attempts)
-        SELECT gen_random_uuid(), '<bench-' || n || '-' || gen_random_uuid() || '@example.com>',
-               'test', 'bench' || n || '@example.com', 'Bench', 'Text', '<p>Html</p>', 'waiting', 0
-        FROM generate_series(1, {mails}) AS n""",
-    )  # noqa: S608 - a number
+    sql(stack, INSERT_MAILS.replace("COUNT", str(mails)))
     start = time.perf_counter()
     wait_for(lambda: len(server.handler.received()) - before >= mails, 600, interval=0.1,
              what=f"{mails} mails delivered")  # fmt: skip

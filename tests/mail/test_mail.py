@@ -43,11 +43,10 @@ def link_in(mail: Received) -> str:
 
 def outbox(stack: Stack, address: str) -> list[str]:
     """status|attempts|last_error of the address's mails, oldest first."""
-    query = (
-        "SELECT status || '|' || attempts || '|' || coalesce(last_error, '') FROM mail_outbox "
-        f"WHERE recipient = '{address}' ORDER BY created_at"  # noqa: S608 - the test's own address
-    )
-    return sql(stack, query).splitlines()
+    cols = "status || '|' || attempts || '|' || coalesce(last_error, '')"
+    order = "ORDER BY created_at"
+    q = f"SELECT {cols} FROM mail_outbox WHERE recipient = '{address}' {order}"  # noqa: S608
+    return sql(stack, q).splitlines()
 
 
 def attempts_of(stack: Stack, address: str) -> int:

@@ -73,7 +73,7 @@ def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult
         and auth_data.login == USER.encode()
         and auth_data.password == PASSWORD.encode()
     )
-    return AuthResult(success=good)
+    return AuthResult(success=good, auth_data=auth_data)
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:

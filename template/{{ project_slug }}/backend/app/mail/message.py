@@ -85,8 +85,8 @@ def build(
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
-    message["Content-Language"] = settings.UI_LANGUAGE
     message["Auto-Submitted"] = "auto-generated"  # no vacation replies to a robot
     message.set_content(text)
     message.add_alternative(html_body, subtype="html")
+    message["Content-Language"] = settings.UI_LANGUAGE  # after the parts: set_content drops it
     return message
