@@ -5,6 +5,7 @@ the settings with SMTP_* set."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -42,7 +43,10 @@ class Inbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[Controller, Inbox]]:
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # a free port (the controller checks that it answers there)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield controller, inbox
@@ -53,7 +57,7 @@ def smtp() -> Iterator[tuple[Controller, Inbox]]:
 @pytest.fixture
 def mail_on(monkeypatch: pytest.MonkeyPatch, smtp: tuple[Controller, Inbox]) -> Settings:
     controller, _ = smtp
-    port = controller.server.sockets[0].getsockname()[1]
+    port = controller.port
     on = settings.model_copy(
         update={
             "SMTP_HOST": "127.0.0.1",
