@@ -50,7 +50,7 @@ def test_forgot_password_from_the_sign_in_page_to_a_new_password(
     page.goto(link)
     expect(page.get_by_role("heading", level=1, name=T("reset.title"))).to_be_visible()
     page.get_by_label(T("reset.email")).fill(email)
-    page.get_by_label(T("reset.password")).fill(NEW_PASSWORD)
+    page.get_by_label(T("reset.password"), exact=True).fill(NEW_PASSWORD)
     page.get_by_label(T("signup.confirm")).fill(NEW_PASSWORD)
     page.get_by_role("button", name=T("reset.submit")).click()
     expect(page.get_by_text(T("reset.done"))).to_be_visible()
