@@ -58,11 +58,11 @@ BAD_ANSWERS = [
     ("max_upload_mb", "50MB", "1 to 102400 MB, e.g. 50"),
     ("python_version", "2.7", "2.7"),
     ("project_name", "   ", "Type a name, e.g. Mon Site"),
-    ("smtp_host", "smtp.example.com:587", "No port here (next question): smtp.example.com"),
+    ("smtp_host", "smtp.example.com:587", "No port here: smtp.example.com"),
     ("smtp_host", "smtps://smtp.example.com", "Only the name, e.g. smtp.example.com"),
     ("smtp_port", "70000", "A port, 1 to 65535: e.g. 587"),
     ("smtp_user", "my user", "One word, no spaces: e.g. apikey"),
-    ("mail_from", "noreply-at-example.com", "Needs name@domain: noreply@example.com"),
+    ("mail_from", "noreply-at-example.com", "Needs name@domain: site@example.com"),
 ]
 
 
