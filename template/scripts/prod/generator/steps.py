@@ -13,7 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import Cmd, Confirm, IfExists, MakeDir, NeedArg, NeedEnv, NeedTools, Say, Script, Stop
+from .ops import (
+    Cmd,
+    Confirm,
+    IfDir,
+    IfExists,
+    MakeDir,
+    NeedArg,
+    NeedEnv,
+    NeedTools,
+    Say,
+    Script,
+    Stop,
+)
 
 
 @dataclass(frozen=True)
@@ -215,34 +227,80 @@ def backup() -> Script:
     )
 
 
+# A restore names a copy on this machine (backups/NAME, made by `backup`), or the state of the
+# server's backup repository (issue 25): its latest, or a moment in UTC. The server checks the
+# exact form; here only the characters, so that nothing else reaches the ssh command line.
+RESTORE_USAGE = (
+    "restore NAME, restore latest or restore TIME: NAME a folder of backups/ such as "
+    "20250101-120000; latest the last state in the backup repository; TIME a moment in UTC "
+    "such as 2026-12-06T14:03:00Z"
+)
+
+
 def restore() -> Script:
     return remote_script(
         "restore",
-        "restore NAME",
-        "Replaces the server's database and stored files with the local backup backups/NAME, "
-        "after a confirmation.",
-        NeedArg(
-            "BACKUP_NAME",
-            "restore NAME (a folder of backups/, e.g. 20250101-120000)",
-            "0123456789-",
-        ),
+        "restore NAME|latest|TIME",
+        "Replaces the server's database and stored files, after a confirmation: with the local "
+        "backup backups/NAME, or from the backup repository with its latest state or their "
+        "state at TIME (UTC, e.g. 2026-12-06T14:03:00Z). CONFIRM_DOMAIN=<the domain> answers "
+        "the confirmation for unattended runs.",
+        NeedArg("BACKUP_NAME", RESTORE_USAGE, "0123456789:TZlaest-"),
         Confirm(
             "This REPLACES the database and all stored files on ${SSH_HOST} with "
-            "backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
+            "${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
             "SSL_DOMAIN",
+            preset="CONFIRM_DOMAIN",
         ),
         reach_server(),
-        Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
-        send_helper(),
-        Cmd(
-            f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
-            "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?",
+        IfDir(
+            "backups/${BACKUP_NAME}",
+            (
+                Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
+                Cmd(
+                    f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
+                    "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?",
+                ),
+            ),
         ),
+        send_helper(),
         Cmd(
             f'{SSH} "{HELPER} restore:${{BACKUP_NAME}}"',
             "the restore failed on the server (reason above).",
         ),
-        Say("Restored backups/${BACKUP_NAME} on ${SSH_HOST}."),
+        Say("Restored ${BACKUP_NAME} on ${SSH_HOST}."),
+    )
+
+
+def upgrade_db() -> Script:
+    return remote_script(
+        "upgrade_db",
+        "upgrade_db",
+        "Moves the database to the PostgreSQL major version of the postgres_version answer "
+        "(POSTGRES_VERSION in settings.env): a backup first, then a dump of the running "
+        "database restored into a new volume named after the version; the old volume stays "
+        "until you remove it. Run again after switching the answer back to return to it.",
+        NeedEnv(),
+        MakeDir(OUTBOX),
+        Say("Database upgrade on ${SSH_HOST}:${REMOTE_DIR}"),
+        reach_server(),
+        *(IfExists("OPTIONAL_FILES", p) for p in OPTIONAL_PATHS),
+        Cmd(
+            f'tar -czf {OUTBOX}/upgrade_db.tar.gz "compose.yaml" '
+            + " ".join(f'"{s}"' for s in SETTINGS)
+            + " ${OPTIONAL_FILES}",
+            "packing compose.yaml and the settings failed: are you in an intact project folder?",
+        ),
+        send_helper(f"{OUTBOX}/upgrade_db.tar.gz"),
+        Cmd(
+            f'{SSH} "{HELPER} env install:upgrade_db.tar.gz:compose.yaml+'
+            + "+".join(SETTINGS)
+            + ":"
+            + "+".join(OPTIONAL_PATHS)
+            + ' upgrade-db" < .env',
+            "upgrade_db failed on the server (reason above).",
+        ),
+        Say("The database of ${SSH_HOST} runs the PostgreSQL version of settings.env."),
     )
 
 
@@ -303,6 +361,7 @@ def all_scripts() -> tuple[Script, ...]:
         status(),
         backup(),
         restore(),
+        upgrade_db(),
         swarm_init(),
         swarm_scale(),
         *(renamed(old, new) for old, new in RENAMED.items()),

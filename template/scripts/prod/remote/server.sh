@@ -86,6 +86,7 @@ checked_preflight() {
 }
 
 up() {
+    [ "$1" != db ] || db_volume_guard
     checked_preflight "$1"
     handover_start "$1"
     say "starting $1 and waiting until it is healthy (up to ${WAIT_TIMEOUT}s)"
@@ -204,6 +205,7 @@ status() {
         printf '  %-4s %-9s %s\n' "$mark" "$service" "${state:-not created}"
     done
     certificate_days || problems=$((problems + 1))
+    backup_status_line || problems=$((problems + 1))
     echo "disk use:"
     printf '  postgres_data %s\n' "$(compose exec -T db du -sh /var/lib/postgresql/data 2>/dev/null | cut -f1)"
     printf '  storage_data  %s\n' "$(compose exec -T storage du -sh /data 2>/dev/null | cut -f1)"

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # that made them: short, so a link left in a shared computer's history soon stops working.
     DOWNLOAD_LINK_MINUTES: Annotated[int, Field(ge=1, le=24 * 60)] = 10
     ENABLE_DOCS: bool = False
+    # The backup service's status file, read through a read-only mount of its state volume (the
+    # admin page's backup line); empty or absent: this site has no backups configured.
+    BACKUP_STATUS_FILE: str = ""
 
     # Outgoing mail (app/mail/): off while SMTP_HOST or MAIL_FROM is empty; then administrators
     # pass every link on themselves, as without mail.

@@ -1,4 +1,4 @@
-"""Administrators' tools beside the accounts: invitations and the audit log."""
+"""Administrators' tools beside the accounts: invitations, the audit log, the backups' state."""
 
 from __future__ import annotations
 
@@ -11,8 +11,15 @@ from app.core.config import settings
 from app.core.messages import say
 from app.mail import outbox
 from app.models import LinkKind
-from app.schemas import AuditEntryPublic, InvitationCreate, IssuedLinkPublic, Page
+from app.schemas import (
+    AuditEntryPublic,
+    BackupStatePublic,
+    InvitationCreate,
+    IssuedLinkPublic,
+    Page,
+)
 from app.services import account_links
+from app.services.backup_state import read_backup_state
 
 router = APIRouter(tags=["admin"], responses={**SIGNED_IN, **ADMIN})
 
@@ -62,3 +69,9 @@ async def read_audit_log(_: AdminUser, session: SessionDep, page: PaginationDep)
     """Administrators' actions, newest first."""
     entries, total = await crud.list_audit_entries(session, offset=page.offset, limit=page.limit)
     return {"items": entries, "total": total}
+
+
+@router.get("/backups", response_model=BackupStatePublic)
+async def read_backups(_: AdminUser) -> BackupStatePublic:
+    """The backup service's state: the last copy, the last restore drill, the first problem."""
+    return read_backup_state(settings.BACKUP_STATUS_FILE)
