@@ -25,12 +25,17 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] 'scp' not found: install the OpenSSH client and tar ^(built into Windows 10+, packages openssh-client and tar elsewhere^).
     goto :failed
 )
+where tar >nul 2>nul
+if %errorlevel% neq 0 (
+    >&2 echo   [x] 'tar' not found: install the OpenSSH client and tar ^(built into Windows 10+, packages openssh-client and tar elsewhere^).
+    goto :failed
+)
 if not exist .env (
     >&2 echo   [x] .env not found in the project folder: it holds the secrets the server needs. Restore it from your copy, or rebuild it from .env.example with new secrets.
     goto :failed
 )
 if not exist .deploy mkdir .deploy
-echo Database upgrade on !SSH_HOST!:!REMOTE_DIR!
+echo Database upgrade: deploying to !SSH_USER!@!SSH_HOST!:!REMOTE_DIR!
 ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "mkdir -p !REMOTE_DIR!/.deploy"
 if %errorlevel% neq 0 (
     >&2 echo   [x] cannot reach !SSH_USER!@!SSH_HOST! port !SSH_PORT! over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key ^(SSH_OPTS^), then try 'ssh -p !SSH_PORT! !SSH_USER!@!SSH_HOST!'.
@@ -38,9 +43,9 @@ if %errorlevel% neq 0 (
 )
 set "OPTIONAL_FILES="
 if exist stack.yaml set "OPTIONAL_FILES=stack.yaml"
-tar -czf .deploy/upgrade_db.tar.gz "compose.yaml" "settings.env" "settings.site.env" !OPTIONAL_FILES!
+tar -czf .deploy/upgrade_db.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/db" "!PROJECT_SLUG!/backup" !OPTIONAL_FILES!
 if %errorlevel% neq 0 (
-    >&2 echo   [x] packing compose.yaml and the settings failed: are you in an intact project folder?
+    >&2 echo   [x] packing compose.yaml settings.env settings.site.env !PROJECT_SLUG!/db !PROJECT_SLUG!/backup failed: are you in an intact project folder?
     goto :failed
 )
 scp !SSH_OPTS! -P "!SSH_PORT!" -r scripts/prod/remote.sh scripts/prod/remote .deploy/upgrade_db.tar.gz "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
@@ -48,12 +53,12 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] uploading to !REMOTE_DIR! failed: is the disk full, or the folder not writable by !SSH_USER!?
     goto :failed
 )
-ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:upgrade_db.tar.gz:compose.yaml+settings.env+settings.site.env:stack.yaml upgrade-db" < .env
+ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:upgrade_db.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/db+!PROJECT_SLUG!/backup:stack.yaml build:db build:backup upgrade-db" < .env
 if %errorlevel% neq 0 (
-    >&2 echo   [x] upgrade_db failed on the server ^(reason above^).
+    >&2 echo   [x] upgrade_db failed on the server ^(reason above^): fix it, then run upgrade_db again.
     goto :failed
 )
-echo The database of !SSH_HOST! runs the PostgreSQL version of settings.env.
+echo !SSH_HOST! runs the PostgreSQL version of settings.env.
 exit /b 0
 
 :failed

@@ -14,19 +14,20 @@ die() { printf "  [x] %s\n" "$*" >&2; exit 1; }
 
 command -v ssh >/dev/null 2>&1 || die "'ssh' not found: install the OpenSSH client and tar (built into Windows 10+, packages openssh-client and tar elsewhere)."
 command -v scp >/dev/null 2>&1 || die "'scp' not found: install the OpenSSH client and tar (built into Windows 10+, packages openssh-client and tar elsewhere)."
+command -v tar >/dev/null 2>&1 || die "'tar' not found: install the OpenSSH client and tar (built into Windows 10+, packages openssh-client and tar elsewhere)."
 [ -f .env ] || die ".env not found in the project folder: it holds the secrets the server needs. Restore it from your copy, or rebuild it from .env.example with new secrets."
 # No ._ files from macOS tar.
 export COPYFILE_DISABLE=1
 mkdir -p .deploy
-echo "Database upgrade on ${SSH_HOST}:${REMOTE_DIR}"
+echo "Database upgrade: deploying to ${SSH_USER}@${SSH_HOST}:${REMOTE_DIR}"
 # shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
 ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "mkdir -p ${REMOTE_DIR}/.deploy" || die "cannot reach ${SSH_USER}@${SSH_HOST} port ${SSH_PORT} over ssh: check SSH_HOST, SSH_PORT, SSH_USER in config and your key (SSH_OPTS), then try 'ssh -p ${SSH_PORT} ${SSH_USER}@${SSH_HOST}'."
 OPTIONAL_FILES=""
 [ ! -f stack.yaml ] || OPTIONAL_FILES="stack.yaml"
 # shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
-tar -czf .deploy/upgrade_db.tar.gz "compose.yaml" "settings.env" "settings.site.env" ${OPTIONAL_FILES} || die "packing compose.yaml and the settings failed: are you in an intact project folder?"
+tar -czf .deploy/upgrade_db.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "${PROJECT_SLUG}/db" "${PROJECT_SLUG}/backup" ${OPTIONAL_FILES} || die "packing compose.yaml settings.env settings.site.env ${PROJECT_SLUG}/db ${PROJECT_SLUG}/backup failed: are you in an intact project folder?"
 # shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
 scp ${SSH_OPTS} -P "${SSH_PORT}" -r scripts/prod/remote.sh scripts/prod/remote .deploy/upgrade_db.tar.gz "${SCP_HOST}:${REMOTE_DIR}/.deploy/" || die "uploading to ${REMOTE_DIR} failed: is the disk full, or the folder not writable by ${SSH_USER}?"
 # shellcheck disable=SC2086 # SSH_OPTS and OPTIONAL_FILES hold several words
-ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "DEPLOY_MODE=${DEPLOY_MODE} PROJECT_SLUG=${PROJECT_SLUG} sh ${REMOTE_DIR}/.deploy/remote.sh env install:upgrade_db.tar.gz:compose.yaml+settings.env+settings.site.env:stack.yaml upgrade-db" < .env || die "upgrade_db failed on the server (reason above)."
-echo "The database of ${SSH_HOST} runs the PostgreSQL version of settings.env."
+ssh ${SSH_OPTS} -p "${SSH_PORT}" "${SSH_USER}@${SSH_HOST}" "DEPLOY_MODE=${DEPLOY_MODE} PROJECT_SLUG=${PROJECT_SLUG} sh ${REMOTE_DIR}/.deploy/remote.sh env install:upgrade_db.tar.gz:compose.yaml+settings.env+settings.site.env+${PROJECT_SLUG}/db+${PROJECT_SLUG}/backup:stack.yaml build:db build:backup upgrade-db" < .env || die "upgrade_db failed on the server (reason above): fix it, then run upgrade_db again."
+echo "${SSH_HOST} runs the PostgreSQL version of settings.env."

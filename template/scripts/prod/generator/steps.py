@@ -273,34 +273,25 @@ def restore() -> Script:
 
 
 def upgrade_db() -> Script:
-    return remote_script(
+    """The db and backup images are built for the version of the answer first (the running
+    database keeps its own image meanwhile), then remote/backups.sh moves the data."""
+    tag = "Database upgrade"
+    return Script(
         "upgrade_db",
         "upgrade_db",
         "Moves the database to the PostgreSQL major version of the postgres_version answer "
         "(POSTGRES_VERSION in settings.env): a backup first, then a dump of the running "
         "database restored into a new volume named after the version; the old volume stays "
         "until you remove it. Run again after switching the answer back to return to it.",
-        NeedEnv(),
-        MakeDir(OUTBOX),
-        Say("Database upgrade on ${SSH_HOST}:${REMOTE_DIR}"),
-        reach_server(),
-        *(IfExists("OPTIONAL_FILES", p) for p in OPTIONAL_PATHS),
-        Cmd(
-            f'tar -czf {OUTBOX}/upgrade_db.tar.gz "compose.yaml" '
-            + " ".join(f'"{s}"' for s in SETTINGS)
-            + " ${OPTIONAL_FILES}",
-            "packing compose.yaml and the settings failed: are you in an intact project folder?",
+        (
+            *deploy(
+                "upgrade_db",
+                tag,
+                ("compose.yaml", *SETTINGS, "{slug}/db", "{slug}/backup"),
+                ("build:db", "build:backup", "upgrade-db"),
+            ),
+            Say("${SSH_HOST} runs the PostgreSQL version of settings.env."),
         ),
-        send_helper(f"{OUTBOX}/upgrade_db.tar.gz"),
-        Cmd(
-            f'{SSH} "{HELPER} env install:upgrade_db.tar.gz:compose.yaml+'
-            + "+".join(SETTINGS)
-            + ":"
-            + "+".join(OPTIONAL_PATHS)
-            + ' upgrade-db" < .env',
-            "upgrade_db failed on the server (reason above).",
-        ),
-        Say("The database of ${SSH_HOST} runs the PostgreSQL version of settings.env."),
     )
 
 

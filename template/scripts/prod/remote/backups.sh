@@ -247,6 +247,8 @@ in_next_ready() {
 # Nothing changed: the new volume goes, the old database and the backend run again.
 abandon_upgrade() {
     docker rm --force "${PROJECT_SLUG}_db_upgrade" >/dev/null 2>&1 || true
+    restore_image db || true
+    restore_image backup || true
     docker volume rm "$target_volume" >/dev/null 2>&1 || true
     rm -f .deploy/upgrade-db.dump
     compose start db >&2 || true
@@ -293,5 +295,6 @@ db_volume_guard() {
     current_volume="$(volume_at "$db" "$PGDATA_PATH")"
     target_volume="$(db_volume_name)"
     [ -n "$target_volume" ] && [ "$current_volume" != "$target_volume" ] || return 0
+    restore_image db || true
     fail "compose.yaml puts the database on $target_volume (PostgreSQL $(setting POSTGRES_VERSION)) but it runs on $current_volume: run upgrade_db, which moves the data there (or set postgres_version back)."
 }
