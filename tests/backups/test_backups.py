@@ -51,13 +51,14 @@ def site(docker_engine: Engine, session_tmp: Path) -> Iterator[Site]:
         yield booted
 
 
-def wait_status_ok(site: Site, timeout: float, what: str) -> dict:
+def wait_status_ok(site: Site, timeout: float, what: str, *fields: str) -> dict:
+    """`backup status` exits 0 (and the JSON has `fields` set); returns its JSON."""
     seen: dict = {}
 
     def ok() -> bool:
         code, line, document = site.status()
         seen.update(line=line, document=document)
-        return code == 0
+        return code == 0 and all(document.get(field) for field in fields)
 
     try:
         wait_for(ok, timeout, interval=3, what=what)
@@ -86,7 +87,10 @@ def test_the_first_backups_happen_by_themselves_and_status_says_ok(site: Site):
         site.engine, [s.container for s in services(site.project).values() if s.healthcheck]
     )
     assert set(states.values()) == {"running healthy"}
-    document = wait_status_ok(site, 240, "a first base backup and file snapshot")
+    # Status is OK during the first hour before the first base backup: wait for both.
+    document = wait_status_ok(
+        site, 240, "a first base backup and file snapshot", "base_backup_at", "files_snapshot_at"
+    )
     assert document["repository"] == "s3" and document["repository_survives_server_loss"]
     assert document["base_backup_type"] == "full" and document["base_backup_at"]
     assert document["files_snapshot_at"] and document["problems"] == []
