@@ -127,7 +127,17 @@ def test_the_runner_takes_the_services_from_compose_yaml(rendered_project: Path)
     compose = yaml.safe_load((rendered_project / "compose.yaml").read_text())
     names = compose_service_names(rendered_project / "compose.yaml")
     assert names == list(compose["services"])
-    assert names == ["db", "storage", "backend", "mailer", "frontend", "nginx", "certbot", "backup"]
+    assert names == [
+        "db",
+        "storage",
+        "backend",
+        "mailer",
+        "frontend",
+        "nginx",
+        "certbot",
+        "backup",
+        "watcher",
+    ]
 
 
 def test_a_compose_service_without_a_native_recipe_is_named_at_up(rendered_project, tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from .config import Project
+from .config import Project, settings_file
 from .state import State
 
 
@@ -78,6 +78,40 @@ def nginx_env(project: Project, state: State) -> dict[str, str]:
             "STORAGE_DATA_DIR": str(state.path("storage_data")),
             "FRONTEND_LISTEN": f"127.0.0.1:{ports['frontend']}",
             "FRONTEND_ROOT": str(project.services_dir / "frontend" / "public"),
+        }
+    )
+    return env
+
+
+def watcher_env(project: Project, state: State) -> dict[str, str]:
+    """The watcher's: the settings without .env's secrets (it needs none), and this machine's
+    addresses of what compose.yaml points it at. WATCH_DISKS of the settings (e.g. in
+    settings.local.env) adds volumes to the stack's own."""
+    ports, secrets = state.ports, settings_file(project.root / ".env")
+    env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TZ") if k in os.environ}
+    env.update({k: v for k, v in project.settings.items() if k not in secrets})
+    env.update(
+        {
+            "DOMAIN": state.server_name,
+            "WATCH_HEALTH": (
+                f"backend=http://127.0.0.1:{ports['backend']}/api/health/ready "
+                f"storage=http://127.0.0.1:{ports['storage']}/storage/health "
+                f"frontend=http://127.0.0.1:{ports['frontend']}/"
+            ),
+            "WATCH_EDGE": f"https://127.0.0.1:{ports['https']}/api/health",
+            "WATCH_METRICS": (
+                f"backend=http://127.0.0.1:{ports['backend']}/metrics "
+                f"storage=http://127.0.0.1:{ports['storage']}/metrics"
+            ),
+            "WATCH_DISKS": (
+                f"storage_data={state.path('storage_data')} "
+                f"postgres_data={state.path('postgres', 'data')} "
+                f"watcher_state={state.path('watcher')} {project.settings.get('WATCH_DISKS', '')}"
+            ),
+            "WATCH_STATE_FILE": str(state.path("watcher", "state.json")),
+            "WATCH_BACKUP_STATUS": str(state.path("backup", "status.json")),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
     return env

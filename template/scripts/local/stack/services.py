@@ -6,11 +6,17 @@ import signal
 from pathlib import Path
 
 from .config import Project
-from .environments import mailer_alive, nginx_env, python_service_env, uses_catcher
+from .environments import (
+    mailer_alive,
+    nginx_env,
+    python_service_env,
+    uses_catcher,
+    watcher_env,
+)
 from .errors import StackError
 from .nginx import start_nginx
 from .postgres import Postgres
-from .probes import http_ok, port_open
+from .probes import http_ok, port_open, watcher_fresh
 from .processes import pid_alive, run_logged, spawn, stop_pid, tail, wait_until
 from .state import PRIVATE_DIR_MODE, State
 
@@ -27,12 +33,14 @@ RECIPES = {
     "frontend": "frontend",
     "nginx": "nginx",
     "certbot": None,
+    "watcher": "watcher",
 }
 # What a native service needs beside it, in compose.yaml or not: with a managed database
 # (swarm_database_host), compose.yaml has no db, and a local backend still needs a PostgreSQL.
 NEEDS = {"backend": ("postgres", "storage"), "mailer": ("postgres", "backend")}
-# The loopback ports of each native service (the edge has two; the mailer's is its catcher's).
-PORTS = {"nginx": ("http", "https"), "mailer": ("smtp",)}
+# The loopback ports of each native service (the edge has two; the mailer's is its catcher's;
+# the watcher has none).
+PORTS = {"nginx": ("http", "https"), "mailer": ("smtp",), "watcher": ()}
 
 
 def backend_command(python: str, port: int) -> list[str]:
@@ -75,6 +83,8 @@ class Services:
             return self.postgres.ready()
         if name == "mailer":
             return mailer_alive(self.state)
+        if name == "watcher":
+            return watcher_fresh(self.state.path("watcher", "state.json"))
         port = self.state.ports.get("https" if name == "nginx" else name)
         server_name = self.state.server_name if name == "nginx" else None
         return port is not None and http_ok(self.url(name), server_name)
@@ -131,6 +141,16 @@ class Services:
         templates = self.project.services_dir / "nginx" / "templates"
         env = nginx_env(self.project, self.state)
         start_nginx(self.state, "nginx", templates, env, self.url("nginx"), self.state.server_name)
+
+    def start_watcher(self) -> None:
+        """The watcher with the runner's Python (standard library only), checking this stack."""
+        if self.healthy("watcher"):
+            return
+        env = watcher_env(self.project, self.state)
+        command = [self.python, "-m", "watcher", "run"]
+        pid = spawn(self.state, "watcher", command, self.project.services_dir / "watcher", env)
+        log = self.state.log("watcher")
+        wait_until(lambda: self.healthy("watcher"), "watcher", log, pid)
 
     @property
     def python(self) -> str:

@@ -60,11 +60,13 @@ DEPLOY_STEPS = (
     Step("deploy_frontend_no_port", 4, "frontend (static site, no published port)",
          ("compose.yaml", *SETTINGS, "{slug}/frontend"),
          ("env", "install", "build:frontend", "up:frontend", "reload-edge")),
-    Step("deploy_ssl", 5, "nginx edge and certbot (HTTPS, first certificate if none)",
-         ("compose.yaml", *SETTINGS, "{slug}/nginx", "{slug}/certbot"),
+    # The watcher comes last, with the edge it checks the certificate of.
+    Step("deploy_ssl", 5, "nginx edge and certbot (HTTPS, first certificate if none), watcher",
+         ("compose.yaml", *SETTINGS, "{slug}/nginx", "{slug}/certbot", "{slug}/watcher"),
          ("env", "install", "require:backend@deploy_backend",
           "require:storage@deploy_slave_storage", "require:frontend@deploy_frontend_no_port",
-          "build:nginx", "build:certbot", "certificate", "up:certbot")),
+          "build:nginx", "build:certbot", "certificate", "up:certbot", "build:watcher",
+          "up:watcher")),
 )
 # fmt: on
 TOTAL = len(DEPLOY_STEPS)
@@ -172,7 +174,7 @@ def deploy_all() -> Script:
         (
             *deploy("deploy_all", "The whole stack", tuple(paths), tuple(actions)),
             Say(
-                "Deployed database, storage, backend, frontend and HTTPS edge to "
+                "Deployed database, storage, backend, frontend, HTTPS edge and watcher to "
                 "${SSH_HOST}: https://${SSL_DOMAIN}/"
             ),
         ),

@@ -192,6 +192,14 @@ certificate_days() {
     [ "$days" -ge 14 ] || { echo "  [x] the certificate expires soon: check 'docker compose logs certbot'."; return 1; }
 }
 
+# The watcher's findings (docs/deployment.md, "Alerts: the watcher"): its first line says whether
+# all is well. Its container's own state is in the list above.
+watcher_report() {
+    services | grep -qx watcher || return 0
+    [ "$(health_of watcher)" != "" ] || { echo "watcher: not running (deploy_ssl starts it)"; return 1; }
+    compose exec -T watcher python -m watcher status
+}
+
 status() {
     problems=0
     echo "containers:"
@@ -206,6 +214,7 @@ status() {
     done
     certificate_days || problems=$((problems + 1))
     backup_status_line || problems=$((problems + 1))
+    watcher_report || problems=$((problems + 1))
     echo "disk use:"
     printf '  postgres_data %s\n' "$(compose exec -T db du -sh /var/lib/postgresql/data 2>/dev/null | cut -f1)"
     printf '  storage_data  %s\n' "$(compose exec -T storage du -sh /data 2>/dev/null | cut -f1)"
