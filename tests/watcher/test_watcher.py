@@ -159,19 +159,23 @@ def test_a_certificate_near_expiry_alerts_once_then_recovers(watched, receiver, 
 
 def test_a_lasting_fault_is_reminded_after_the_period_not_every_round(watched, tmp_path):
     """Rounds of the watcher itself (`once`, as the container runs them in a loop) against a
-    service that does not answer, with ALERT_REMIND_HOURS at 5 s: the first round alerts, the
-    next ones within the period send nothing, the first after it reminds, once."""
+    service that does not answer, ALERT_REMIND_HOURS at one hour: the first round alerts, the
+    next sends nothing; once the last message is an hour old the next round reminds, once.
+    Stand-in: the hour passes by moving the last message's time back in the state file."""
+    state_file = tmp_path / "state.json"
     env = {
-        "WATCH_STATE_FILE": str(tmp_path / "state.json"),
+        "WATCH_STATE_FILE": str(state_file),
         "WATCH_HEALTH": "gone=http://127.0.0.1:9/",
-        "ALERT_REMIND_HOURS": str(5 / 3600),
+        "ALERT_REMIND_HOURS": "1",
     }
     with webhook_receiver() as target:
         rounds = lambda: watcher_cli(watched, "once", ALERT_WEBHOOK_URL=target.url, **env)  # noqa: E731
         rounds()
-        rounds()  # about a second later: within the period
+        rounds()
         assert target.kinds("health:gone") == ["alert"]
-        time.sleep(5)
+        state = json.loads(state_file.read_text())
+        state["checks"]["health:gone"]["announced_at"] -= 3601
+        state_file.write_text(json.dumps(state))
         rounds()
         rounds()
         assert target.kinds("health:gone") == ["alert", "reminder"]
@@ -217,3 +221,28 @@ def test_a_bad_format_setting_is_refused_with_the_fix(watched):
     result = watcher_cli(watched, "status", ALERT_WEBHOOK_FORMAT="teams")
     assert result.returncode == 2
     assert "ALERT_WEBHOOK_FORMAT=teams is not one of json, ntfy, slack, discord" in result.stderr
+
+
+def test_the_backup_services_status_file_alerts_with_its_own_sentence(watched, tmp_path):
+    """The backup service's status.json (its shape: `ok`, `problems`, `base_backup_at`, `drill`)
+    read by the watcher's own rounds: a problem it reports is one alert, its end one recovery; no
+    file at all is "not configured", never an alert."""
+    status_file = tmp_path / "status.json"
+    env = {
+        "WATCH_STATE_FILE": str(tmp_path / "state.json"),
+        "WATCH_BACKUP_STATUS": str(status_file),
+    }
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with webhook_receiver() as target:
+        first = watcher_cli(watched, "once", ALERT_WEBHOOK_URL=target.url, **env)
+        assert "backup: not configured" in first.stdout and target.deliveries == []
+        problem = "the repository is unreachable: check BACKUP_REPOSITORY"
+        status = {"ok": False, "checked_at": now, "base_backup_at": now, "drill": None,
+                  "problems": [problem]}  # fmt: skip
+        status_file.write_text(json.dumps(status))
+        watcher_cli(watched, "once", ALERT_WEBHOOK_URL=target.url, **env)
+        assert [e["summary"] for e in target.events("backup")] == [f"backup: {problem}"]
+        status_file.write_text(json.dumps({**status, "ok": True, "problems": []}))
+        result = watcher_cli(watched, "once", ALERT_WEBHOOK_URL=target.url, **env)
+        assert target.kinds("backup") == ["alert", "recovery"]
+        assert "restore drill: none yet" in result.stdout and target.kinds("drill") == []

@@ -178,9 +178,11 @@ class Traffic:
             yield Result(f"latency:{name}", BAD if slow else OK, said)
 
 
-# Names the backup service may give its times (ISO 8601 or seconds since the epoch).
-BACKUP_KEYS = ("last_success", "last_backup", "last_backup_at", "finished_at")
-DRILL_KEYS = ("last_drill", "last_drill_at", "last_restore_drill")
+# Names the backup service may give its times (ISO 8601 or seconds since the epoch): the
+# backup service's status.json has base_backup_at, files_snapshot_at and drill.finished_at.
+BACKUP_KEYS = ("base_backup_at", "last_success", "last_backup", "last_backup_at", "finished_at")
+DRILL_KEYS = ("drill", "last_drill", "last_drill_at", "last_restore_drill")
+STATUS_STALE_S = 900
 
 
 def moment(value: object) -> dt.datetime | None:
@@ -195,21 +197,37 @@ def moment(value: object) -> dt.datetime | None:
 
 
 def backups(config: Config) -> Iterator[Result]:
+    """From the backup service's status file: its own verdict (`ok`, `problems`: each sentence
+    names a cause and a fix), the age of the last backup, the last restore drill."""
     path = Path(config.backup_status) if config.backup_status else None
     if path is None or not path.is_file():
         yield Result("backup", UNKNOWN, "backup: not configured (no backup status file)")
         return
+    now = dt.datetime.now(dt.UTC)
     try:
         status = json.loads(path.read_text())
         last = next((moment(status[k]) for k in BACKUP_KEYS if status.get(k)), None)
-        drill = next((moment(status[k]) for k in DRILL_KEYS if status.get(k)), None)
+        drill = next((status[k] for k in DRILL_KEYS if status.get(k)), None)
+        checked = moment(status.get("checked_at"))
+        drill_at = moment(drill)
     except (OSError, ValueError, TypeError, AttributeError) as error:
         yield Result("backup", BAD, f"backup: its status file is unreadable ({describe(error)})")
         return
-    now = dt.datetime.now(dt.UTC)
-    yield age_result("backup", "last backup", last, now, config.backup_hours * 3600)
-    if config.drill_days > 0:
-        yield age_result("drill", "last restore drill", drill, now, config.drill_days * 86400)
+    if checked and (now - checked).total_seconds() > STATUS_STALE_S:
+        yield Result("backup", BAD, f"backup: its status is from {checked:%Y-%m-%d %H:%M} UTC")
+    elif status.get("ok") is False:
+        said = "; ".join(str(p) for p in status.get("problems") or ["the backup reports a problem"])
+        yield Result("backup", BAD, f"backup: {said}")
+    else:
+        yield age_result("backup", "last backup", last, now, config.backup_hours * 3600)
+    if config.drill_days <= 0:
+        return
+    if drill is None:
+        yield Result("drill", UNKNOWN, "restore drill: none yet")
+    elif isinstance(drill, dict) and drill.get("result") not in (None, "passed"):
+        yield Result("drill", BAD, f"restore drill {drill.get('result')}: {drill.get('detail')}")
+    else:
+        yield age_result("drill", "last restore drill", drill_at, now, config.drill_days * 86400)
 
 
 def age_result(key: str, what: str, when: dt.datetime | None, now: dt.datetime, limit: float):
