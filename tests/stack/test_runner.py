@@ -172,7 +172,15 @@ def test_a_managed_database_still_gets_a_local_postgresql(rendered_project, tmp_
     (project / "compose.yaml").write_text(yaml.safe_dump(compose, sort_keys=False))
     stack = Stack(tmp_path / "state", Project(project))
     assert stack.docker_only() == ["backup"]
-    assert stack.names == ["postgres", "storage", "backend", "frontend", "nginx", "watcher"]
+    assert stack.names == [
+        "postgres",
+        "storage",
+        "backend",
+        "mailer",
+        "frontend",
+        "nginx",
+        "watcher",
+    ]
 
 
 def test_a_first_up_says_how_long_the_packages_took():
