@@ -127,6 +127,8 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     prompt.type("2222")
     prompt.question("One server (docker compose), or a Docker Swarm of several (adds stack.yaml)")
     prompt.child.send("\r")
+    prompt.question("Ports 80/443 of the server for this site alone, or shared with other sites")
+    prompt.child.send("\r")
     prompt.question("Change advanced settings (server folder, versions, database, certbot)?")
     prompt.child.send("n")
 
@@ -198,6 +200,7 @@ LONG_ANSWERS = {
     "ssh_user": "deployer_of_the_cabinet_dupre",
     "ssh_port": "65535",
     "deploy_mode": "swarm",
+    "edge": "shared",
     "swarm_replicas": "32",
     "swarm_database_host": "postgresql.cabinet-dupre-et-fils-avocats-associes.fr",
     "advanced_settings": True,

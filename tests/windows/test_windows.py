@@ -45,6 +45,7 @@ DEPLOY_STEPS = (
 CALLS = {**dict.fromkeys(DEPLOY_STEPS, 4), "deploy_all": 4, "status": 3, "backup": 4}
 CALLS["restore"] = 5  # with a local copy backups/NAME: uploaded first
 CALLS["upgrade_db"] = 4
+CALLS["site_remove"] = 3
 # deploy_mode=swarm's own scripts (only in such a project: the projects here are rendered with it).
 CALLS.update(swarm_init=3, swarm_scale=3)
 SCRIPTS = tuple(CALLS)
@@ -57,7 +58,7 @@ RENAMED = {
 }
 DONE = ("done, healthy", "Deployed ", "All services healthy", "Backup saved", "Restored ")
 DONE += ("runs the PostgreSQL version",)
-DONE += ("swarm's manager", " tasks.")
+DONE += ("swarm's manager", " tasks.", " is removed from ")
 
 
 @dataclass
@@ -179,6 +180,8 @@ def _args(script: str) -> tuple[tuple[str, ...], str | None]:
     """Arguments and confirmation answer of a run that should succeed."""
     if script == "restore":
         return (BACKUP,), DOMAIN
+    if script == "site_remove":
+        return ("keep",), DOMAIN
     return (("backend", "3"), None) if script == "swarm_scale" else ((), None)
 
 

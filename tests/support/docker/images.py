@@ -28,7 +28,9 @@ ROOTFS = {
     ("python", "3.11"): ("python", "bookworm", "python3.11,python3.11-venv,python-is-python3"),
     # Debian testing (forky): nginx >= 1.27.3, like the official 1.28, follows names inside upstream
     # groups (`server ... resolve`), which the edge relies on; trixie's 1.26 does not.
-    ("nginx", "1.28"): ("nginx", "forky", "nginx,gettext-base,busybox"),
+    # The stream module (built into the official image, a package of its own in Debian) is the
+    # shared edge's (edge=shared: remote/shared-edge.conf loads it from modules-enabled/).
+    ("nginx", "1.28"): ("nginx", "forky", "nginx,gettext-base,busybox,libnginx-mod-stream"),
     # The db and backup images add pgBackRest, restic and jq with `apk add` (a stand-in that
     # checks they are here): Debian's packages of the same tools.
     ("postgres", "15"): ("postgres", "bookworm", "postgresql-15,pgbackrest,restic,jq"),

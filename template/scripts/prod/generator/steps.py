@@ -297,6 +297,33 @@ def upgrade_db() -> Script:
     )
 
 
+def site_remove() -> Script:
+    return remote_script(
+        "site_remove",
+        "site_remove keep|delete",
+        "Takes this site off the server after a confirmation: off the shared edge first (the "
+        "other sites keep serving), then its containers and network; its database and files "
+        "stay on the server (keep) or are deleted (delete).",
+        NeedArg(
+            "SITE_DATA",
+            "site_remove keep|delete (keep: the database and the files stay on the server)",
+            "deklpt",
+        ),
+        Confirm(
+            "This REMOVES the site ${SSL_DOMAIN} from ${SSH_HOST} (its data: ${SITE_DATA}). "
+            "Type the domain ${SSL_DOMAIN} to go on: ",
+            "SSL_DOMAIN",
+        ),
+        reach_server(),
+        send_helper(),
+        Cmd(
+            f'{SSH} "{HELPER} site-remove:${{SITE_DATA}}"',
+            "site_remove failed on the server (reason above).",
+        ),
+        Say("${SSL_DOMAIN} is removed from ${SSH_HOST} (its data: ${SITE_DATA})."),
+    )
+
+
 # --- Docker Swarm only ---------------------------------------------------------------------------
 def swarm_init() -> Script:
     return remote_script(
@@ -355,6 +382,7 @@ def all_scripts() -> tuple[Script, ...]:
         backup(),
         restore(),
         upgrade_db(),
+        site_remove(),
         swarm_init(),
         swarm_scale(),
         *(renamed(old, new) for old, new in RENAMED.items()),
