@@ -179,7 +179,7 @@ edge_network() {
 # The edge's folder: the one the running edge was started with, else SHARED_EDGE_DIR (relative to
 # this deployment's folder), made here.
 edge_dir() {
-    mounted="$(docker inspect --format '{{range .Mounts}}{{if eq .Destination "/etc/closo-edge"}}{{.Source}}{{end}}{{end}}' \
+    mounted="$(docker container inspect --format '{{range .Mounts}}{{if eq .Destination "/etc/closo-edge"}}{{.Source}}{{end}}{{end}}' \
         "$EDGE_NAME" 2>/dev/null)" || mounted=""
     if [ -n "$mounted" ]; then
         echo "$mounted"
@@ -218,7 +218,7 @@ edge_install() {
     elif ! cmp -s "$ours" "$dir/nginx.conf"; then
         say "the shared edge keeps its newer configuration (contract $(contract_of "$dir/nginx.conf"))"
     fi
-    state="$(docker inspect --format '{{.State.Status}}' "$EDGE_NAME" 2>/dev/null)" || state=""
+    state="$(docker container inspect --format '{{.State.Status}}' "$EDGE_NAME" 2>/dev/null)" || state=""
     case "$state" in
         running) return 0 ;;
         "") start_edge "$dir" ;;
@@ -227,7 +227,7 @@ edge_install() {
 }
 
 replace_edge_conf() {
-    if docker inspect "$EDGE_NAME" >/dev/null 2>&1; then
+    if docker container inspect "$EDGE_NAME" >/dev/null 2>&1; then
         if ! docker exec "$EDGE_NAME" nginx -t -q -c /etc/closo-edge/nginx.conf.next; then
             rm -f "$1/nginx.conf.next"
             fail "the new configuration of the shared edge is refused by its nginx (output above): the edge runs on as it was."
@@ -259,7 +259,7 @@ start_edge() {
 }
 
 edge_running() {
-    [ "$(docker inspect --format '{{.State.Status}}' "$EDGE_NAME" 2>/dev/null)" = running ] && edge_exec -t -q 2>/dev/null
+    [ "$(docker container inspect --format '{{.State.Status}}' "$EDGE_NAME" 2>/dev/null)" = running ] && edge_exec -t -q 2>/dev/null
 }
 
 site_names() {
@@ -300,7 +300,7 @@ edge_register() {
 }
 
 edge_unregister() {
-    docker inspect "$EDGE_NAME" >/dev/null 2>&1 || return 0
+    docker container inspect "$EDGE_NAME" >/dev/null 2>&1 || return 0
     dir="$(edge_dir)"
     file="$dir/sites/$(setting DOMAIN).conf"
     [ -f "$file" ] || return 0
@@ -328,7 +328,7 @@ site_remove() {
 # status: the shared edge and every site on it, whatever project it belongs to.
 edge_status() {
     shared_edge || return 0
-    state="$(docker inspect --format '{{.State.Status}}' "$EDGE_NAME" 2>/dev/null)" || state=""
+    state="$(docker container inspect --format '{{.State.Status}}' "$EDGE_NAME" 2>/dev/null)" || state=""
     dir="$(edge_dir)"
     echo "shared edge: $EDGE_NAME ${state:-not created}, contract $(contract_of "$dir/nginx.conf"), folder $dir"
     [ "$state" = running ] || return 1
@@ -336,7 +336,7 @@ edge_status() {
     for file in "$dir"/sites/*.conf; do
         [ -f "$file" ] || continue
         upstream="$(sed -n 's/^[^#][^ ]* \(.*\);$/\1/p' "$file" | head -n 1)"
-        site_state="$(docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$upstream" 2>/dev/null)" || site_state=""
+        site_state="$(docker container inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$upstream" 2>/dev/null)" || site_state=""
         case "$site_state" in "running healthy") mark=ok ;; *) mark=FAIL; bad=1 ;; esac
         printf '  %-4s %s -> %s (%s)\n' "$mark" "$(basename "$file" .conf)" "$upstream" "${site_state:-missing}"
     done
