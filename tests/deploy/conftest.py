@@ -1,5 +1,6 @@
 """The deploy layer's server and its first deployment, made once a session and shared by its
-modules (test_deploy.py, then test_sites.py, which adds sites beside it on the same server)."""
+modules (test_deploy.py, then test_sites.py and test_sites_shared.py, which add sites beside it
+on the same server)."""
 
 from __future__ import annotations
 
