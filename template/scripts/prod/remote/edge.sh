@@ -27,14 +27,24 @@ overlaps() {
     [ $(( $(ip_number "${1%/*}") & mask )) -eq $(( $(ip_number "${2%/*}") & mask )) ]
 }
 
+# The IPv4 ranges in a network's IPAM configuration (docker's JSON of it, on stdin).
+ipv4_subnets() {
+    grep -o '"Subnet":"[^"]*"' | cut -d'"' -f4 | grep -v ':' || true
+}
+
+# The first IPv4 range of a network, empty when there is no such network.
+network_subnet() {
+    docker network inspect --format '{{json .IPAM.Config}}' "$1" 2>/dev/null | ipv4_subnets | head -n 1
+}
+
 # "NAME SUBNET" for every subnet of every network on the server but this deployment's own.
 other_subnets() {
     docker network ls --quiet | xargs docker network inspect \
-        --format '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}' 2>/dev/null \
-        | while read -r name subnets; do
+        --format '{{.Name}} {{json .IPAM.Config}}' 2>/dev/null \
+        | while read -r name config; do
             [ "$name" != "$1" ] || continue
-            for subnet in $subnets; do
-                case "$subnet" in *:*) ;; *) echo "$name $subnet" ;; esac
+            for subnet in $(echo "$config" | ipv4_subnets); do
+                echo "$name $subnet"
             done
         done
 }
@@ -57,8 +67,7 @@ subnet_holder() {
 # is also written to .env, so a `docker compose` typed on the server agrees.
 choose_subnet() {
     network="${PROJECT_SLUG}_network"
-    current="$(docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' \
-        "$network" 2>/dev/null | cut -d' ' -f1)" || true
+    current="$(network_subnet "$network")"
     if [ -n "$current" ]; then
         NETWORK_SUBNET="$current"
         export NETWORK_SUBNET
@@ -170,8 +179,8 @@ edge_network() {
             || fail "creating the shared edge's network $EDGE_NAME failed (output above)."
         say "created the shared edge's network $EDGE_NAME"
     fi
-    SHARED_EDGE_SUBNET="$(docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' \
-        "$EDGE_NAME" | cut -d' ' -f1)"
+    SHARED_EDGE_SUBNET="$(network_subnet "$EDGE_NAME")"
+    [ -n "$SHARED_EDGE_SUBNET" ] || fail "the network $EDGE_NAME has no IPv4 range: remove it (docker network rm $EDGE_NAME) and run the step again."
     export SHARED_EDGE_SUBNET
     remember_in_env SHARED_EDGE_SUBNET "$SHARED_EDGE_SUBNET"
 }
@@ -179,8 +188,9 @@ edge_network() {
 # The edge's folder: the one the running edge was started with, else SHARED_EDGE_DIR (relative to
 # this deployment's folder), made here.
 edge_dir() {
-    mounted="$(docker container inspect --format '{{range .Mounts}}{{if eq .Destination "/etc/closo-edge"}}{{.Source}}{{end}}{{end}}' \
-        "$EDGE_NAME" 2>/dev/null)" || mounted=""
+    # Its one mount is the folder (start_edge).
+    mounted="$(docker container inspect --format '{{json .Mounts}}' "$EDGE_NAME" 2>/dev/null \
+        | grep -o '"Source":"[^"]*"' | head -n 1 | cut -d'"' -f4)" || mounted=""
     if [ -n "$mounted" ]; then
         echo "$mounted"
         return 0
