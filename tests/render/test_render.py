@@ -329,8 +329,10 @@ def test_the_swarm_stack_is_compose_with_what_the_swarm_adds(swarm_render):
     for name, service in stack.items():
         assert not compose_only & set(service), name
         # Images: the project's own from the registry, tagged by content; others as compose says.
-        built = "build" in compose["services"][name]
-        wanted_image = f"{REGISTRY}/closo/{name}:c0ffee" if built else "postgres:15-alpine"
+        # (a service that runs another's image, as the mailer runs the backend's, gets that one).
+        image = compose["services"][name]["image"]
+        own = image.startswith("closo/")
+        wanted_image = f"{REGISTRY}/{image.split(':')[0]}:c0ffee" if own else image
         assert service["image"] == wanted_image
         # Settings: settings.env and compose's environment, never a secret's value.
         env = service.get("environment", {})
@@ -428,8 +430,10 @@ def test_the_stack_file_holds_only_what_a_swarm_adds(swarm_render):
             "image", "entrypoint", "command", "environment", "secrets", "healthcheck",
             "stop_grace_period", "ports", "deploy",
         }, name  # fmt: skip
+        # WATCH_DISKS: a swarm's watcher sees only the volumes of its own node.
         assert set(service.get("environment", {})) <= {
             "FORWARDED_ALLOW_IPS", "BACKEND_UPSTREAM", "STORAGE_UPSTREAM", "FRONTEND_UPSTREAM",
+            "WATCH_DISKS",
         }, name  # fmt: skip
     assert "volumes" not in overlay
     assert read_env(root / "settings.env")["SWARM_REGISTRY"] == ""
