@@ -26,7 +26,15 @@ DEPLOY_STEPS = [
     "deploy_ssl",
 ]
 # One name each, the same script in both deploy modes (DEPLOY_MODE in config.env decides).
-OPERATIONS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore", "upgrade_db", "site_remove"]
+OPERATIONS = [
+    *DEPLOY_STEPS,
+    "deploy_all",
+    "status",
+    "backup",
+    "restore",
+    "upgrade_db",
+    "site_remove",
+]
 # No meaning on one server: only in a deploy_mode=swarm project.
 SWARM_ONLY = ["swarm_init", "swarm_scale"]
 # The names of the last release: each only says which operation to run now.
