@@ -122,7 +122,12 @@ def test_restore_to_a_moment_brings_back_a_deleted_account_and_drops_later_write
         )
         users = client.get("/api/users?limit=100", headers=admin).json()["items"]
         (victim,) = [u for u in users if u["email"] == "deleted-by-mistake@example.org"]
-        assert client.delete(f"/api/users/{victim['id']}", headers=admin).status_code == 204
+        deleted = client.delete(
+            f"/api/users/{victim['id']}",
+            params={"confirm_email": victim["email"]},
+            headers=admin,
+        )
+        assert deleted.status_code == 204, deleted.text
         sign_up(deployed, client, "after-the-moment@example.org")
     assert not can_sign_in(deployed, "deleted-by-mistake@example.org")
     archive_now(deployed)
