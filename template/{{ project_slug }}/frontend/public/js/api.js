@@ -263,22 +263,12 @@ export async function resetPassword({ token, email, newPassword }) {
   return postAnonymous('/api/auth/reset-password', { token, email, new_password: newPassword });
 }
 
-/** Who may sign up ('open', 'invite' or 'closed': REGISTRATION) and whether the site sends mail. */
-export async function siteAccess() {
+/** Who may sign up: 'open', 'invite' or 'closed' (REGISTRATION in settings.env). */
+export async function registrationMode() {
   const response = await send('/api/auth/registration', { headers: { Accept: 'application/json' } });
   const body = await readBody(response);
   if (!response.ok) throw failure(response, body);
-  return { registration: body.registration, mail: body.mail === true };
-}
-
-/** Who may sign up: 'open', 'invite' or 'closed' (REGISTRATION in settings.env). */
-export async function registrationMode() {
-  return (await siteAccess()).registration;
-}
-
-/** "Forgot password": the server answers the same whether or not the address has an account. */
-export async function requestPasswordReset(email) {
-  return postAnonymous('/api/auth/forgot-password', { email });
+  return body.registration;
 }
 
 async function postAnonymous(path, json) {

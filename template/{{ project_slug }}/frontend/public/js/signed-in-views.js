@@ -10,7 +10,6 @@ const MODULES = [
   './uploader.js',
   './views/add-people.js',
   './views/audit-log.js',
-  './views/backup-line.js',
   './views/dialog.js',
   './views/file-list.js',
   './views/file-preview.js',

@@ -1,1 +1,0 @@
-"""The watcher: checks the stack every minute and tells the operator when something turns bad."""
