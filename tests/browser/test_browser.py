@@ -64,6 +64,9 @@ def test_user_journey(open_page, site: Site, session_tmp: Path):
     expect(page.get_by_role("heading", level=1, name=T("signin.title"))).to_be_visible()
     screenshot(page, "01-sign-in")
 
+    # This stack sends no mail (no SMTP settings): nothing offers a reset by mail.
+    expect(page.get_by_role("link", name=T("signin.toSignup"))).to_be_visible()
+    expect(page.get_by_role("link", name=T("signin.forgot"))).to_have_count(0)
     page.get_by_role("link", name=T("signin.toSignup")).click()
     expect(page.get_by_role("heading", level=1, name=T("signup.title"))).to_be_focused()
     page.get_by_label(T("signup.fullName")).fill("Ada Lovelace")

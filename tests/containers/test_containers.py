@@ -130,11 +130,24 @@ def test_containers_share_one_network_and_the_named_volumes(site: Site):
         assert list(networks) == [f"{SLUG}_network"], container
     volumes = set(site.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split())
     expected = {
-        f"{SLUG}_{v}" for v in ("postgres_data", "storage_data", "letsencrypt", "acme_webroot")
+        f"{SLUG}_{v}"
+        for v in (
+            "postgres_data",
+            "storage_data",
+            "letsencrypt",
+            "acme_webroot",
+            "db_socket",
+            "backup_state",
+            "backup_repository",
+        )
     }
     assert expected <= volumes
     mounts = {m["Name"] for m in site.inspect(f"{SLUG}_db")["Mounts"]}
-    assert mounts == {f"{SLUG}_postgres_data"}
+    # The database's files, its socket (shared with the backup service), the local repository.
+    assert mounts == {f"{SLUG}_{v}" for v in ("postgres_data", "db_socket", "backup_repository")}
+    # The backup service reads the database's and the files' volumes, never writes them.
+    backup = {m["Name"]: m["RW"] for m in site.inspect(f"{SLUG}_backup")["Mounts"]}
+    assert backup[f"{SLUG}_postgres_data"] is False and backup[f"{SLUG}_storage_data"] is False
 
 
 def test_only_the_edge_publishes_ports(site: Site):

@@ -20,132 +20,25 @@ running site as it was. The .bat twins are run by test_windows.py.
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import ssl
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support.deploy import server_with_acme, steady_load, swap_window
-from support.docker.engine import Engine, container_state
-from support.docker.images import base_images, ensure_base_images
-from support.docker.site import https_client
-from support.project import free_port, read_env, render
-from support.services import Service, services
-from support.sshd import SshServer
+from support.deploy import steady_load, swap_window
+from support.deployment import (
+    DOMAIN,
+    PASSWORD,
+    Deployment,
+    account,
+    copy_of,
+    secrets_of,
+    sign_up,
+)
+from support.project import free_port
 
 pytestmark = pytest.mark.deploy
-
-PROD = Path("scripts/prod")
-DOMAIN = "clo-so.com"
-PASSWORD = "a long and unusual passphrase"
-
-
-@dataclass
-class Deployment:
-    engine: Engine
-    project: Path
-    server: SshServer
-    pebble_root: Path
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def services(self) -> dict[str, Service]:
-        """The services of the project's compose.yaml, in its order."""
-        return services(self.project)
-
-    def run(
-        self, script: str, *args: str, stdin: str = "", project: Path | None = None, **env: str
-    ):
-        started = time.monotonic()
-        result = subprocess.run(
-            ["sh", str((project or self.project) / PROD / f"{script}.sh"), *args],
-            env=self.server.script_env(**env),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            cwd="/",
-        )
-        self.last_seconds = time.monotonic() - started
-        return result
-
-    def containers(self) -> dict[str, tuple[str, str]]:
-        """service -> (container id, state such as "running healthy") of the deployed stack."""
-        found = {}
-        for name, service in self.services.items():
-            state = container_state(self.engine, service.container)
-            if state != "missing":
-                ident = self.engine.docker("inspect", "--format", "{{.Id}}", service.container)
-                found[name] = (ident.stdout.strip(), state)
-        return found
-
-    def client(self):
-        """A browser-like client: verifies the served certificate against Pebble's root."""
-        return https_client(DOMAIN, verify=ssl.create_default_context(cafile=self.pebble_root))
-
-    def served_serial(self) -> str:
-        with self.client() as client:
-            client.get("/api/health")  # verifies the chain for DOMAIN
-        context = ssl.create_default_context(cafile=self.pebble_root)
-        with (
-            socket.create_connection(("127.0.0.1", 443), timeout=10) as raw,
-            context.wrap_socket(raw, server_hostname=DOMAIN) as tls,
-        ):
-            return tls.getpeercert()["serialNumber"]
-
-
-@pytest.fixture(scope="module")
-def deployment(docker_engine: Engine, session_tmp: Path) -> Iterator[Deployment]:
-    base = session_tmp / "deploy"
-    project = render(base / "project")
-    ensure_base_images(docker_engine, base_images(project))
-    with server_with_acme(base, docker_engine) as (server, pebble_root):
-        deployed = Deployment(docker_engine, project, server, pebble_root)
-        yield deployed
-        print("\ndeploy timings (s):", {k: round(v, 1) for k, v in deployed.timings.items()})
-
-
-@pytest.fixture(scope="module")
-def deployed(deployment: Deployment) -> Deployment:
-    """After the first deploy_all (its own test checks what it printed)."""
-    if len(deployment.containers()) < len(deployment.services):
-        result = deployment.run("deploy_all")
-        assert result.returncode == 0, result.stdout + result.stderr
-    return deployment
-
-
-def sign_up(deployment: Deployment, client, email: str) -> None:
-    """An account made by the first admin (the default registration is by invitation)."""
-    admin = account(
-        client,
-        read_env(deployment.project / "settings.env")["FIRST_ADMIN_EMAIL"],
-        read_env(deployment.project / ".env")["FIRST_ADMIN_PASSWORD"],
-    )
-    created = client.post("/api/users", headers=admin, json={"email": email, "password": PASSWORD})
-    assert created.status_code == 201, created.text
-
-
-def account(client, email: str, password: str = PASSWORD) -> dict[str, str]:
-    login = client.post("/api/auth/login", data={"username": email, "password": password})
-    assert login.status_code == 200, login.text
-    return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
-def secrets_of(project: Path) -> list[str]:
-    env = read_env(project / ".env")
-    return [
-        env[k] for k in ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
-    ]
-
-
-def copy_of(deployment: Deployment, tmp_path: Path) -> Path:
-    return shutil.copytree(deployment.project, tmp_path / "project", symlinks=True)
 
 
 # --- Before the first deploy ----------------------------------------------------------------------

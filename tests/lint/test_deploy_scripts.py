@@ -26,7 +26,15 @@ DEPLOY_STEPS = [
     "deploy_ssl",
 ]
 # One name each, the same script in both deploy modes (DEPLOY_MODE in config.env decides).
-OPERATIONS = [*DEPLOY_STEPS, "deploy_all", "status", "backup", "restore"]
+OPERATIONS = [
+    *DEPLOY_STEPS,
+    "deploy_all",
+    "status",
+    "backup",
+    "restore",
+    "upgrade_db",
+    "site_remove",
+]
 # No meaning on one server: only in a deploy_mode=swarm project.
 SWARM_ONLY = ["swarm_init", "swarm_scale"]
 # The names of the last release: each only says which operation to run now.
@@ -77,7 +85,7 @@ def test_the_swarm_scripts_exist_only_in_a_swarm_project_and_generate_py_agrees(
         assert not (rendered_project / PROD / name).exists(), name
     # The project's own generate.py (which its docs tell the operator to run) finds its scripts
     # up to date in both modes: it writes the swarm ones only beside stack.yaml.
-    for project, count in ((rendered_project, 20), (swarm_project, 32)):
+    for project, count in ((rendered_project, 24), (swarm_project, 36)):
         result = subprocess.run(
             [sys.executable, str(PROD / "generate.py"), "--check"],
             cwd=project,
@@ -91,7 +99,8 @@ def test_the_swarm_scripts_exist_only_in_a_swarm_project_and_generate_py_agrees(
 def sh_commands(text: str) -> list[str]:
     commands = []
     for line in text.splitlines():
-        if match := re.match(r"^(?:\w+=\$\()?((?:ssh|scp|tar) .+?)\)? \|\| die ", line):
+        # Indented: inside an `if` (a step that runs only when a local folder exists).
+        if match := re.match(r"^\s*(?:\w+=\$\()?((?:ssh|scp|tar) .+?)\)? \|\| die ", line):
             commands.append(match[1])
         elif match := re.match(r'^sh "\$\(dirname "\$0"\)/(\w+)\.sh" \|\| die ', line):
             commands.append(f"run {match[1]}")

@@ -83,6 +83,15 @@ def test_dockerfiles_have_no_hadolint_error(rendered_project):
     assert_dockerfiles_pass_hadolint(rendered_project)
 
 
+def test_the_db_and_backup_images_map_the_backup_settings_with_one_file(rendered_project):
+    """PostgreSQL's archive-push (db image) and the backup command must reach the same repository
+    with the same key: each image carries a copy of backup-env.sh, and the copies are equal."""
+    slug = next(p for p in rendered_project.iterdir() if (p / "backup").is_dir())
+    assert (slug / "db" / "backup-env.sh").read_bytes() == (
+        slug / "backup" / "backup-env.sh"
+    ).read_bytes()
+
+
 def test_python_images_are_multi_stage_non_root_with_a_healthcheck(rendered_project):
     for service in ("backend", "storage"):
         text = (rendered_project / "closo" / service / "Dockerfile").read_text()
@@ -133,13 +142,15 @@ def assert_compose_names_ports_secrets_and_logs(project: Path, compose: dict) ->
     env_keys = set(read_env(project / ".env"))
     slug = compose["name"]
     assert compose["networks"]["default"]["name"] == f"{slug}_network"
+    built_images = {s["image"] for s in compose["services"].values() if "build" in s}
     for name, service in compose["services"].items():
         # <slug>_<service>: what status, the scripts and the docs show.
         assert service["container_name"] == f"{slug}_{name}"
         assert service["restart"] == "unless-stopped"
         assert service["logging"]["options"]["max-size"]
         assert ("ports" in service) == (name == "nginx"), f"{name} publishes ports"
-        if "build" not in service:  # pulled images are pinned to a version
+        # Pulled images are pinned to a version; the mailer runs the image the backend builds.
+        if "build" not in service and service["image"] not in built_images:
             assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", service["image"]), (name, service["image"])
     text = (project / "compose.yaml").read_text()
     required = set(re.findall(r"\$\{(\w+):\?", text))
@@ -186,19 +197,19 @@ def test_line_endings_and_executable_bits(rendered_project):
             assert script.stat().st_mode & 0o111, f"{script} is not executable"
 
 
-# --- A seventh service, added as a newcomer adds one ----------------------------------------------
-WATCHER_DOCKERFILE = """\
+# --- One more service, added as a newcomer adds one -----------------------------------------------
+PINGER_DOCKERFILE = """\
 # Asks the API for its health every minute (a stand-in for the services to come).
 FROM alpine:3.20
 USER 10001
 HEALTHCHECK --interval=30s CMD ["wget", "-q", "-O", "/dev/null", "http://backend:8000/api/health"]
 CMD ["sh", "-c", "while wget -q -O /dev/null http://backend:8000/api/health; do sleep 60; done"]
 """
-WATCHER_COMPOSE = """
-  watcher:
-    build: ./closo/watcher
-    image: closo/watcher:latest
-    container_name: closo_watcher
+PINGER_COMPOSE = """
+  pinger:
+    build: ./closo/pinger
+    image: closo/pinger:latest
+    container_name: closo_pinger
     restart: unless-stopped
     logging: *logging
     depends_on:
@@ -206,9 +217,9 @@ WATCHER_COMPOSE = """
         condition: service_healthy
 """
 # What a swarm adds for it: its image from the registry, found by DNS round robin (no IPVS).
-WATCHER_STACK = """
-  watcher:
-    image: ${SWARM_REGISTRY:?set SWARM_REGISTRY}/closo/watcher:${WATCHER_TAG:?run deploy_all}
+PINGER_STACK = """
+  pinger:
+    image: ${SWARM_REGISTRY:?set SWARM_REGISTRY}/closo/pinger:${PINGER_TAG:?run deploy_all}
     deploy:
       endpoint_mode: dnsrr
 """
@@ -220,26 +231,26 @@ def add_service(path: Path, entry: str) -> None:
     path.write_text(text.replace("\nnetworks:\n", f"{entry}\nnetworks:\n", 1))
 
 
-def test_a_seventh_service_needs_its_folder_its_compose_entry_and_what_is_named_here(session_tmp):
-    """A `watcher` with its folder (a Dockerfile) and its compose entry, nothing else: the lint,
+def test_one_more_service_needs_its_folder_its_compose_entry_and_what_is_named_here(session_tmp):
+    """A `pinger` with its folder (a Dockerfile) and its compose entry, nothing else: the lint,
     the scripts' check, the swarm's merge and the tests' service reader all take it in. What
     still needs an edit for a new service is listed at the end, by name."""
     from support.project import render
     from support.services import built, names, replicated, stack_config
 
-    project = render(session_tmp / "lint-seventh-service", deploy_mode="swarm")
-    (project / "closo" / "watcher").mkdir()
-    (project / "closo" / "watcher" / "Dockerfile").write_text(WATCHER_DOCKERFILE)
-    add_service(project / "compose.yaml", WATCHER_COMPOSE)
+    project = render(session_tmp / "lint-one-more-service", deploy_mode="swarm")
+    (project / "closo" / "pinger").mkdir()
+    (project / "closo" / "pinger" / "Dockerfile").write_text(PINGER_DOCKERFILE)
+    add_service(project / "compose.yaml", PINGER_COMPOSE)
 
-    watcher = services(project)["watcher"]
-    assert names(project)[-1] == "watcher" and "watcher" in built(project)
-    assert watcher.container == "closo_watcher" and watcher.ready_state == "running healthy"
+    pinger = services(project)["pinger"]
+    assert names(project)[-1] == "pinger" and "pinger" in built(project)
+    assert pinger.container == "closo_pinger" and pinger.ready_state == "running healthy"
     assert_compose_passes(project)
     assert_dockerfiles_pass_hadolint(project)
     lint([sys.executable, "scripts/prod/generate.py", "--check"], project)
     # The swarm deploy takes it from compose.yaml, without what is compose's alone.
-    merged = stack_config(project)["services"]["watcher"]
+    merged = stack_config(project)["services"]["pinger"]
     assert merged["logging"]["options"]["max-size"] == "10m"  # compose's, through the anchor
     assert not {"build", "container_name", "restart", "depends_on"} & set(merged)
     assert replicated(project) == ("storage", "backend", "frontend")
@@ -247,11 +258,11 @@ def test_a_seventh_service_needs_its_folder_its_compose_entry_and_what_is_named_
     # Named: what a new service still needs beyond its folder and its compose entry.
     # 1. stack.yaml, by design (what a swarm adds): without an entry the swarm would run the
     #    image only the manager has, behind a virtual IP (IPVS, which the stack does not use).
-    assert merged["image"] == "closo/watcher:latest"
+    assert merged["image"] == "closo/pinger:latest"
     assert merged.get("deploy", {}).get("endpoint_mode") != "dnsrr"
-    add_service(project / "stack.yaml", WATCHER_STACK)
-    merged = stack_config(project)["services"]["watcher"]
-    assert merged["image"] == "registry.example.com/team/closo/watcher:c0ffee"
+    add_service(project / "stack.yaml", PINGER_STACK)
+    merged = stack_config(project)["services"]["pinger"]
+    assert merged["image"] == "registry.example.com/team/closo/pinger:c0ffee"
     assert merged["deploy"]["endpoint_mode"] == "dnsrr"
     # 2. Lists of services the scripts still keep (issue 24, item 2 reads them from compose).
     deploy_all = (project / "scripts" / "prod" / "deploy_all.sh").read_text()
@@ -261,11 +272,11 @@ def test_a_seventh_service_needs_its_folder_its_compose_entry_and_what_is_named_
         for where, knows_it in (
             (
                 "generator/steps.py DEPLOY_STEPS: deploy_all builds and starts it on one server",
-                "watcher" in deploy_all,
+                "pinger" in deploy_all,
             ),
             (
                 "scripts/local/stack RECIPES: the native runner runs it (else `up`: Docker only)",
-                any("watcher" in t for t in runner),
+                any("pinger" in t for t in runner),
             ),
         )
         if not knows_it

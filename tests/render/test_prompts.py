@@ -110,6 +110,8 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     prompt.type("20")
     prompt.question("Where uploaded files are kept")
     prompt.child.send("\r")
+    prompt.question("Where the backups go (local does not survive the loss of the server)")
+    prompt.child.send("\r")
 
     prompt.question("Server for example.org: host name or IP (203.0.113.10 is a placeholder)")
     prompt.type("999.1.1.1")
@@ -124,6 +126,8 @@ def test_a_person_types_answers_as_they_come_and_gets_their_own_next_steps(promp
     prompt.refused("ssh_port", "A number from 1 to 65535, e.g. 22")
     prompt.type("2222")
     prompt.question("One server (docker compose), or a Docker Swarm of several (adds stack.yaml)")
+    prompt.child.send("\r")
+    prompt.question("Ports 80/443 of the server for this site alone, or shared with other sites")
     prompt.child.send("\r")
     prompt.question("Change advanced settings (server folder, versions, database, certbot)?")
     prompt.child.send("n")
@@ -186,10 +190,17 @@ LONG_ANSWERS = {
     "s3_bucket": "cabinet-dupre-fils-avocats-ass-files",
     "s3_access_key_id": "SCWXXXXXXXXXXXXXXXXX",
     "s3_secret_access_key": "x" * 64,
+    "backup_repository": "s3",
+    "backup_s3_endpoint": "https://s3.fr-par.scw.cloud",
+    "backup_s3_region": "fr-par",
+    "backup_s3_bucket": "cabinet-dupre-fils-avocats-ass-backups",
+    "backup_s3_key_id": "SCWXXXXXXXXXXXXXXXXX",
+    "backup_s3_secret": "x" * 64,
     "ssh_host": "2001:0db8:04f2:0077:0001:0002:0003:0025",
     "ssh_user": "deployer_of_the_cabinet_dupre",
     "ssh_port": "65535",
     "deploy_mode": "swarm",
+    "edge": "shared",
     "swarm_replicas": "32",
     "swarm_database_host": "postgresql.cabinet-dupre-et-fils-avocats-associes.fr",
     "advanced_settings": True,
@@ -201,6 +212,11 @@ LONG_ANSWERS = {
     "ssl_email": "jean-baptiste.dupre-lefevre@cabinet-dupre-et-fils-avocats.fr",
     "renew_interval_hours": "720",
     "hsts_preload": False,
+    "smtp_host": "smtp.mail-relay.cabinet-dupre-et-fils-avocats-associes.fr",
+    "smtp_port": "65535",
+    "smtp_security": "starttls",
+    "smtp_user": "notifications-cabinet-dupre-et-fils",
+    "mail_from": "ne-pas-repondre@fichiers.cabinet-dupre-et-fils-avocats-associes.fr",
 }
 # Where Copier puts them: "🎤 " (an emoji two columns wide, a space) before a help, " » " or
 # three spaces before a choice.

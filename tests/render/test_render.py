@@ -13,7 +13,13 @@ import yaml
 from support.project import REPO_ROOT, read_env, render
 from support.services import names, replicated, stack_config
 
-SECRETS = ("POSTGRES_PASSWORD", "SECRET_KEY", "FIRST_ADMIN_PASSWORD", "STORAGE_TOKEN")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "SECRET_KEY",
+    "FIRST_ADMIN_PASSWORD",
+    "STORAGE_TOKEN",
+    "BACKUP_ENCRYPTION_KEY",
+)
 # Asked (secret questions) with storage_backend=s3; written into .env only.
 S3_SECRETS = {
     "S3_ACCESS_KEY_ID": "SCWEXAMPLEKEYID00000",
@@ -323,8 +329,10 @@ def test_the_swarm_stack_is_compose_with_what_the_swarm_adds(swarm_render):
     for name, service in stack.items():
         assert not compose_only & set(service), name
         # Images: the project's own from the registry, tagged by content; others as compose says.
-        built = "build" in compose["services"][name]
-        wanted_image = f"{REGISTRY}/closo/{name}:c0ffee" if built else "postgres:15-alpine"
+        # (a service that runs another's image, as the mailer runs the backend's, gets that one).
+        image = compose["services"][name]["image"]
+        own = image.startswith("closo/")
+        wanted_image = f"{REGISTRY}/{image.split(':')[0]}:c0ffee" if own else image
         assert service["image"] == wanted_image
         # Settings: settings.env and compose's environment, never a secret's value.
         env = service.get("environment", {})
@@ -374,7 +382,7 @@ def test_the_swarm_stack_is_compose_with_what_the_swarm_adds(swarm_render):
         assert constraints == ["node.labels.closo.edge == true"]
     if "db" in stack:
         assert stack["db"]["deploy"]["placement"]["constraints"] == ["node.labels.closo.db == true"]
-        assert stack["db"]["volumes"][0]["source"] == "postgres_data"
+        assert "postgres_data" in {volume["source"] for volume in stack["db"]["volumes"]}
     # Volumes named as compose.yaml names them: moving one server to a swarm keeps its data.
     assert {key: v["name"] for key, v in config["volumes"].items()} == {
         key: f"closo_{key}" for key in compose["volumes"]
@@ -397,7 +405,13 @@ def test_the_swarm_stack_is_compose_with_what_the_swarm_adds(swarm_render):
             "ipam": {"config": [{"subnet": "172.30.58.0/24"}]},
         }
     }
-    wanted = {"postgres_password", "secret_key", "first_admin_password", "storage_token"}
+    wanted = {
+        "postgres_password",
+        "secret_key",
+        "first_admin_password",
+        "storage_token",
+        "backup_encryption_key",
+    }
     if kind == "s3":
         wanted |= {"s3_access_key_id", "s3_secret_access_key"}
     assert set(config["secrets"]) == wanted
@@ -416,8 +430,10 @@ def test_the_stack_file_holds_only_what_a_swarm_adds(swarm_render):
             "image", "entrypoint", "command", "environment", "secrets", "healthcheck",
             "stop_grace_period", "ports", "deploy",
         }, name  # fmt: skip
+        # WATCH_DISKS: a swarm's watcher sees only the volumes of its own node.
         assert set(service.get("environment", {})) <= {
             "FORWARDED_ALLOW_IPS", "BACKEND_UPSTREAM", "STORAGE_UPSTREAM", "FRONTEND_UPSTREAM",
+            "WATCH_DISKS",
         }, name  # fmt: skip
     assert "volumes" not in overlay
     assert read_env(root / "settings.env")["SWARM_REGISTRY"] == ""

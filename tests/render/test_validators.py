@@ -58,6 +58,11 @@ BAD_ANSWERS = [
     ("max_upload_mb", "50MB", "1 to 102400 MB, e.g. 50"),
     ("python_version", "2.7", "2.7"),
     ("project_name", "   ", "Type a name, e.g. Mon Site"),
+    ("smtp_host", "smtp.example.com:587", "No port here: smtp.example.com"),
+    ("smtp_host", "smtps://smtp.example.com", "Only the name, e.g. smtp.example.com"),
+    ("smtp_port", "70000", "A port, 1 to 65535: e.g. 587"),
+    ("smtp_user", "my user", "One word, no spaces: e.g. apikey"),
+    ("mail_from", "noreply-at-example.com", "Needs name@domain: site@example.com"),
 ]
 
 
@@ -97,6 +102,8 @@ GOOD_ANSWERS = [
     ("ssh_user", " Debian "),
     ("remote_dir", "/srv/site/"),
     ("project_name", " « Mon Site Été 2025 » "),
+    ("smtp_host", " SMTP.Example.com "),
+    ("mail_from", " NoReply@Example.com "),
 ]
 
 
@@ -114,3 +121,51 @@ def test_a_domain_typed_with_capitals_and_spaces_lands_normalised_everywhere(ses
     assert "Clo-So" not in compose and "COM" not in compose
     assert "DOMAIN=clo-so.com" in (project / "settings.env").read_text().splitlines()
     assert "SSL_DOMAIN=clo-so.com" in (project / "scripts/prod/config.env").read_text().splitlines()
+
+
+# The backup bucket's answers are asked (and checked) only with backup_repository=s3.
+BACKUP_S3 = {
+    "backup_repository": "s3",
+    "backup_s3_endpoint": "https://s3.fr-par.scw.cloud",
+    "backup_s3_key_id": "SCWKEY123",
+    "backup_s3_secret": "a-secret-of-some-length",
+}
+BAD_BACKUP_ANSWERS = [
+    # pgBackRest speaks only HTTPS to S3.
+    ({"backup_s3_endpoint": "http://s3.example.com"}, "Only https://host[:port]"),
+    (
+        {"backup_s3_endpoint": "https://s3.example.com/bucket"},
+        "Only https://host[:port]",
+    ),
+    ({"backup_s3_region": "EU West"}, "a-z, 0-9 and -: e.g. fr-par"),
+    ({"backup_s3_bucket": "My Backups"}, "3-63 a-z 0-9 . -: site-backups"),
+    # The files' bucket as the backups' would lose both with one mistake.
+    (
+        {
+            "storage_backend": "s3",
+            "s3_endpoint": "https://s3.fr-par.scw.cloud",
+            "s3_bucket": "site-files",
+            "s3_access_key_id": "SCWKEY123",
+            "s3_secret_access_key": "a-secret-of-some-length",
+            "backup_s3_bucket": "site-files",
+        },
+        "Not s3_bucket: site-backups",
+    ),
+    ({"backup_s3_key_id": "has spaces"}, "3-128 chars, no spaces"),
+    ({"backup_s3_secret": "short"}, "8-256 chars, no spaces"),
+]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    BAD_BACKUP_ANSWERS,
+    ids=[f"{q}:{v}" for a, _ in BAD_BACKUP_ANSWERS for q, v in list(a.items())[-1:]],
+)
+def test_bad_backup_bucket_answer_is_refused(session_tmp, answers, message):
+    question = [q for q in answers if q.startswith("backup_")][-1]
+    dest = session_tmp / f"refused-{question}-{abs(hash(str(answers)))}"
+    with pytest.raises(ValueError, match=question) as refused:
+        render(dest, **{**BACKUP_S3, **answers})
+    shown = str(refused.value)
+    assert shown == f"Validation error for question '{question}': {message}"
+    assert len(shown) <= 80, f"{len(shown)} columns: cut at an 80-column prompt"

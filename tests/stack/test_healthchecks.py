@@ -127,3 +127,22 @@ def test_a_check_that_cannot_pass_is_caught(stack: Stack, tools: Path):
     ]
     result = run_check(argv, dict(os.environ), tools)
     assert result.returncode != 0 and "401" in result.stderr
+
+
+def test_the_watcher_health_check_passes_against_the_running_watcher(stack: Stack, tools: Path):
+    """The watcher's check reads its state file (no port): pointed at the runner's."""
+    argv = dockerfile_check(stack.project, "watcher")
+    env = {
+        **compose_env(stack.project, "watcher"),
+        "WATCH_STATE_FILE": str(stack.state_dir / "watcher" / "state.json"),
+    }
+    folder = next(stack.project.glob("*/watcher"))
+    result = subprocess.run(
+        argv, env={**env, "PATH": f"{tools}:/usr/bin:/bin"}, cwd=folder,
+        capture_output=True, text=True, timeout=15,
+    )  # fmt: skip
+    assert result.returncode == 0, f"{argv}\n{result.stdout}\n{result.stderr}"
+    # And the same check fails where no round was recorded.
+    env["WATCH_STATE_FILE"] = str(stack.state_dir / "watcher" / "none.json")
+    result = subprocess.run(argv, env={**env, "PATH": f"{tools}:/usr/bin:/bin"}, cwd=folder)
+    assert result.returncode == 1

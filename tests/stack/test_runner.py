@@ -127,7 +127,17 @@ def test_the_runner_takes_the_services_from_compose_yaml(rendered_project: Path)
     compose = yaml.safe_load((rendered_project / "compose.yaml").read_text())
     names = compose_service_names(rendered_project / "compose.yaml")
     assert names == list(compose["services"])
-    assert names == ["db", "storage", "backend", "frontend", "nginx", "certbot"]
+    assert names == [
+        "db",
+        "storage",
+        "backend",
+        "mailer",
+        "frontend",
+        "nginx",
+        "certbot",
+        "backup",
+        "watcher",
+    ]
 
 
 def test_a_compose_service_without_a_native_recipe_is_named_at_up(rendered_project, tmp_path):
@@ -136,10 +146,10 @@ def test_a_compose_service_without_a_native_recipe_is_named_at_up(rendered_proje
     project = shutil.copytree(rendered_project, tmp_path / "project", symlinks=True)
     compose = (project / "compose.yaml").read_text()
     compose = compose.replace(
-        "\nnetworks:\n", "\n  mailer:\n    image: example/mailer\n\nnetworks:\n"
+        "\nnetworks:\n", "\n  newcomer:\n    image: example/newcomer\n\nnetworks:\n"
     )
     (project / "compose.yaml").write_text(compose)
-    assert "mailer" in yaml.safe_load(compose)["services"]
+    assert "newcomer" in yaml.safe_load(compose)["services"]
     result = subprocess.run(
         [sys.executable, str(project / "scripts/local/stack.py"), "up", "--state-dir",
          str(tmp_path / "state")],
@@ -147,7 +157,8 @@ def test_a_compose_service_without_a_native_recipe_is_named_at_up(rendered_proje
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.stdout.splitlines() == [
-        "mailer: runs only in Docker (no native recipe in scripts/local/stack/)."
+        "backup: runs only in Docker (no native recipe in scripts/local/stack/).",
+        "newcomer: runs only in Docker (no native recipe in scripts/local/stack/).",
     ]
     assert result.returncode == 1 and "PostgreSQL ≥ 15 binaries not found" in result.stderr
 
@@ -160,8 +171,16 @@ def test_a_managed_database_still_gets_a_local_postgresql(rendered_project, tmp_
     del compose["services"]["db"]
     (project / "compose.yaml").write_text(yaml.safe_dump(compose, sort_keys=False))
     stack = Stack(tmp_path / "state", Project(project))
-    assert stack.docker_only() == []
-    assert stack.names == ["postgres", "storage", "backend", "frontend", "nginx"]
+    assert stack.docker_only() == ["backup"]
+    assert stack.names == [
+        "postgres",
+        "storage",
+        "backend",
+        "mailer",
+        "frontend",
+        "nginx",
+        "watcher",
+    ]
 
 
 def test_a_first_up_says_how_long_the_packages_took():

@@ -64,6 +64,9 @@ def server_with_acme(base: Path, engine: Engine) -> Iterator[tuple[SshServer, Pa
                 engine.compose(
                     server.remote_dir, "down", "--volumes", "--timeout", "30", check=False
                 )
+                # The shared edge, if a test made one (test_sites_shared.py), after its sites.
+                engine.docker("rm", "--force", "closo-edge", check=False)
+                engine.docker("network", "rm", "closo-edge", check=False)
     finally:
         for process in reversed(processes):
             stop_process(process)

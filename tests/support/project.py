@@ -240,8 +240,16 @@ def set_settings(project: Path, **values: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def boot_stack(base: Path, settings: dict[str, str] | None = None, **answers: object) -> Stack:
-    """Render the template into base/project, apply `settings`, boot it with state in base/state."""
+def boot_stack(
+    base: Path,
+    settings: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    local_settings: dict[str, str] | None = None,
+    **answers: object,
+) -> Stack:
+    """Render the template into base/project, apply `settings` (settings.env), `secrets`
+    (added to .env, e.g. SMTP_PASSWORD) and `local_settings` (settings.local.env, the runner's
+    own), boot it with state in base/state."""
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     # The layers make their users by signing up, as on a site with open registration; a test of
@@ -249,6 +257,11 @@ def boot_stack(base: Path, settings: dict[str, str] | None = None, **answers: ob
     answers.setdefault("registration", "open")
     project = render(base / "project", **answers)
     set_settings(project, **(settings or {}))
+    with open(project / ".env", "a") as env_file:
+        env_file.writelines(f"{name}={value}\n" for name, value in (secrets or {}).items())
+    if local_settings:
+        lines = "".join(f"{key}={value}\n" for key, value in local_settings.items())
+        (project / "settings.local.env").write_text(lines)
     env = {**read_env(project / "settings.env"), **read_env(project / ".env")}
     stack = Stack(project=project, state_dir=base / "state", env=env)
     try:

@@ -43,7 +43,9 @@ DEPLOY_STEPS = (
 )
 # ssh/scp/tar calls of a successful run (checked by the success test).
 CALLS = {**dict.fromkeys(DEPLOY_STEPS, 4), "deploy_all": 4, "status": 3, "backup": 4}
-CALLS["restore"] = 5
+CALLS["restore"] = 5  # with a local copy backups/NAME: uploaded first
+CALLS["upgrade_db"] = 4
+CALLS["site_remove"] = 3
 # deploy_mode=swarm's own scripts (only in such a project: the projects here are rendered with it).
 CALLS.update(swarm_init=3, swarm_scale=3)
 SCRIPTS = tuple(CALLS)
@@ -55,7 +57,8 @@ RENAMED = {
     "swarm_restore": "restore",
 }
 DONE = ("done, healthy", "Deployed ", "All services healthy", "Backup saved", "Restored ")
-DONE += ("swarm's manager", " tasks.")
+DONE += ("runs the PostgreSQL version",)
+DONE += ("swarm's manager", " tasks.", " is removed from ")
 
 
 @dataclass
@@ -177,6 +180,8 @@ def _args(script: str) -> tuple[tuple[str, ...], str | None]:
     """Arguments and confirmation answer of a run that should succeed."""
     if script == "restore":
         return (BACKUP,), DOMAIN
+    if script == "site_remove":
+        return ("keep",), DOMAIN
     return (("backend", "3"), None) if script == "swarm_scale" else ((), None)
 
 
@@ -336,6 +341,28 @@ def test_restore_refuses_a_hostile_backup_name_and_runs_nothing(twins, project, 
     assert bat.errors == sh.errors
     assert bat.errors[0].startswith("  [x] usage: restore NAME")
     assert "INJECTED" not in bat.stdout + bat.errors[0]
+
+
+@pytest.mark.parametrize("moment", ["latest", "2026-12-06T14:03:00Z"])
+def test_restore_from_the_repository_uploads_nothing_and_sends_the_moment(twins, project, moment):
+    """`restore latest` or a moment (a colon in it, which cmd's substitution must handle),
+    confirmed by CONFIRM_DOMAIN as a script would: no copy to upload, the server asked to restore
+    from its repository; the same calls and lines under cmd as under sh."""
+    env = {"CONFIRM_DOMAIN": DOMAIN}
+    sh = twins.sh(project, "restore", moment, env=env)
+    bat = twins.bat(project, "restore", moment, env=env)
+    assert (sh.code, sh.errors) == (0, []), sh
+    assert len(sh.calls) == 3 and f"remote.sh restore:{moment}" in sh.calls[-1], sh.calls
+    assert (bat.code, bat.errors, bat.calls) == (0, [], sh.calls)
+    assert bat.stdout == sh.stdout
+    wrong = {"CONFIRM_DOMAIN": "example.org"}
+    refused = (
+        twins.sh(project, "restore", moment, env=wrong),
+        twins.bat(project, "restore", moment, env=wrong),
+    )
+    assert [(r.code, r.calls, r.errors) for r in refused] == [
+        (1, [], ["  [x] not confirmed: nothing changed."])
+    ] * 2
 
 
 def test_restore_refuses_an_unquoted_name_with_an_ampersand(twins, project):

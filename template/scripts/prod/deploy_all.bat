@@ -43,9 +43,9 @@ if %errorlevel% neq 0 (
 )
 set "OPTIONAL_FILES="
 if exist stack.yaml set "OPTIONAL_FILES=stack.yaml"
-tar -czf .deploy/deploy_all.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/storage" "!PROJECT_SLUG!/backend" "!PROJECT_SLUG!/frontend" "!PROJECT_SLUG!/nginx" "!PROJECT_SLUG!/certbot" !OPTIONAL_FILES!
+tar -czf .deploy/deploy_all.tar.gz "--exclude=__pycache__" "--exclude=*.py[cod]" "--exclude=.venv" "--exclude=.pytest_cache" "--exclude=.ruff_cache" "--exclude=node_modules" "compose.yaml" "settings.env" "settings.site.env" "!PROJECT_SLUG!/db" "!PROJECT_SLUG!/backup" "!PROJECT_SLUG!/storage" "!PROJECT_SLUG!/backend" "!PROJECT_SLUG!/frontend" "!PROJECT_SLUG!/nginx" "!PROJECT_SLUG!/certbot" "!PROJECT_SLUG!/watcher" !OPTIONAL_FILES!
 if %errorlevel% neq 0 (
-    >&2 echo   [x] packing compose.yaml settings.env settings.site.env !PROJECT_SLUG!/storage !PROJECT_SLUG!/backend !PROJECT_SLUG!/frontend !PROJECT_SLUG!/nginx !PROJECT_SLUG!/certbot failed: are you in an intact project folder?
+    >&2 echo   [x] packing compose.yaml settings.env settings.site.env !PROJECT_SLUG!/db !PROJECT_SLUG!/backup !PROJECT_SLUG!/storage !PROJECT_SLUG!/backend !PROJECT_SLUG!/frontend !PROJECT_SLUG!/nginx !PROJECT_SLUG!/certbot !PROJECT_SLUG!/watcher failed: are you in an intact project folder?
     goto :failed
 )
 scp !SSH_OPTS! -P "!SSH_PORT!" -r scripts/prod/remote.sh scripts/prod/remote .deploy/deploy_all.tar.gz "!SCP_HOST!:!REMOTE_DIR!/.deploy/"
@@ -53,12 +53,12 @@ if %errorlevel% neq 0 (
     >&2 echo   [x] uploading to !REMOTE_DIR! failed: is the disk full, or the folder not writable by !SSH_USER!?
     goto :failed
 )
-ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_all.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/storage+!PROJECT_SLUG!/backend+!PROJECT_SLUG!/frontend+!PROJECT_SLUG!/nginx+!PROJECT_SLUG!/certbot:stack.yaml up:db build:storage up:storage reload-edge build:backend prestart:backend up:backend reload-edge build:frontend up:frontend reload-edge build:nginx build:certbot certificate up:certbot" < .env
+ssh !SSH_OPTS! -p "!SSH_PORT!" "!SSH_USER!@!SSH_HOST!" "DEPLOY_MODE=!DEPLOY_MODE! PROJECT_SLUG=!PROJECT_SLUG! sh !REMOTE_DIR!/.deploy/remote.sh env install:deploy_all.tar.gz:compose.yaml+settings.env+settings.site.env+!PROJECT_SLUG!/db+!PROJECT_SLUG!/backup+!PROJECT_SLUG!/storage+!PROJECT_SLUG!/backend+!PROJECT_SLUG!/frontend+!PROJECT_SLUG!/nginx+!PROJECT_SLUG!/certbot+!PROJECT_SLUG!/watcher:stack.yaml build:db up:db build:backup up:backup build:storage up:storage reload-edge build:backend prestart:backend up:backend up:mailer reload-edge build:frontend up:frontend reload-edge build:nginx build:certbot certificate up:certbot build:watcher up:watcher" < .env
 if %errorlevel% neq 0 (
     >&2 echo   [x] deploy_all failed on the server ^(reason above^): fix it, then run deploy_all again.
     goto :failed
 )
-echo Deployed database, storage, backend, frontend and HTTPS edge to !SSH_HOST!: https://!SSL_DOMAIN!/
+echo Deployed database, storage, backend, frontend, HTTPS edge and watcher to !SSH_HOST!: https://!SSL_DOMAIN!/
 exit /b 0
 
 :failed

@@ -11,7 +11,8 @@
 ###   install:ARCHIVE:PATHS[:OPTIONAL]  unpack the upload and swap each path (+-separated) in
 ###   require:SERVICE@SCRIPT    stop unless SERVICE runs (SCRIPT deploys it)
 ###   build:SERVICE  prestart:SERVICE  up:SERVICE  reload-edge  certificate
-###   status  backup  restore:NAME
+###   status  backup  restore:NAME (a copy uploaded to backups/NAME)
+###   restore:latest  restore:TIME (from the backup repository, remote/backups.sh)  upgrade-db
 ### The mode (DEPLOY_MODE, from scripts/prod/config.env) decides what they do: remote/server.sh
 ### runs them one by one with docker compose; remote/swarm.sh (a project with stack.yaml) builds
 ### and pushes the images named by build:, then after the last action deploys the stack once and
@@ -79,7 +80,9 @@ receive_env() {
     (umask 077 && cat > .env.incoming)
     [ -s .env.incoming ] || { rm -f .env.incoming; fail "received an empty .env: check the local .env."; }
     if [ -f .env ]; then
-        for name in POSTGRES_PASSWORD SECRET_KEY STORAGE_TOKEN; do
+        # The backup key too, once the server has one: backups made with it need it to be read.
+        for name in POSTGRES_PASSWORD SECRET_KEY STORAGE_TOKEN BACKUP_ENCRYPTION_KEY; do
+            [ "$name" != BACKUP_ENCRYPTION_KEY ] || [ -n "$(setting "$name" .env)" ] || continue
             if [ "$(setting "$name" .env)" != "$(setting "$name" .env.incoming)" ]; then
                 rm -f .env.incoming
                 fail "your .env has another $name than the server's $(pwd)/.env, which the running stack uses: nothing was changed. Copy the server's .env to your project folder (scp) and run the step again; to rotate secrets, follow docs/deployment.md."
@@ -158,13 +161,23 @@ backup() {
     echo "$name"
 }
 
+RESTORE_TIME_FORMAT="latest, or a moment in UTC written like 2026-12-06T14:03:00Z"
+
+# restore:NAME puts back a copy made by `backup` (backups/NAME); restore:latest and
+# restore:TIME restore from the backup service's repository (remote/backups.sh).
 restore() {
     name="$1"
     case "$name" in
-        "" | *[!0-9-]*) fail "'$name' is not a backup name such as 20250101-120000." ;;
+        latest | [0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z)
+            restore_from_repository "$name"
+            return
+            ;;
+        "" | *[!0-9-]*)
+            fail "'$name' is neither a backup name such as 20250101-120000 nor $RESTORE_TIME_FORMAT (UTC, to the second)."
+            ;;
     esac
     [ -f "backups/$name/db.dump" ] && [ -f "backups/$name/storage.tar.gz" ] \
-        || fail "backups/$name is incomplete on the server: upload it again."
+        || fail "backups/$name is missing or incomplete on the server: run restore $name from the project folder whose backups/ has it (or restore $RESTORE_TIME_FORMAT)."
     check_env
     backup_ready
     stop_writers
@@ -195,6 +208,8 @@ esac
     || fail "remote/$MODE.sh is missing: DEPLOY_MODE=$MODE in scripts/prod/config.env does not match this project (copier update --data deploy_mode=$MODE adds it)."
 # shellcheck source=remote/server.sh
 . "$PARTS/$MODE.sh"
+# shellcheck source=remote/backups.sh
+. "$PARTS/backups.sh"
 
 main() {
     [ "$#" -gt 0 ] || fail "no action given (see the Usage lines at the top of this file)."
@@ -224,6 +239,7 @@ main() {
             status) check_env; status ;;
             backup) backup ;;
             restore:*) restore "${action#restore:}" ;;
+            upgrade-db) upgrade_db ;;
             *) mode_action "$action" || fail "unknown action '$action' in $MODE mode (see the Usage lines at the top of this file)." ;;
         esac
     done

@@ -28,9 +28,13 @@ ROOTFS = {
     ("python", "3.11"): ("python", "bookworm", "python3.11,python3.11-venv,python-is-python3"),
     # Debian testing (forky): nginx >= 1.27.3, like the official 1.28, follows names inside upstream
     # groups (`server ... resolve`), which the edge relies on; trixie's 1.26 does not.
-    ("nginx", "1.28"): ("nginx", "forky", "nginx,gettext-base,busybox"),
-    ("postgres", "15"): ("postgres", "bookworm", "postgresql-15"),
-    ("postgres", "17"): ("postgres", "trixie", "postgresql-17"),
+    # The stream module (built into the official image, a package of its own in Debian) is the
+    # shared edge's (edge=shared: remote/shared-edge.conf loads it from modules-enabled/).
+    ("nginx", "1.28"): ("nginx", "forky", "nginx,gettext-base,busybox,libnginx-mod-stream"),
+    # The db and backup images add pgBackRest, restic and jq with `apk add` (a stand-in that
+    # checks they are here): Debian's packages of the same tools.
+    ("postgres", "15"): ("postgres", "bookworm", "postgresql-15,pgbackrest,restic,jq"),
+    ("postgres", "17"): ("postgres", "trixie", "postgresql-17,pgbackrest,restic,jq"),
     ("certbot/certbot", "v4.0.0"): ("certbot", "trixie", "certbot,openssl"),
 }
 TESTING_SUITES = ("forky",)
@@ -42,16 +46,19 @@ POSTGRES_HOOKS = (
 
 
 def base_images(project: Path) -> list[str]:
-    """Every image a rendered project builds from or runs as is: FROM lines and compose's db."""
+    """Every image a rendered project builds from or runs as is: FROM lines (with the build
+    arguments compose.yaml passes, e.g. the postgres_version answer) and any image compose runs
+    as is."""
     names: set[str] = set()
+    compose = (project / "compose.yaml").read_text()
+    passed = dict(re.findall(r'^\s+([A-Z_]+_VERSION): "?([^"\s]+)"?$', compose, re.MULTILINE))
     for dockerfile in project.glob("*/*/Dockerfile"):
         text = dockerfile.read_text()
-        args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.MULTILINE))
+        args = {**dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.MULTILINE)), **passed}
         for image in re.findall(r"^FROM (\S+)", text, re.MULTILINE):
             for arg, value in args.items():
                 image = image.replace("${" + arg + "}", value)
             names.add(image)
-    compose = (project / "compose.yaml").read_text()
     names.update(re.findall(r"^\s+image: (postgres:\S+)", compose, re.MULTILINE))
     return sorted(n for n in names if ":" in n)
 

@@ -53,6 +53,7 @@ class SeaweedFS:
     folder: Path
     region: str = REGION
     log: Path = field(default=Path())
+    ca: Path | None = None  # the CA of its HTTPS certificate, when it speaks HTTPS
 
     def env(self, prefix: str = "STORAGE_TEST_S3_") -> dict[str, str]:
         """The store as environment variables (the generated storage suite reads these)."""
@@ -93,6 +94,7 @@ def client(store: SeaweedFS):
         aws_access_key_id=store.access_key_id,
         aws_secret_access_key=store.secret_access_key,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        verify=str(store.ca) if store.ca else None,
     )
 
 
@@ -106,11 +108,18 @@ def _answers_signed_requests(store: SeaweedFS) -> bool:
     return True
 
 
-def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
+def start_seaweedfs(
+    folder: Path,
+    ip: str = "127.0.0.1",
+    bind: str | None = None,
+    tls: tuple[Path, Path, Path] | None = None,
+) -> SeaweedFS:
     """Start `weed server` (master, volume, filer, S3) in `folder`; return once S3 answers.
 
-    `ip` is the one address it listens on: loopback, or one that containers reach (the swarm
-    layer's bridge)."""
+    `ip` is the address it gives its parts and listens on: loopback, or one that containers reach
+    (the swarm layer's bridge); `bind` another address to listen on (0.0.0.0: containers reach it
+    at their network's gateway). `tls` (CA, certificate chain, key: support.edge.make_test_ca):
+    S3 over HTTPS only, as pgBackRest requires; the endpoint is then https://."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "data").mkdir(exist_ok=True)
     key_id, secret = "closo" + secrets.token_hex(6), secrets.token_hex(20)
@@ -130,7 +139,7 @@ def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
         )
     )
     config.chmod(0o600)
-    ports = free_ports(9, ip)
+    ports = free_ports(9, bind or ip)
     s3, master, volume, filer = ports[:4]
     grpc = dict(zip(("master", "volume", "filer", "s3", "metrics"), ports[4:], strict=True))
     command = [
@@ -138,7 +147,7 @@ def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
         "server",
         f"-dir={folder / 'data'}",
         f"-ip={ip}",
-        f"-ip.bind={ip}",
+        f"-ip.bind={bind or ip}",
         f"-master.port={master}",
         f"-master.port.grpc={grpc['master']}",
         f"-volume.port={volume}",
@@ -157,13 +166,17 @@ def start_seaweedfs(folder: Path, ip: str = "127.0.0.1") -> SeaweedFS:
         f"-s3.config={config}",
         f"-metricsPort={grpc['metrics']}",
     ]
+    if tls:
+        command += [f"-s3.cert.file={tls[1]}", f"-s3.key.file={tls[2]}"]
     log = folder / "weed.log"
     with log.open("wb") as out:
         # Its own process group: stop() ends weed and anything it forked, and nothing else.
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True
         )
-    store = SeaweedFS(process, f"http://{ip}:{s3}", key_id, secret, folder, log=log)
+    scheme = "https" if tls else "http"
+    store = SeaweedFS(process, f"{scheme}://{ip}:{s3}", key_id, secret, folder, log=log)
+    store.ca = tls[0] if tls else None
 
     def answers() -> bool:
         if process.poll() is not None:

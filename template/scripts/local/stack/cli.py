@@ -128,6 +128,18 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def follow_mail(index: Path) -> None:
+    """Print each mail the catcher receives, one line with its link (mailcatcher.py), forever."""
+    seen = index.stat().st_size if index.is_file() else 0
+    while True:
+        time.sleep(1)
+        if index.is_file() and index.stat().st_size > seen:
+            with open(index) as lines:
+                lines.seek(seen)
+                print(lines.read(), end="", flush=True)
+                seen = lines.tell()
+
+
 def up(stack: Stack, args: argparse.Namespace) -> int:
     """`up`: start, say how to sign in and stop; with --detach return, else wait for Ctrl-C."""
     acme = {"server": args.acme_server, "ca": args.acme_ca or ""} if args.acme_server else None
@@ -151,8 +163,7 @@ def up(stack: Stack, args: argparse.Namespace) -> int:
     try:  # from here on, Ctrl-C (or SIGTERM) stops the stack, even before the wait starts
         signal.signal(signal.SIGTERM, _interrupt)
         print("Press Ctrl-C to stop (the data stays in the state dir).", flush=True)
-        while True:
-            time.sleep(3600)
+        follow_mail(stack.state.path("mail", "index.log"))
     except KeyboardInterrupt:
         stack.down()
         print("Stack stopped.")

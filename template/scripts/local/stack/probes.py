@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import ssl
+import time
 import urllib.parse
+from pathlib import Path
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -51,3 +54,21 @@ def served_certificate(port: int, server_name: str) -> bytes | None:
             return tls.getpeercert(binary_form=True)
     except OSError:
         return None
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts connections on host:port (a server without an HTTP check)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def watcher_fresh(state_file: Path) -> bool:
+    """The watcher's own health check: it recorded a round lately (python -m watcher health)."""
+    try:
+        state = json.loads(state_file.read_text())
+        return time.time() - state["updated_s"] <= 3 * state.get("interval", 60) + 30
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

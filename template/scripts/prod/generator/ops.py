@@ -56,8 +56,21 @@ class Cmd:
 
 @dataclass(frozen=True)
 class Confirm:
+    """The operator types a value (the domain) before anything changes; `preset` names an
+    environment variable that answers instead, for scripts and CI that have no one to type."""
+
     prompt: str
     expected: str  # variable the answer must equal
+    preset: str = ""
+
+
+@dataclass(frozen=True)
+class IfDir:
+    """The operations `ops` run only when the local folder `path` exists (in the neutral
+    syntax); none of them may be another IfDir."""
+
+    path: str
+    ops: tuple[object, ...]
 
 
 @dataclass(frozen=True)

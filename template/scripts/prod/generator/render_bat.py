@@ -14,6 +14,7 @@ from .ops import (
     MISSING_ENV,
     Cmd,
     Confirm,
+    IfDir,
     IfExists,
     MakeDir,
     NeedArg,
@@ -131,8 +132,9 @@ def _bat_op(op: object) -> list[str]:
         # from a copy of it: anything left is another character. (One line per character: in a
         # loop, Wine's cmd expands !REST:%%c=! before %%c; the `if defined` guards are needed
         # because an undefined variable with :x= expands to the text "x=".)
-        if not op.pattern.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(f"pattern {op.pattern!r}: letters, digits, - and _ only")
+        # A colon works too (!REST::=! removes colons, as %time::=% does).
+        if not op.pattern.replace("-", "").replace("_", "").replace(":", "").isalnum():
+            raise ValueError(f"pattern {op.pattern!r}: letters, digits, -, _ and : only")
         usage = "usage: " + op.usage
         return [
             *_fail_if(f"if not defined {op.variable}", usage),
@@ -141,11 +143,23 @@ def _bat_op(op: object) -> list[str]:
             *_fail_if("if defined REST", usage),
         ]
     if isinstance(op, Confirm):
+        ask = [f'set /p "ANSWER={bat_vars(op.prompt)}"']
+        if op.preset:
+            ask = [f'if defined {op.preset} (set "ANSWER=!{op.preset}!") else {ask[0]}']
         return [
             'set "ANSWER="',
-            f'set /p "ANSWER={bat_vars(op.prompt)}"',
+            *ask,
             *_fail_if(f'if not "!ANSWER!"=="!{op.expected}!"', "not confirmed: nothing changed."),
         ]
+    if isinstance(op, IfDir):
+        # A jump over the block rather than a parenthesised one: inside parentheses cmd expands
+        # %errorlevel% once, when it reads the block, so the checks would never see a failure.
+        label = "skip_" + "".join(c for c in op.path if c.isalnum())
+        folder = bat_vars(op.path).replace("/", "\\")
+        lines = [f'if not exist "{folder}\\" goto :{label}']
+        for inner in op.ops:
+            lines.extend(_bat_op(inner))
+        return [*lines, f":{label}"]
     if isinstance(op, Cmd):
         argv = bat_vars(op.argv)
         if op.capture:

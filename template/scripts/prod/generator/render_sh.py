@@ -6,6 +6,7 @@ from .ops import (
     MISSING_ENV,
     Cmd,
     Confirm,
+    IfDir,
     IfExists,
     MakeDir,
     NeedArg,
@@ -77,10 +78,25 @@ def _sh_op(op: object, position: int = 1) -> list[str]:
             "esac",
         ]
     if isinstance(op, Confirm):
+        ask = [f"printf '%s' {sh_text(op.prompt)}", "read -r answer || answer="]
+        if op.preset:
+            ask = [
+                f'if [ -n "${{{op.preset}:-}}" ]; then',
+                f'    answer="${{{op.preset}}}"',
+                "else",
+                *(f"    {line}" for line in ask),
+                "fi",
+            ]
         return [
-            f"printf '%s' {sh_text(op.prompt)}",
-            "read -r answer || answer=",
+            *ask,
             f'[ "$answer" = "${{{op.expected}}}" ] || die "not confirmed: nothing changed."',
+        ]
+    if isinstance(op, IfDir):
+        inner = [line for inner_op in op.ops for line in _sh_op(inner_op)]
+        return [
+            f'if [ -d "{op.path}" ]; then',
+            *("    " + line if line else line for line in "\n".join(inner).split("\n")),
+            "fi",
         ]
     if isinstance(op, Cmd):
         prefix = (

@@ -13,7 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import Cmd, Confirm, IfExists, MakeDir, NeedArg, NeedEnv, NeedTools, Say, Script, Stop
+from .ops import (
+    Cmd,
+    Confirm,
+    IfDir,
+    IfExists,
+    MakeDir,
+    NeedArg,
+    NeedEnv,
+    NeedTools,
+    Say,
+    Script,
+    Stop,
+)
 
 
 @dataclass(frozen=True)
@@ -35,23 +47,26 @@ SETTINGS = ("settings.env", "settings.site.env")
 # A table reads better here than one argument a line.
 # fmt: off
 DEPLOY_STEPS = (
-    Step("deploy_bdd", 1, "PostgreSQL database", ("compose.yaml", *SETTINGS),
-         ("env", "install", "up:db")),
+    Step("deploy_bdd", 1, "PostgreSQL database and its backups",
+         ("compose.yaml", *SETTINGS, "{slug}/db", "{slug}/backup"),
+         ("env", "install", "build:db", "up:db", "build:backup", "up:backup")),
     Step("deploy_slave_storage", 2, "storage service",
          ("compose.yaml", *SETTINGS, "{slug}/storage"),
          ("env", "install", "build:storage", "up:storage", "reload-edge")),
-    Step("deploy_backend", 3, "backend API (migrations first, then the API)",
+    Step("deploy_backend", 3, "backend API (migrations first, then the API) and mailer",
          ("compose.yaml", *SETTINGS, "{slug}/backend"),
          ("env", "install", "require:db@deploy_bdd", "require:storage@deploy_slave_storage",
-          "build:backend", "prestart:backend", "up:backend", "reload-edge")),
+          "build:backend", "prestart:backend", "up:backend", "up:mailer", "reload-edge")),
     Step("deploy_frontend_no_port", 4, "frontend (static site, no published port)",
          ("compose.yaml", *SETTINGS, "{slug}/frontend"),
          ("env", "install", "build:frontend", "up:frontend", "reload-edge")),
-    Step("deploy_ssl", 5, "nginx edge and certbot (HTTPS, first certificate if none)",
-         ("compose.yaml", *SETTINGS, "{slug}/nginx", "{slug}/certbot"),
+    # The watcher comes last, with the edge it checks the certificate of.
+    Step("deploy_ssl", 5, "nginx edge and certbot (HTTPS, first certificate if none), watcher",
+         ("compose.yaml", *SETTINGS, "{slug}/nginx", "{slug}/certbot", "{slug}/watcher"),
          ("env", "install", "require:backend@deploy_backend",
           "require:storage@deploy_slave_storage", "require:frontend@deploy_frontend_no_port",
-          "build:nginx", "build:certbot", "certificate", "up:certbot")),
+          "build:nginx", "build:certbot", "certificate", "up:certbot", "build:watcher",
+          "up:watcher")),
 )
 # fmt: on
 TOTAL = len(DEPLOY_STEPS)
@@ -159,7 +174,7 @@ def deploy_all() -> Script:
         (
             *deploy("deploy_all", "The whole stack", tuple(paths), tuple(actions)),
             Say(
-                "Deployed database, storage, backend, frontend and HTTPS edge to "
+                "Deployed database, storage, backend, frontend, HTTPS edge and watcher to "
                 "${SSH_HOST}: https://${SSL_DOMAIN}/"
             ),
         ),
@@ -214,34 +229,98 @@ def backup() -> Script:
     )
 
 
+# A restore names a copy on this machine (backups/NAME, made by `backup`), or the state of the
+# server's backup repository (issue 25): its latest, or a moment in UTC. The server checks the
+# exact form; here only the characters, so that nothing else reaches the ssh command line.
+RESTORE_USAGE = (
+    "restore NAME, restore latest or restore TIME: NAME a folder of backups/ such as "
+    "20250101-120000; latest the last state in the backup repository; TIME a moment in UTC "
+    "such as 2026-12-06T14:03:00Z"
+)
+
+
 def restore() -> Script:
     return remote_script(
         "restore",
-        "restore NAME",
-        "Replaces the server's database and stored files with the local backup backups/NAME, "
-        "after a confirmation.",
-        NeedArg(
-            "BACKUP_NAME",
-            "restore NAME (a folder of backups/, e.g. 20250101-120000)",
-            "0123456789-",
-        ),
+        "restore NAME|latest|TIME",
+        "Replaces the server's database and stored files, after a confirmation: with the local "
+        "backup backups/NAME, or from the backup repository with its latest state or their "
+        "state at TIME (UTC, e.g. 2026-12-06T14:03:00Z). CONFIRM_DOMAIN=<the domain> answers "
+        "the confirmation for unattended runs.",
+        NeedArg("BACKUP_NAME", RESTORE_USAGE, "0123456789:TZlaest-"),
         Confirm(
             "This REPLACES the database and all stored files on ${SSH_HOST} with "
-            "backups/${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
+            "${BACKUP_NAME}. Type the domain ${SSL_DOMAIN} to go on: ",
             "SSL_DOMAIN",
+            preset="CONFIRM_DOMAIN",
         ),
         reach_server(),
-        Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
-        send_helper(),
-        Cmd(
-            f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
-            "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?",
+        IfDir(
+            "backups/${BACKUP_NAME}",
+            (
+                Cmd(f'{SSH} "mkdir -p ${{REMOTE_DIR}}/backups"', UNREACHABLE),
+                Cmd(
+                    f'{SCP} -r "backups/${{BACKUP_NAME}}" "{REMOTE}/backups/"',
+                    "uploading backups/${BACKUP_NAME} failed: is the disk of the server full?",
+                ),
+            ),
         ),
+        send_helper(),
         Cmd(
             f'{SSH} "{HELPER} restore:${{BACKUP_NAME}}"',
             "the restore failed on the server (reason above).",
         ),
-        Say("Restored backups/${BACKUP_NAME} on ${SSH_HOST}."),
+        Say("Restored ${BACKUP_NAME} on ${SSH_HOST}."),
+    )
+
+
+def upgrade_db() -> Script:
+    """The db and backup images are built for the version of the answer first (the running
+    database keeps its own image meanwhile), then remote/backups.sh moves the data."""
+    tag = "Database upgrade"
+    return Script(
+        "upgrade_db",
+        "upgrade_db",
+        "Moves the database to the PostgreSQL major version of the postgres_version answer "
+        "(POSTGRES_VERSION in settings.env): a backup first, then a dump of the running "
+        "database restored into a new volume named after the version; the old volume stays "
+        "until you remove it. Run again after switching the answer back to return to it.",
+        (
+            *deploy(
+                "upgrade_db",
+                tag,
+                ("compose.yaml", *SETTINGS, "{slug}/db", "{slug}/backup"),
+                ("build:db", "build:backup", "upgrade-db"),
+            ),
+            Say("${SSH_HOST} runs the PostgreSQL version of settings.env."),
+        ),
+    )
+
+
+def site_remove() -> Script:
+    return remote_script(
+        "site_remove",
+        "site_remove keep|delete",
+        "Takes this site off the server after a confirmation: off the shared edge first (the "
+        "other sites keep serving), then its containers and network; its database and files "
+        "stay on the server (keep) or are deleted (delete).",
+        NeedArg(
+            "SITE_DATA",
+            "site_remove keep|delete (keep: the database and the files stay on the server)",
+            "deklpt",
+        ),
+        Confirm(
+            "This REMOVES the site ${SSL_DOMAIN} from ${SSH_HOST} (its data: ${SITE_DATA}). "
+            "Type the domain ${SSL_DOMAIN} to go on: ",
+            "SSL_DOMAIN",
+        ),
+        reach_server(),
+        send_helper(),
+        Cmd(
+            f'{SSH} "{HELPER} site-remove:${{SITE_DATA}}"',
+            "site_remove failed on the server (reason above).",
+        ),
+        Say("${SSL_DOMAIN} is removed from ${SSH_HOST} (its data: ${SITE_DATA})."),
     )
 
 
@@ -302,6 +381,8 @@ def all_scripts() -> tuple[Script, ...]:
         status(),
         backup(),
         restore(),
+        upgrade_db(),
+        site_remove(),
         swarm_init(),
         swarm_scale(),
         *(renamed(old, new) for old, new in RENAMED.items()),

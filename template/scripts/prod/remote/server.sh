@@ -2,6 +2,10 @@
 # One server (DEPLOY_MODE=server): remote.sh's actions with docker compose, one by one. Sourced
 # by remote.sh, which holds the shared helpers (fail, say, setting, poll, backup and restore).
 
+# check_server, and the shared edge: what several deployments on one server must agree on.
+# shellcheck source=edge.sh
+. "$PARTS/edge.sh"
+
 compose() {
     docker compose "$@"
 }
@@ -38,6 +42,7 @@ image_changed() {
 }
 
 build() {
+    check_server
     say "building the $1 image"
     running_image "$1" > ".deploy/previous-$1.image" || true
     compose build "$1" || fail "building the $1 image failed (output above): fix it and run the step again."
@@ -53,6 +58,7 @@ restore_image() {
 }
 
 prestart() {
+    check_server
     checked_preflight "$1"
     say "running the $1 pre-start (database migrations, first admin)"
     compose run --rm --no-deps -T "$1" python -m app.prestart || {
@@ -86,21 +92,35 @@ checked_preflight() {
 }
 
 up() {
+    check_server
+    [ "$1" != db ] || db_volume_guard
     checked_preflight "$1"
     handover_start "$1"
     say "starting $1 and waiting until it is healthy (up to ${WAIT_TIMEOUT}s)"
     if ! compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1"; then
-        compose logs --tail 30 "$1" >&2 || true
+        seen="$(show_log "$1")"
         if restore_image "$1"; then
             say "putting the previous $1 back"
             compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "$1" || true
             handover_end
-            fail "the new $1 did not become healthy (its log above); the previous version runs again: fix it and run the step again."
+            fail "the new $1 did not become healthy ($seen); the previous version runs again: fix it and run the step again."
         fi
         handover_end
-        fail "$1 did not become healthy: see its log above ('docker compose logs $1' on the server)."
+        fail "$1 did not become healthy ($seen; 'docker compose logs $1' on the server shows more)."
     fi
     handover_end
+}
+
+# The last lines of a service's log on stderr, under a heading; on stdout what the failure message
+# should point at: the log, or compose's own error when the container never started (no log).
+show_log() {
+    log="$(compose logs --no-color --tail 30 "$1" 2>&1)" || log=""
+    if [ -n "$log" ]; then
+        printf '  --- the last lines of the %s log ---\n%s\n  ---\n' "$1" "$log" >&2
+        echo "its log above"
+    else
+        echo "it never started, so it has no log: compose's error above says why"
+    fi
 }
 
 # A new backend or storage replaces the running one without a gap for visitors. compose stops a
@@ -167,10 +187,15 @@ reload_edge() {
 # The first certificate: a self-signed placeholder lets nginx start, then certbot replaces it
 # through the HTTP challenge served by nginx; later runs keep the existing certificate.
 certificate() {
+    check_server
     say "making sure a certificate exists (self-signed placeholder if none)"
     compose run --rm --no-deps -T certbot bootstrap.sh placeholder \
         || fail "creating the placeholder certificate failed (output above)."
     up nginx
+    if shared_edge; then
+        edge_install
+        edge_register
+    fi
     say "requesting the Let's Encrypt certificate if only the placeholder exists"
     compose run --rm --no-deps -T certbot bootstrap.sh obtain \
         || fail "Let's Encrypt refused the certificate (output above): check that DNS points at this server and that port 80 is open (docs/deployment.md, 'DNS and firewall')."
@@ -191,6 +216,14 @@ certificate_days() {
     [ "$days" -ge 14 ] || { echo "  [x] the certificate expires soon: check 'docker compose logs certbot'."; return 1; }
 }
 
+# The watcher's findings (docs/deployment.md, "Alerts: the watcher"): its first line says whether
+# all is well. Its container's own state is in the list above.
+watcher_report() {
+    services | grep -qx watcher || return 0
+    [ "$(health_of watcher)" != "" ] || { echo "watcher: not running (deploy_ssl starts it)"; return 1; }
+    compose exec -T watcher python -m watcher status
+}
+
 status() {
     problems=0
     echo "containers:"
@@ -204,10 +237,15 @@ status() {
         printf '  %-4s %-9s %s\n' "$mark" "$service" "${state:-not created}"
     done
     certificate_days || problems=$((problems + 1))
+    backup_status_line || problems=$((problems + 1))
+    watcher_report || problems=$((problems + 1))
+    edge_status || problems=$((problems + 1))
     echo "disk use:"
     printf '  postgres_data %s\n' "$(compose exec -T db du -sh /var/lib/postgresql/data 2>/dev/null | cut -f1)"
     printf '  storage_data  %s\n' "$(compose exec -T storage du -sh /data 2>/dev/null | cut -f1)"
     df -h . | tail -n 1 | awk '{print "  server disk   " $3 " used, " $4 " free (" $5 ")"}'
+    # The outbox: mails waiting (normal for a few seconds) and failed for good (each kept with the server's answer).
+    printf 'outbox:\n  %s\n' "$(compose exec -T backend python -m app.manage outbox-status 2>/dev/null || echo 'unknown: the backend does not answer')"
     [ "$problems" -eq 0 ] || fail "$problems problem(s) found: see FAIL above and 'docker compose logs <service>' on the server."
 }
 
@@ -254,4 +292,9 @@ start_writers() {
 
 # Nothing waits for the end of the run on one server; no action of its own.
 finish() { :; }
-mode_action() { return 1; }
+mode_action() {
+    case "$1" in
+        site-remove:*) site_remove "${1#site-remove:}" ;;
+        *) return 1 ;;
+    esac
+}

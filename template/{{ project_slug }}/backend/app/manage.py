@@ -2,6 +2,8 @@
 
     python -m app.manage create-admin EMAIL [--name NAME]
     python -m app.manage reset-password EMAIL
+    python -m app.manage send-test-mail ADDRESS   # one mail now, straight through SMTP
+    python -m app.manage outbox-status            # mails waiting and failed (for `status`)
 
 With Docker: `docker compose exec backend python -m app.manage …`; with the native runner:
 `python3 scripts/local/stack.py manage …`. create-admin makes an active administrator (an
@@ -23,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from app.core.config import settings
 from app.core.messages import say
 from app.core.security import password_hash
+from app.mail import commands
 from app.models import AuditEntry, AuthThrottle, RefreshToken, Role, User
 from app.schemas import normalise_email
 
@@ -91,6 +94,16 @@ def reset_password(connection: Connection, *, email: str) -> str:
     return say("cli_password_reset", email=email, password=password)
 
 
+def _print_outbox_status() -> int:
+    engine = create_engine(settings.database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            print(commands.outbox_status(connection))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.manage", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,7 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", help="display name of a new account")
     reset = sub.add_parser("reset-password", help="give an account a new random password")
     reset.add_argument("email")
+    test_mail = sub.add_parser("send-test-mail", help="send a test mail now (checks SMTP_*)")
+    test_mail.add_argument("address")
+    sub.add_parser("outbox-status", help="count the mails waiting and failed")
     args = parser.parse_args(argv)
+    if args.command == "send-test-mail":
+        print(commands.send_test_mail(args.address))
+        return 0
+    if args.command == "outbox-status":
+        return _print_outbox_status()
     try:
         email = normalise_email(args.email)
     except ValueError as exc:

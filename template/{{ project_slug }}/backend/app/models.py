@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -189,3 +190,37 @@ class PendingOwnerBlock(Base):
     blocked: Mapped[bool]
     # Which change this row says: a delivery deletes the row only if no newer change replaced it.
     version: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
+
+
+class MailStatus(enum.StrEnum):
+    WAITING = "waiting"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxMail(Base):
+    """A mail to send (app/mail/): written in the transaction of the change that causes it, sent
+    by the mailer process, which marks it sent in the transaction that holds its row lock."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # The Message-ID header, the same on every attempt: a mail delivered twice (see
+    # app/mail/sender.py) reads as one message in the recipient's client.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[MailStatus] = mapped_column(
+        Enum(MailStatus, name="mail_status", values_callable=lambda s: [m.value for m in s]),
+        default=MailStatus.WAITING,
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = _now_column()
+    # The SMTP server's last answer (or the connection's error), for administrators.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

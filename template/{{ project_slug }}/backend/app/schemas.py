@@ -190,6 +190,14 @@ class UsagePublic(BaseModel):
 
 class RegistrationPublic(BaseModel):
     registration: Literal["open", "invite", "closed"]
+    # Whether the site sends mail (SMTP settings): the sign-in page offers "forgot password" then.
+    mail: bool = False
+
+
+class PasswordResetRequest(RequestBody):
+    """ "Forgot password": the address to send a reset link to, if it has an account."""
+
+    email: Email
 
 
 class IssuedLinkPublic(BaseModel):
@@ -269,3 +277,15 @@ DEFAULT_ORDER: dict[str, SortOrder] = {"name": "asc", "date": "desc", "size": "d
 class Page(BaseModel, Generic[ItemT]):
     items: list[ItemT]
     total: int
+
+
+class BackupStatePublic(BaseModel):
+    """The backup service's state in a few facts, for the administrators' page."""
+
+    configured: bool  # False: no backup service writes a status file for this site
+    ok: bool | None = None
+    last_copy_at: datetime | None = None  # the newest archived commit, base backup or snapshot
+    drill_at: datetime | None = None
+    drill_passed: bool | None = None
+    problem: str | None = None  # the first problem the service names (its cause and its fix)
+    checked_at: datetime | None = None

@@ -1,9 +1,10 @@
 from fastapi import APIRouter
 
-from app.api.routes import admin, auth, files, health, users
+from app.api.routes import admin, auth, files, health, recovery, users
 
 api_router = APIRouter()
 api_router.include_router(auth.router)
+api_router.include_router(recovery.router)
 api_router.include_router(users.router)
 api_router.include_router(files.router)
 api_router.include_router(admin.router)

@@ -36,6 +36,14 @@ SENTENCES: dict[str, dict[str, str]] = {
         "en": "Password set with a reset link made by {issuer}.",
         "fr": "Mot de passe choisi avec un lien de réinitialisation créé par {issuer}.",
     },
+    "password_reset_mailed": {
+        "en": "Password-reset link mailed at the account's request.",
+        "fr": "Lien de réinitialisation envoyé par mail à la demande du compte.",
+    },
+    "password_reset_used_mail": {
+        "en": "Password set with a mailed reset link.",
+        "fr": "Mot de passe choisi avec un lien reçu par mail.",
+    },
     "set_role": {"en": "Role changed to {role}.", "fr": "Rôle changé en {role}."},
     "activated": {"en": "Account reactivated.", "fr": "Compte réactivé."},
     "deactivated": {"en": "Account deactivated.", "fr": "Compte désactivé."},

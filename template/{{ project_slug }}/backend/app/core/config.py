@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL
 
@@ -75,6 +76,34 @@ class Settings(BaseSettings):
     # that made them: short, so a link left in a shared computer's history soon stops working.
     DOWNLOAD_LINK_MINUTES: Annotated[int, Field(ge=1, le=24 * 60)] = 10
     ENABLE_DOCS: bool = False
+    # The backup service's status file, read through a read-only mount of its state volume (the
+    # admin page's backup line); empty or absent: this site has no backups configured.
+    BACKUP_STATUS_FILE: str = ""
+
+    # Outgoing mail (app/mail/): off while SMTP_HOST or MAIL_FROM is empty; then administrators
+    # pass every link on themselves, as without mail.
+    SMTP_HOST: str = ""
+    SMTP_PORT: Annotated[int, Field(ge=1, le=65535)] = 587
+    SMTP_SECURITY: Literal["starttls", "tls", "none"] = "starttls"
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    MAIL_FROM: str = ""
+    # A CA file the sender trusts beside the system's (a private relay's own certificate).
+    SMTP_CA_FILE: str = ""
+    # The site's address for links in mails; empty: https://DOMAIN (the runner sets its own).
+    SITE_URL: str = ""
+
+    @field_validator("MAIL_FROM", "SMTP_HOST", "SMTP_USER")
+    @classmethod
+    def _one_line(cls, value: str, info: ValidationInfo) -> str:
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError("must be one line (a line break would start a new mail header)")
+        if info.field_name == "MAIL_FROM" and value.strip() and "@" not in parseaddr(value)[1]:
+            raise ValueError(
+                f"{value!r} is not an address: write `site@example.com` or "
+                "`Site name <site@example.com>`"
+            )
+        return value.strip()
 
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
@@ -109,6 +138,14 @@ class Settings(BaseSettings):
             port=self.POSTGRES_PORT,
             database=self.POSTGRES_DB,
         )
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.SMTP_HOST.strip() and self.MAIL_FROM.strip())
+
+    @property
+    def site_url(self) -> str:
+        return (self.SITE_URL or f"https://{self.DOMAIN}").rstrip("/")
 
     @property
     def docs_enabled(self) -> bool:

@@ -25,6 +25,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Sign-up is closed: an administrator creates the accounts.",
         "fr": "L'inscription est fermée : un administrateur crée les comptes.",
     },
+    "mail_off": {
+        "en": "This site sends no mail: ask an administrator for a reset link.",
+        "fr": "Ce site n'envoie pas de mails : demandez un lien à un administrateur.",
+    },
     "link_unknown": {
         "en": "This link is not valid: check that it was copied whole, or ask for a new one.",
         "fr": "Ce lien n'est pas valide : vérifiez qu'il a été copié en entier, ou demandez-en "

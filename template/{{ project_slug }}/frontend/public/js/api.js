@@ -263,12 +263,22 @@ export async function resetPassword({ token, email, newPassword }) {
   return postAnonymous('/api/auth/reset-password', { token, email, new_password: newPassword });
 }
 
-/** Who may sign up: 'open', 'invite' or 'closed' (REGISTRATION in settings.env). */
-export async function registrationMode() {
+/** Who may sign up ('open', 'invite' or 'closed': REGISTRATION) and whether the site sends mail. */
+export async function siteAccess() {
   const response = await send('/api/auth/registration', { headers: { Accept: 'application/json' } });
   const body = await readBody(response);
   if (!response.ok) throw failure(response, body);
-  return body.registration;
+  return { registration: body.registration, mail: body.mail === true };
+}
+
+/** Who may sign up: 'open', 'invite' or 'closed' (REGISTRATION in settings.env). */
+export async function registrationMode() {
+  return (await siteAccess()).registration;
+}
+
+/** "Forgot password": the server answers the same whether or not the address has an account. */
+export async function requestPasswordReset(email) {
+  return postAnonymous('/api/auth/forgot-password', { email });
 }
 
 async function postAnonymous(path, json) {

@@ -93,3 +93,13 @@ export function formatDuration(seconds) {
   return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' })
     .format(Math.ceil(seconds / size));
 }
+
+const relativeFormat = new Intl.RelativeTimeFormat(lang, { numeric: 'auto' });
+const RELATIVE_UNITS = [['day', 86400], ['hour', 3600], ['minute', 60]];
+
+/** An ISO time as "il y a 2 minutes" / "2 minutes ago", "hier" / "yesterday". */
+export function formatAgo(iso) {
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  const [unit, size] = RELATIVE_UNITS.find(([, length]) => seconds >= length) ?? ['second', 1];
+  return relativeFormat.format(-Math.floor(seconds / size), unit);
+}

@@ -4,7 +4,7 @@ import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
 import { logo } from './logo.js';
 import { notFoundView } from './views/not-found.js';
-import { joinView, resetView, signInView, signUpView } from './views/auth.js';
+import { forgotView, joinView, resetView, signInView, signUpView } from './views/auth.js';
 import { files, profile, users } from './signed-in-views.js';
 
 // Hash routes (#/files): a static server needs no rewrite rule and a reload keeps the page.
@@ -14,6 +14,8 @@ const ROUTES = {
   // One-time links an administrator hands on: #/join?token=… and #/reset?token=…
   '/join': { view: joinView, title: 'join.title', access: 'guest' },
   '/reset': { view: resetView, title: 'reset.title', access: 'guest' },
+  // "Forgot password" (only offered when the site sends mail): a reset link by mail.
+  '/forgot': { view: forgotView, title: 'forgot.title', access: 'guest' },
   '/files': { later: files, title: 'files.title', access: 'user', nav: 'nav.files' },
   '/profile': { later: profile, title: 'profile.title', access: 'user', nav: 'nav.profile' },
   // The users table is wide (six columns, five actions a row): its page takes more of a wide screen.

@@ -10,6 +10,7 @@ const MODULES = [
   './uploader.js',
   './views/add-people.js',
   './views/audit-log.js',
+  './views/backup-line.js',
   './views/dialog.js',
   './views/file-list.js',
   './views/file-preview.js',

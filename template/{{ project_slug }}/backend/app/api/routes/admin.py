@@ -1,4 +1,4 @@
-"""Administrators' tools beside the accounts: invitations and the audit log."""
+"""Administrators' tools beside the accounts: invitations, the audit log, the backups' state."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ from app.api.deps import AdminUser, PaginationDep, SessionDep
 from app.api.responses import ADMIN, SIGNED_IN, error
 from app.core.config import settings
 from app.core.messages import say
+from app.mail import outbox
 from app.models import LinkKind
-from app.schemas import AuditEntryPublic, InvitationCreate, IssuedLinkPublic, Page
+from app.schemas import (
+    AuditEntryPublic,
+    BackupStatePublic,
+    InvitationCreate,
+    IssuedLinkPublic,
+    Page,
+)
 from app.services import account_links
+from app.services.backup_state import read_backup_state
 
 router = APIRouter(tags=["admin"], responses={**SIGNED_IN, **ADMIN})
 
@@ -36,6 +44,15 @@ async def create_invitation(
     link = await account_links.issue(
         session, kind=LinkKind.INVITATION, email=body.email, created_by_id=admin.id
     )
+    # Mailed too when mail is on (committed with the link); the admin still sees the link.
+    outbox.enqueue(
+        session,
+        kind="invitation",
+        recipient=body.email,
+        link=link.path,
+        inviter=admin.full_name or admin.email,
+        hours=settings.INVITATION_HOURS,
+    )
     await crud.add_audit_entry(session, actor=admin, action="invite", target_email=body.email)
     await session.commit()
     return IssuedLinkPublic(
@@ -52,3 +69,9 @@ async def read_audit_log(_: AdminUser, session: SessionDep, page: PaginationDep)
     """Administrators' actions, newest first."""
     entries, total = await crud.list_audit_entries(session, offset=page.offset, limit=page.limit)
     return {"items": entries, "total": total}
+
+
+@router.get("/backups", response_model=BackupStatePublic)
+async def read_backups(_: AdminUser) -> BackupStatePublic:
+    """The backup service's state: the last copy, the last restore drill, the first problem."""
+    return read_backup_state(settings.BACKUP_STATUS_FILE)

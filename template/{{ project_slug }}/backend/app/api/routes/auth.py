@@ -28,6 +28,7 @@ from app.core.security import (
     hash_password,
     verify_password,
 )
+from app.mail import outbox
 from app.models import LinkKind, User
 from app.schemas import (
     PASSWORD_MAX_LENGTH,
@@ -114,7 +115,7 @@ def _session_refused(detail: str) -> JSONResponse:
 @router.get("/registration", response_model=RegistrationPublic)
 async def read_registration() -> RegistrationPublic:
     """Who may sign up (REGISTRATION): the sign-in page offers sign-up only when it is open."""
-    return RegistrationPublic(registration=settings.REGISTRATION)
+    return RegistrationPublic(registration=settings.REGISTRATION, mail=settings.mail_enabled)
 
 
 @router.post(
@@ -176,7 +177,8 @@ async def register_user(body: UserCreate, session: SessionDep) -> object:
     responses={400: error("The reset link is unknown, used, expired or for another e-mail")},
 )
 async def reset_password(body: PasswordReset, session: SessionDep) -> Response:
-    """Set a new password with a one-time link from an administrator; ends every session."""
+    """Set a new password with a one-time link (an administrator's or a mailed one); ends
+    every session."""
     try:
         link = await account_links.check(
             session, kind=LinkKind.PASSWORD_RESET, token=body.token, email=body.email
@@ -207,10 +209,11 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> Response:
     user.hashed_password = hashed
     # Whoever made the link could set the password this way: the log says so.
     issuer = await session.get(User, link.created_by_id) if link.created_by_id else None
+    outbox.enqueue(session, kind="password_changed", recipient=user.email)
     await crud.add_audit_entry(
         session,
         actor=user,
-        action="password_reset_used",
+        action="password_reset_used" if link.created_by_id else "password_reset_used_mail",
         target=user,
         detail=issuer.email if issuer else None,
     )

@@ -27,6 +27,7 @@ from app.core.messages import say
 from app.core.passwords import password_weakness
 from app.core.security import hash_password, verify_password
 from app.crud import Account
+from app.mail import outbox
 from app.models import File, LinkKind, Role, User
 from app.schemas import (
     AdminUserCreate,
@@ -145,6 +146,7 @@ async def change_password_me(
     db_user = await _load_user(session, user.id)
     # Pending reset links end with the password they were made to replace.
     await account_links.end_pending_resets(session, user_id=user.id)
+    outbox.enqueue(session, kind="password_changed", recipient=db_user.email)
     await crud.update_user(session, user=db_user, changes={"hashed_password": hashed})
     # Whoever else holds a session (a stolen one, perhaps) is logged out; this one stays.
     await revoke_user_sessions(session, user_id=user.id, keep_family=session_id)

@@ -72,7 +72,7 @@ async def register(client: httpx.AsyncClient, email: str, invitation: str | None
 async def test_the_registration_mode_is_public(client, registration, mode: str) -> None:
     registration(mode)
     response = await client.get("/api/auth/registration")
-    assert response.json() == {"registration": mode}
+    assert response.json() == {"registration": mode, "mail": False}
 
 
 async def test_invite_mode_refuses_sign_up_without_an_invitation(client, registration) -> None:

@@ -1,6 +1,7 @@
 // Sign-in and sign-up pages.
 import {
-  ApiError, describeError, lookupInvitation, registrationMode, request, resetPassword, signIn, signUp,
+  ApiError, describeError, lookupInvitation, registrationMode, request, requestPasswordReset, resetPassword,
+  signIn, signUp, siteAccess,
 } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
@@ -57,11 +58,14 @@ export function signInView(context, params) {
   }
 
   // "Create an account" only when anyone may (REGISTRATION=open); otherwise say how to get one.
+  // "Forgot your password?" only when the site sends mail.
   const signUpOffer = h('p', { class: 'switch' });
-  registrationMode().then((mode) => {
+  const forgotOffer = h('p', { class: 'switch' });
+  siteAccess().then(({ registration: mode, mail }) => {
     signUpOffer.replaceChildren(...(mode === 'open'
       ? [`${t('signin.noAccount')} `, h('a', { href: context.keepNext('#/signup', params) }, t('signin.toSignup'))]
       : [t(`signin.noAccount.${mode}`)]));
+    if (mail) forgotOffer.replaceChildren(h('a', { href: '#/forgot' }, t('signin.forgot')));
   }, () => signUpOffer.replaceChildren());
 
   return h('section', { class: 'card auth-card', 'aria-labelledby': 'signin-title' },
@@ -69,7 +73,40 @@ export function signInView(context, params) {
     h('p', { class: 'lead' }, t('signin.intro')),
     message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
       message.element, email.element, password.element, submit)),
+    forgotOffer,
     signUpOffer);
+}
+
+/** #/forgot: ask for a reset link by mail. The answer is the same for every address. */
+export function forgotView() {
+  const email = field(t('forgot.email'), {
+    type: 'email', name: 'email', autocomplete: 'username', required: true, maxlength: 254, autofocus: true,
+  });
+  const message = formMessage();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, t('forgot.submit'));
+  const form = message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
+    message.element, email.element, submit));
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    message.clear();
+    await whileBusy(submit, t('forgot.busy'), async () => {
+      const address = email.input.value.trim();
+      try {
+        await requestPasswordReset(address);
+        form.replaceChildren(h('p', { class: 'banner banner-success', role: 'status' }, t('forgot.sent', { email: address })));
+      } catch (error) {
+        message.error(describeError(error, { 404: t('forgot.off') }));
+        submit.focus();
+      }
+    });
+  }
+
+  return h('section', { class: 'card auth-card', 'aria-labelledby': 'forgot-title' },
+    h('h1', { id: 'forgot-title', tabindex: '-1' }, t('forgot.title')),
+    h('p', { class: 'lead' }, t('forgot.intro')),
+    form,
+    h('p', { class: 'switch' }, h('a', { href: '#/signin' }, t('forgot.back'))));
 }
 
 /** The sign-up form; `invitation` (the secret of an invitation link) lets it work in invite mode. */

@@ -7,6 +7,7 @@ import { formatShortDay, formatSpace } from '../format.js';
 import { t, tn } from '../i18n.js';
 import { addPeople } from './add-people.js';
 import { auditLog } from './audit-log.js';
+import { backupLine } from './backup-line.js';
 import { showMessage } from './form.js';
 import { pager } from './pager.js';
 import { stackedTable } from './table.js';
@@ -73,6 +74,6 @@ export function usersView(context) {
     region, heading, audit, reload: loadPage,
   });
   loadPage();
-  return h('div', { class: 'users-page' }, heading, message, region,
+  return h('div', { class: 'users-page' }, heading, backupLine(), message, region,
     addPeople(() => { loadPage(); audit.reload(); }), audit.element);
 }
