@@ -18,7 +18,9 @@ problem() {
 # What an error of a tool means: key, unreachable, missing or other.
 error_kind() {
     case "$1" in
-        *[Cc]ipher* | *[Dd]ecrypt* | *"wrong password"* | *"no key found"* | *CryptoError*) echo key ;;
+        # pgBackRest reads an info file decrypted with the wrong key as garbage: a FormatError.
+        *[Cc]ipher* | *[Dd]ecrypt* | *"wrong password"* | *"no key found"* | *CryptoError* \
+            | *"key/value found outside of section"*) echo key ;;
         *onnect* | *refused* | *"no such host"* | *imeout* | *"timed out"* | *resolve* | *"No route"* | *unreachable*) echo unreachable ;;
         *"Is there a repository"* | *"missing stanza"* | *"does not exist"* | *NoSuchBucket*) echo missing ;;
         *) echo other ;;
@@ -86,6 +88,9 @@ status_base() {
         repository_problem "pgBackRest's repository" "$(cat "$STATE/pgbackrest.err") $info"
         return 0
     }
+    # Non-ASCII bytes (a file decrypted with the wrong key, quoted in the message) become '?':
+    # jq refuses invalid UTF-8.
+    info="$(printf '%s' "$info" | LC_ALL=C tr -c '\11\12\15\40-\176' '?')"
     code="$(printf '%s' "$info" | jq -r '.[0].status.code // 99')"
     # The repository's own status says why (unreachable, a wrong key...) where the stanza's
     # says only "other".
