@@ -1,6 +1,7 @@
-"""The deploy layer's server and its first deployment, made once a session and shared by its
-modules (test_deploy.py, then test_sites.py and test_sites_shared.py, which add sites beside it
-on the same server)."""
+"""The deploy layer's server and its first deployment, made once and shared by its modules
+(test_deploy.py, then test_sites.py and test_sites_shared.py, which add sites beside it on the
+same server). Package scope (tests/deploy has an __init__.py): the site is taken down when the
+layer ends, so later layers find this machine's ports 80 and 443 free, as a new server has them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from support.docker.images import base_images, ensure_base_images
 from support.project import render
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployment(docker_engine: Engine, session_tmp: Path) -> Iterator[Deployment]:
     base = session_tmp / "deploy"
     project = render(base / "project")
@@ -26,7 +27,7 @@ def deployment(docker_engine: Engine, session_tmp: Path) -> Iterator[Deployment]
         print("\ndeploy timings (s):", {k: round(v, 1) for k, v in deployed.timings.items()})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployed(deployment: Deployment) -> Deployment:
     """After the first deploy_all (its own test checks what it printed)."""
     if len(deployment.containers()) < len(deployment.services):

@@ -204,9 +204,10 @@ def test_deploy_all_without_changes_replaces_nothing(deployed: Deployment):
     assert deployed.containers() == before
 
 
-def test_a_second_deploy_all_with_a_backend_edit_replaces_only_the_backend(
+def test_a_second_deploy_all_with_a_backend_edit_replaces_only_the_backend_and_its_mailer(
     deployed: Deployment, tmp_path: Path
 ):
+    """The mailer runs the backend's image (app.mailer): an edit to the backend replaces both."""
     project = copy_of(deployed, tmp_path)
     main = next(project.glob("*/backend/app/main.py"))
     main.write_text(main.read_text() + "\n# An edit: the API gets rebuilt and replaced.\n")
@@ -215,8 +216,9 @@ def test_a_second_deploy_all_with_a_backend_edit_replaces_only_the_backend(
     deployed.timings["deploy_all, backend edited"] = deployed.last_seconds
     assert result.returncode == 0, result.stdout + result.stderr
     after = deployed.containers()
-    assert after["backend"][0] != before["backend"][0], "the backend was not replaced"
-    others = [s for s in deployed.services if s != "backend"]
+    for replaced in ("backend", "mailer"):
+        assert after[replaced][0] != before[replaced][0], f"the {replaced} was not replaced"
+    others = [s for s in deployed.services if s not in ("backend", "mailer")]
     assert [s for s in others if after[s][0] == before[s][0]] == others, "others were recreated"
     with deployed.client() as client:
         headers = account(client, "kept@example.org")
