@@ -86,8 +86,7 @@ def main() -> None:
         os.chdir(REPO_ROOT)
         after_url = f"http://127.0.0.1:{stack.port('backend')}"
         before_url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: httpx.get(f"{before_url}/api/health").status_code == 200, 60,
-                 what="the earlier backend")  # fmt: skip
+        wait_for(lambda: answers(f"{before_url}/api/health"), 90, what="the earlier backend")
         token = bearer(after_url, stack.env["FIRST_ADMIN_EMAIL"], stack.env["FIRST_ADMIN_PASSWORD"])
         script = write_script(base / "me.lua", headers={"Authorization": f"Bearer {token}"})
         load = Load(seconds=args.seconds)
@@ -109,6 +108,13 @@ def main() -> None:
         if other is not None:
             stop_process(other)
         stack.down()
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def bearer(url: str, email: str, password: str) -> str:
