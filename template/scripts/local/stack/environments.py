@@ -76,9 +76,6 @@ def nginx_env(project: Project, state: State) -> dict[str, str]:
             "TLS_CERTIFICATE_KEY": tls["key"],
             "ACME_WEBROOT": str(state.path("acme-webroot")),
             "STORAGE_DATA_DIR": str(state.path("storage_data")),
-            # The edge's JSON access log, in its prefix beside the error log.
-            "EDGE_ACCESS_LOG": str(state.path("nginx") / "logs" / "access.log"),
-            "EDGE_STATUS_LISTEN": f"unix:{state.path('nginx') / 'status.sock'}",
             "FRONTEND_LISTEN": f"127.0.0.1:{ports['frontend']}",
             "FRONTEND_ROOT": str(project.services_dir / "frontend" / "public"),
         }
