@@ -25,8 +25,10 @@ logger = logging.getLogger(__name__)
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    detail = say(request.app.state.settings, "unexpected_error")
-    return JSONResponse({"detail": detail, "request_id": current_request_id()}, 500)
+    detail, request_id = say(request.app.state.settings, "unexpected_error"), current_request_id()
+    # Starlette answers this one outside every middleware: the id's header is added here.
+    headers = {"X-Request-ID": request_id or ""}
+    return JSONResponse({"detail": detail, "request_id": request_id}, 500, headers=headers)
 
 
 async def _object_store_error(request: Request, exc: Exception) -> JSONResponse:

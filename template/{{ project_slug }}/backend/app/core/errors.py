@@ -58,7 +58,9 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(_with_request_id(say("internal_error")), status_code=500)
+    # Starlette answers this one outside every middleware: the id's header is added here.
+    body = _with_request_id(say("internal_error"))
+    return JSONResponse(body, status_code=500, headers={"X-Request-ID": body["request_id"] or ""})
 
 
 def _with_request_id(detail: str) -> dict[str, str | None]:
