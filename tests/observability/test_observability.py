@@ -14,12 +14,15 @@ headers); the answer the page shows is the stack's, unaltered.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlparse
 
 import httpx
@@ -139,6 +142,17 @@ def test_a_request_gets_an_id_found_in_the_edge_backend_and_storage_logs(
     )
     assert {line["route"] for line in storage_lines} == {"/storage/upload"}
     assert all(line["service"] == "storage" for line in storage_lines)
+    # The mailer, the backend's code in a process of its own, writes the same shape under its name.
+    (started,) = found(
+        lambda: [
+            line
+            for line in json_lines(own_stack.state_dir / "logs" / "mailer.log")
+            if line.get("logger") == "app.mailer"  # "sending mail through" the runner's catcher
+        ],
+        5,
+        what="the mailer's start line",
+    )
+    assert started["service"] == "mailer" and started["request_id"] is None
 
 
 def test_a_500_shows_its_id_on_the_page_in_the_logs_and_in_the_report(
@@ -287,3 +301,36 @@ def test_metrics_by_route_on_the_services_ports_and_never_through_the_edge(
     with httpx.Client(transport=transport) as client:
         status = client.get("http://edge/nginx_status")
     assert status.status_code == 200 and "Active connections" in status.text
+
+
+def watcher_metrics(stack: Stack) -> ModuleType:
+    """The rendered watcher's own reader of /metrics (watcher/metrics.py: standard library only)."""
+    path = next(stack.project.glob("*/watcher/watcher/metrics.py"))
+    spec = importlib.util.spec_from_file_location("rendered_watcher_metrics", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_watcher_reads_the_services_metrics_as_they_write_them(
+    own_stack: Stack, site: Site, member: dict
+):
+    """The watcher's 5xx-rate and p95 checks (WATCH_METRICS) read what /metrics answers: two scrapes
+    of the backend around 3 answered requests and one real 500 give it those 4 requests, a quarter
+    of them errors, and a p95 from the latency buckets. Its health and metrics routes are left out
+    of the figures (the watcher's own rounds), as the watcher says."""
+    reader = watcher_metrics(own_stack)
+    url = f"http://127.0.0.1:{own_stack.port('backend')}/metrics"
+    window = reader.Window()
+    window.add(reader.parse(httpx.get(url).raise_for_status().text, at=0.0))
+    headers = {"Authorization": f"Bearer {member['token']}"}
+    with site.api() as client:
+        for _ in range(3):
+            assert client.get("/api/users/me", headers=headers).status_code == 200
+        assert client.get("/api/health").status_code == 200  # not a visitor's request
+        assert client.get("/api/debug/error", headers=headers).status_code == 500
+    window.add(reader.parse(httpx.get(url).raise_for_status().text, at=60.0))
+    requests, error_share, p95_ms = window.figures()
+    assert requests == 4 and error_share == 25.0, (requests, error_share)
+    assert p95_ms is not None and 0 < p95_ms <= 30_000, p95_ms

@@ -11,5 +11,7 @@ from app.core.observability import JsonFormatter
 __all__ = ["JsonFormatter", "configure_logging"]
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    observability.configure_logging("backend", level)
+def configure_logging(level: int = logging.INFO, service: str = "backend") -> None:
+    """`service` names the process in every line: the mailer (app/mailer.py) runs the backend's
+    code in a container of its own."""
+    observability.configure_logging(service, level)
