@@ -162,7 +162,13 @@ def test_foreground_up_stops_everything_on_ctrl_c(session_tmp):
             assert any("Stack healthy" in line for line in lines), "".join(lines)
             pids = json.loads((state / "run" / "stack.json").read_text())["pids"]
             assert set(pids) == {
-                "postgres", "storage", "backend", "frontend", "nginx", "mailer", "watcher"
+                "postgres",
+                "storage",
+                "backend",
+                "frontend",
+                "nginx",
+                "mailer",
+                "watcher",
             }
             runner.send_signal(signal.SIGINT)
             assert runner.wait(timeout=60) == 0

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
                 "`Site name <site@example.com>`"
             )
         return value.strip()
+
     # Error reports to Sentry or GlitchTip (app/core/observability.py): off when empty.
     SENTRY_DSN: str = ""
     # GET /api/debug/error answers a real 500 (a test of the error path: id, logs, report). Only
