@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alternate import alternate
+from alternate import alternate, spread
 from http_load import Load, run_wrk, write_script
 from machine import describe_machine
 from memory import tree_memory_mb
@@ -191,6 +191,40 @@ def docker_edge_against_direct(
     }
 
 
+# Where the edge's access log goes, switched by a reload inside one deploy (--only edge-log): as
+# built (a file of the edge_logs volume), through Docker's logging driver as before (the image's
+# /var/log/nginx/access.log is /dev/stdout; same JSON lines, same buffering as before), and off.
+ACCESS_LOG_VARIANTS = {
+    "file (as built)": "access_log /var/log/edge/access.log edge_json buffer=64k flush=1s;",
+    "stdout, buffer=4k": "access_log /var/log/nginx/access.log edge_json buffer=4k flush=1s;",
+    "off": "access_log off;",
+}
+
+
+def set_access_log(engine: Engine, slug: str, line: str) -> None:
+    snippet = "/etc/nginx/conf.d/snippets/access-log.conf"
+    engine.docker(
+        "exec", f"{slug}_nginx", "sh", "-c",
+        f"printf '%s\\n' \"$0\" > {snippet} && nginx -t -q && nginx -s reload", line,
+    )  # fmt: skip
+    time.sleep(2)  # the old workers finish; the new ones hold the keep-alive pool
+
+
+def access_log_variants(
+    engine: Engine, slug: str, headers: dict[str, str], workdir: Path, rounds: int, seconds: int
+) -> dict:
+    """Edge / direct on /api/users/me for each access-log destination, interleaved: round after
+    round, each variant gets one pair (direct, edge), so the machine's drift spreads over all."""
+    ratios: dict[str, list[float]] = {name: [] for name in ACCESS_LOG_VARIANTS}
+    for _ in range(rounds):
+        for name, line in ACCESS_LOG_VARIANTS.items():
+            set_access_log(engine, slug, line)
+            pair = docker_edge_against_direct(engine, slug, headers, workdir, 1, seconds)
+            ratios[name].append(pair["edge_over_direct"]["rps"]["median"])
+    set_access_log(engine, slug, ACCESS_LOG_VARIANTS["file (as built)"])
+    return {name: spread(values) for name, values in ratios.items()}
+
+
 def edge_upstream_errors(engine: Engine, slug: str, since: str) -> list[str]:
     """What the edge logged about its upstreams since `since` (connects refused or timed out)."""
     log = engine.docker("logs", "--since", since, f"{slug}_nginx", check=False)
@@ -247,9 +281,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk run (default 8)")
     parser.add_argument(
         "--only",
-        choices=("edge",),
+        choices=("edge", "edge-log"),
         help="edge: one deploy (the project's images and build cache kept), then only the "
-        "containerised edge against the backend container's port (~3 min)",
+        "containerised edge against the backend container's port (~3 min); edge-log: the same "
+        "deploy, then edge/direct pairs with the edge's access log in its file, on stdout (as "
+        "before) and off, switched by reloads, --pairs rounds",
     )
     args = parser.parse_args()
     # The tests' engine, ports 80/443 and the look-alike images are the machine's: wait for a
@@ -266,7 +302,7 @@ def measure(args: argparse.Namespace) -> None:
         project = render(base / "project")
         slug = "closo"
         results["base images"] = ensure_base_images(engine, base_images(project))
-        if args.only == "edge":
+        if args.only in ("edge", "edge-log"):
             with server_with_acme(base / "server", engine) as (server, pebble_root):
                 results["deploy_all (s)"] = deploy_each_step(project, server.script_env())
                 headers = some_data(project, pebble_root)
@@ -275,6 +311,10 @@ def measure(args: argparse.Namespace) -> None:
                         engine, slug, headers, base, args.pairs, args.seconds
                     )
                 )
+                if args.only == "edge-log":
+                    results["edge / direct req/s by access-log destination"] = access_log_variants(
+                        engine, slug, headers, base, args.pairs, args.seconds
+                    )
         else:
             measure_everything(engine, project, slug, args, base, results)
     finally:

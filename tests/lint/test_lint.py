@@ -285,3 +285,14 @@ def test_one_more_service_needs_its_folder_its_compose_entry_and_what_is_named_h
         "generator/steps.py DEPLOY_STEPS: deploy_all builds and starts it on one server",
         "scripts/local/stack RECIPES: the native runner runs it (else `up`: Docker only)",
     ], "one of these now reads the services from compose.yaml: take it off this list"
+
+
+def test_backend_and_storage_share_one_observability_module(rendered_project):
+    """One file for the log shape, the request id, the metrics and the error reports of both
+    Python services (docs/observability.md): the two copies must not drift."""
+    slug = next(rendered_project.glob("*/backend")).parent
+    backend = slug / "backend" / "app" / "core" / "observability.py"
+    storage = slug / "storage" / "app" / "observability.py"
+    assert backend.read_bytes() == storage.read_bytes(), (
+        f"{storage} differs from {backend}: edit one, then copy it over the other"
+    )

@@ -8,9 +8,20 @@ bound is shared between them). Command-line options (the runner's --bind) overri
 
 import gc
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from app.core.workers import worker_count
+
+# The workers' metrics (app/core/observability.py) go to files of this folder, which /metrics sums:
+# a fresh one per start (old workers' figures must not count), before the app imports
+# prometheus_client, which reads the variable once.
+_metrics_dir = tempfile.mkdtemp(
+    prefix="backend-metrics-",
+    dir="/dev/shm" if Path("/dev/shm").is_dir() else None,  # noqa: S108
+)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 workers = worker_count(os.environ.get("BACKEND_WORKERS"))
 os.environ["WEB_CONCURRENCY"] = str(workers)
@@ -33,3 +44,14 @@ def when_ready(server):
     """The app is imported: keep the collector from touching (and so copying) its objects in
     each forked worker."""
     gc.freeze()
+
+
+def child_exit(server, worker):
+    """A worker that ended (restarted, or at stop): its in-flight and pool gauges stop counting."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -117,7 +117,14 @@ def write_nginx_prefix(prefix: Path, templates: Path, env: dict[str, str]) -> No
     nginx.conf like the image's (mime types, sendfile, conf.d/*.conf in http), with every path
     (pid, logs, temp files) inside the prefix. Run it with `nginx -p PREFIX -c PREFIX/nginx.conf`.
     """
-    render_templates(templates, prefix / "conf.d", {**env, **local_nginx_settings(env)})
+    # The edge's access log and status socket live in its prefix (compose: a volume, a port).
+    local_paths = {
+        "EDGE_ACCESS_LOG": str(prefix / "logs" / "access.log"),
+        "EDGE_STATUS_LISTEN": f"unix:{prefix / 'status.sock'}",
+    }
+    render_templates(
+        templates, prefix / "conf.d", {**local_paths, **env, **local_nginx_settings(env)}
+    )
     for sub in ("logs", "temp"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     user = ""

@@ -43,7 +43,7 @@ def check() -> int:
 
 
 def run() -> int:
-    configure_logging()
+    configure_logging(service="mailer")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -13,7 +13,9 @@ from app.core.config import settings
 from app.core.db import account_pool, engine
 from app.core.errors import install_error_handlers
 from app.core.guards import RequestGuardMiddleware
-from app.core.logging import AccessLogMiddleware, configure_logging
+from app.core.logging import configure_logging
+from app.core.observability import ObservabilityMiddleware, init_sentry
+from app.core.pool_metrics import sample_pools
 from app.services import owner_blocks
 from app.services.storage import StorageClient
 
@@ -33,6 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    init_sentry(settings.SENTRY_DSN, "backend", settings.ENVIRONMENT)
     docs = settings.docs_enabled
     app = FastAPI(
         title=f"{settings.PROJECT_NAME} API",
@@ -45,7 +48,8 @@ def create_app() -> FastAPI:
     app.include_router(api_router, prefix="/api")
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware)
-    app.add_middleware(AccessLogMiddleware)  # outermost: refused requests are logged too
+    # Outermost: refused requests are logged, counted and carry their id too.
+    app.add_middleware(ObservabilityMiddleware, service="backend", sample=sample_pools)
     return app
 
 

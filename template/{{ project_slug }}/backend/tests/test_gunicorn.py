@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import runpy
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -37,23 +40,47 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+@pytest.fixture
+def load_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], dict]]:
+    """Runs gunicorn.conf.py as gunicorn does. It sets PROMETHEUS_MULTIPROC_DIR to a fresh folder
+    for the server it configures: this test's process gets its own value back afterwards (unset),
+    and the folder goes, or the rest of the suite's /metrics would read that empty folder."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # undone (unset again) after the test
+    made: list[str] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs) -> str:
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    yield lambda: runpy.run_path(str(CONFIG))
+    for folder in made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_the_config_forks_backend_workers_after_import_and_tells_them_the_count(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, load_config: Callable[[], dict]
 ) -> None:
     monkeypatch.setenv("BACKEND_WORKERS", "3")
     monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
-    config = runpy.run_path(str(CONFIG))
+    config = load_config()
     assert config["workers"] == 3 and os.environ["WEB_CONCURRENCY"] == "3"
     assert config["preload_app"] is True
     assert config["worker_class"] == "uvicorn_worker.UvicornWorker"
     assert config["graceful_timeout"] < 10  # Docker kills a container 10 s after SIGTERM
     assert config["keepalive"] > 4  # the edge closes its idle connections after 4 s
+    # The workers' metrics go to a fresh folder of this start, which /metrics sums.
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert metrics_dir.is_dir() and not any(metrics_dir.iterdir())
 
 
-def test_a_bad_worker_count_stops_the_start_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_worker_count_stops_the_start_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, load_config: Callable[[], dict]
+) -> None:
     monkeypatch.setenv("BACKEND_WORKERS", "four")
     with pytest.raises(SystemExit, match="BACKEND_WORKERS='four': use a whole number"):
-        runpy.run_path(str(CONFIG))
+        load_config()
 
 
 @pytest.fixture

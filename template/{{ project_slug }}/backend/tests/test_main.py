@@ -53,7 +53,9 @@ async def test_an_unexpected_error_is_a_json_500_without_a_traceback(app) -> Non
         app.router.routes.pop()
     assert response.status_code == 500
     assert response.json() == {
-        "detail": "Internal error: the server could not complete this request."
+        "detail": "Internal error: the server could not complete this request.",
+        # The id a user quotes to the administrator: the one in the answer's header and logs.
+        "request_id": response.headers["x-request-id"],
     }
     assert "secret internals" not in response.text
 
@@ -67,7 +69,10 @@ async def test_a_database_outage_is_a_503_with_a_message(
     monkeypatch.setattr("app.api.deps.get_account", unreachable)
     response = await client.get("/api/users/me", headers=user.headers)
     assert response.status_code == 503
-    assert response.json() == {"detail": "The database is unavailable; try again in a moment."}
+    assert response.json() == {
+        "detail": "The database is unavailable; try again in a moment.",
+        "request_id": response.headers["x-request-id"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -106,7 +111,7 @@ async def test_each_request_is_logged_as_one_json_line_without_secrets(
 ) -> None:
     marker = uuid.uuid4().hex
     with caplog.at_level(logging.INFO):
-        await client.get(f"/api/users/me?token={marker}", headers=user.headers)
+        answer = await client.get(f"/api/users/me?token={marker}", headers=user.headers)
     formatter = JsonFormatter()
     lines = [formatter.format(record) for record in caplog.records]
     access = [json.loads(line) for line in lines if '"app.access"' in line]
@@ -114,7 +119,10 @@ async def test_each_request_is_logged_as_one_json_line_without_secrets(
     assert "\n" not in lines[0]
     entry = access[0]
     assert entry["method"] == "GET"
-    assert entry["path"] == "/api/users/me"
+    assert entry["path"] == entry["route"] == "/api/users/me"
+    # Made here (no edge in front), answered back, and in the line; the user by id only.
+    assert entry["request_id"] == answer.headers["x-request-id"]
+    assert entry["user_id"] and "@" not in entry["user_id"]
     assert entry["status"] == 200
     assert entry["duration_ms"] >= 0
     everything = "".join(lines)

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     S3_SECRET_ACCESS_KEY: SecretStr = SecretStr("")
     # How long a download's presigned URL stays valid: nginx uses it at once, so a minute is plenty.
     S3_PRESIGN_SECONDS: int = Field(default=60, ge=5, le=3600)
+    # Error reports to Sentry or GlitchTip (app/observability.py): off when empty.
+    SENTRY_DSN: str = ""
 
     @property
     def max_upload_bytes(self) -> int:

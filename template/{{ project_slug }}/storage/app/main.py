@@ -10,6 +10,12 @@ from fastapi.responses import JSONResponse
 from app import links
 from app.config import Settings
 from app.messages import say
+from app.observability import (
+    ObservabilityMiddleware,
+    configure_logging,
+    current_request_id,
+    init_sentry,
+)
 from app.routers import files, health
 from app.s3store import ObjectStoreError, S3Store
 from app.store import FileStore
@@ -19,25 +25,21 @@ logger = logging.getLogger(__name__)
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": say(request.app.state.settings, "unexpected_error")}, 500)
+    detail, request_id = say(request.app.state.settings, "unexpected_error"), current_request_id()
+    # Starlette answers this one outside every middleware: the id's header is added here.
+    headers = {"X-Request-ID": request_id or ""}
+    return JSONResponse({"detail": detail, "request_id": request_id}, 500, headers=headers)
 
 
 async def _object_store_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("object store error on %s %s: %s", request.method, request.url.path, exc)
     detail = say(request.app.state.settings, "object_store_down", error=exc)
-    return JSONResponse({"detail": detail}, 503)
-
-
-def _without_query(record: logging.LogRecord) -> bool:
-    """uvicorn.access records (client, method, path with query, version, status): cut the query."""
-    args = record.args
-    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-        record.args = (args[0], args[1], args[2].split("?", 1)[0], *args[3:])
-    return True
+    return JSONResponse({"detail": detail, "request_id": current_request_id()}, 503)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    init_sentry(settings.SENTRY_DSN, "storage", settings.ENVIRONMENT)
     store = (
         S3Store(settings) if settings.STORAGE_BACKEND == "s3" else FileStore(settings.STORAGE_DIR)
     )
@@ -51,8 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"STORAGE_DIR {settings.STORAGE_DIR} cannot be prepared ({error.strerror}): "
                 "point STORAGE_DIR at a folder this process may write."
             ) from error
-        # uvicorn's access log would keep every download link (a capability): log the path only.
-        logging.getLogger("uvicorn.access").addFilter(_without_query)
+        # One JSON line per request (path only: a download link is a capability), uvicorn's off.
+        configure_logging("storage")
         yield
 
     docs = "/storage/docs" if settings.is_local else None
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, prefix="/storage")
     app.add_exception_handler(ObjectStoreError, _object_store_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(ObservabilityMiddleware, service="storage")
     return app
 
 

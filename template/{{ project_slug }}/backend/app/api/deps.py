@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import get_session
 from app.core.messages import say
+from app.core.observability import note_user
 from app.core.security import decode_token
 from app.crud import Account, get_account
 from app.models import Role
@@ -89,6 +90,7 @@ async def get_current_user(claims: AccessClaims) -> Account:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=say("account_deactivated"))
     if not user.session_open:  # logged out, ended elsewhere, or its refresh cookie was reused
         raise unauthorized(say("session_ended"))
+    note_user(user.id)  # logs and error reports name the account by id
     return user
 
 

@@ -105,10 +105,20 @@ class Settings(BaseSettings):
             )
         return value.strip()
 
+    # Error reports to Sentry or GlitchTip (app/core/observability.py): off when empty.
+    SENTRY_DSN: str = ""
+    # GET /api/debug/error answers a real 500 (a test of the error path: id, logs, report). Only
+    # with ENVIRONMENT=local; refused at start otherwise.
+    ENABLE_ERROR_ROUTE: bool = False
+
     @model_validator(mode="after")
     def _refuse_weak_secrets(self) -> Settings:
         if self.ENVIRONMENT == "local":
             return self
+        if self.ENABLE_ERROR_ROUTE:
+            raise ValueError(
+                "ENABLE_ERROR_ROUTE is for ENVIRONMENT=local only: set ENABLE_ERROR_ROUTE=false."
+            )
         missing = [name for name in SITE_SETTINGS if name not in self.model_fields_set]
         if missing:
             lines = ", ".join(f"`{name}={SITE_SETTINGS[name]}`" for name in missing)

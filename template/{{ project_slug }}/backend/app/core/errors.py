@@ -1,4 +1,5 @@
-"""One error shape for every failure: `{"detail": ...}`, never a traceback."""
+"""One error shape for every failure: `{"detail": ...}`, never a traceback; a server-side failure
+(5xx) also carries `request_id`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.messages import problem_of, say
+from app.core.observability import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +53,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
         logger.warning("concurrent change on %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse({"detail": say("concurrent_change")}, status_code=409)
     logger.error("database unavailable on %s %s: %r", request.method, request.url.path, exc)
-    return JSONResponse({"detail": say("database_unavailable")}, status_code=503)
+    return JSONResponse(_with_request_id(say("database_unavailable")), status_code=503)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": say("internal_error")}, status_code=500)
+    # Starlette answers this one outside every middleware: the id's header is added here.
+    body = _with_request_id(say("internal_error"))
+    return JSONResponse(body, status_code=500, headers={"X-Request-ID": body["request_id"] or ""})
+
+
+def _with_request_id(detail: str) -> dict[str, str | None]:
+    """A failure's answer names the request, so "error 7f3a…" leads to its log lines and report."""
+    return {"detail": detail, "request_id": current_request_id()}
 
 
 def install_error_handlers(app: FastAPI) -> None:

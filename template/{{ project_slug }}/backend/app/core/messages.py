@@ -235,6 +235,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Another change was made at the same moment: nothing was changed, try again.",
         "fr": "Une autre modification a eu lieu au même instant : rien n'a été changé, réessayez.",
     },
+    "too_many_reports": {
+        "en": "Too many error reports at once: this one was not recorded.",
+        "fr": "Trop de rapports d'erreur à la fois : celui-ci n'a pas été enregistré.",
+    },
     "internal_error": {
         "en": "Internal error: the server could not complete this request.",
         "fr": "Erreur interne : le serveur n'a pas pu traiter cette demande. Réessayez ; si "

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 
 from app.core.messages import say
+from app.core.observability import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,13 @@ class StoredFile:
     content_type: str
 
 
+async def _pass_request_id(request: httpx.Request) -> None:
+    """Storage's log lines about this call carry the id of the request that made it."""
+    request_id = current_request_id()
+    if request_id:
+        request.headers["X-Request-ID"] = request_id
+
+
 class StorageClient:
     def __init__(
         self, *, base_url: str, token: str, transport: httpx.AsyncBaseTransport | None = None
@@ -61,6 +69,7 @@ class StorageClient:
             # Generous read/write timeouts: a large upload's last chunk may wait for an fsync.
             timeout=httpx.Timeout(connect=5.0, read=120.0, write=120.0, pool=10.0),
             transport=transport,
+            event_hooks={"request": [_pass_request_id]},
         )
 
     async def aclose(self) -> None:

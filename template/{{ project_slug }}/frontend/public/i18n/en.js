@@ -235,6 +235,7 @@ export default {
   "error.network": "The server cannot be reached. Check your connection and try again.",
   "error.unavailable": "The service is unavailable right now. Try again in a moment.",
   "error.server": "Something went wrong on the server. Try again later.",
+  "error.reportId": "Error {id}: tell the administrator.",
   "error.forbidden": "You are not allowed to do this.",
   "error.notFound": "This item no longer exists.",
   "error.tooMany": "Too many attempts. Wait a moment and try again.",

@@ -235,6 +235,7 @@ export default {
   "error.network": "Le serveur est injoignable. Vérifiez votre connexion et réessayez.",
   "error.unavailable": "Le service est indisponible pour le moment. Réessayez dans un instant.",
   "error.server": "Une erreur est survenue sur le serveur. Réessayez plus tard.",
+  "error.reportId": "Erreur {id} : signalez-la à l'administrateur.",
   "error.forbidden": "Vous n'avez pas le droit de faire cela.",
   "error.notFound": "Cet élément n'existe plus.",
   "error.tooMany": "Trop de tentatives. Patientez un instant puis réessayez.",

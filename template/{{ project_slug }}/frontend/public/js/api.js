@@ -10,11 +10,13 @@ import { sessionProbe } from './session-probe.js';
  * wait before trying again when the server said (a 429's Retry-After), else null.
  */
 export class ApiError extends Error {
-  constructor(status, detail = null, retryAfter = null) {
+  constructor(status, detail = null, retryAfter = null, requestId = null) {
     super(typeof detail === 'string' ? detail : `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    // The request's id (X-Request-ID, in a 5xx's body too): what the administrator looks up.
+    this.requestId = requestId;
   }
 }
 
@@ -110,7 +112,8 @@ function retryAfter(response) {
 }
 
 function failure(response, body) {
-  return new ApiError(response.status, body?.detail ?? null, retryAfter(response));
+  const requestId = body?.request_id ?? response.headers.get('X-Request-ID');
+  return new ApiError(response.status, body?.detail ?? null, retryAfter(response), requestId);
 }
 
 /**
@@ -339,11 +342,16 @@ export function describeError(error, byStatus = {}) {
     case 429: return error.retryAfter
       ? t('error.tooManyWait', { wait: formatDuration(error.retryAfter) })
       : t('error.tooMany');
-    case 502: case 503: case 504: return t('error.unavailable');
+    case 502: case 503: case 504: return withRequestId(t('error.unavailable'), error);
     default:
       if (error.status >= 400 && error.status < 500 && error.detail) {
         return t('error.rejected', { details: describeDetails(error.detail) });
       }
-      return t('error.server');
+      return withRequestId(t('error.server'), error);
   }
+}
+
+/** A server-side failure's message, with the id a user can quote ("erreur 7f3a… : signalez-la"). */
+function withRequestId(message, error) {
+  return error.requestId ? `${message} ${t('error.reportId', { id: error.requestId })}` : message;
 }

@@ -1,4 +1,5 @@
 // Entry point: restore the session from the refresh cookie, then show the page the URL names.
+import './error-report.js';
 import { ApiError, checkSession, describeError, request, resumeSession, sessionEvents, signOut } from './api.js';
 import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
