@@ -7,14 +7,16 @@ import { sessionProbe } from './session-probe.js';
 
 /**
  * A failed API call: `status` 0 means the server was not reached; `retryAfter`, the seconds to
- * wait before trying again when the server said (a 429's Retry-After), else null.
+ * wait before trying again when the server said (a 429's Retry-After), else null; `code`, which
+ * refusal it is when the server names it (its X-Error-Code header: 'email_unverified'), else null.
  */
 export class ApiError extends Error {
-  constructor(status, detail = null, retryAfter = null) {
+  constructor(status, detail = null, retryAfter = null, code = null) {
     super(typeof detail === 'string' ? detail : `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
+    this.code = code;
   }
 }
 
@@ -110,7 +112,8 @@ function retryAfter(response) {
 }
 
 function failure(response, body) {
-  return new ApiError(response.status, body?.detail ?? null, retryAfter(response));
+  return new ApiError(response.status, body?.detail ?? null, retryAfter(response),
+    response.headers.get('X-Error-Code'));
 }
 
 /**
@@ -279,6 +282,16 @@ export async function registrationMode() {
 /** "Forgot password": the server answers the same whether or not the address has an account. */
 export async function requestPasswordReset(email) {
   return postAnonymous('/api/auth/forgot-password', { email });
+}
+
+/** A new link for an account whose address is not confirmed yet (the same answer for every address). */
+export async function resendVerification(email) {
+  return postAnonymous('/api/auth/resend-verification', { email });
+}
+
+/** Use a mailed verification link: `{email, changed}` (changed: a new address became the account's). */
+export async function verifyEmail(token) {
+  return postAnonymous('/api/auth/verify-email', { token });
 }
 
 async function postAnonymous(path, json) {

@@ -1,6 +1,7 @@
 // Administrators: every account a page at a time with its space used, and the tools: role, quota,
 // deactivate, password-reset link, delete (user-actions.js); then adding people (add-people.js)
-// and the audit log (audit-log.js). Every destructive action asks first.
+// and the audit log (audit-log.js); the backups' line and the outbox (outbox.js) above them.
+// Every destructive action asks first.
 import { describeError, request } from '../api.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatShortDay, formatSpace } from '../format.js';
@@ -8,6 +9,7 @@ import { t, tn } from '../i18n.js';
 import { addPeople } from './add-people.js';
 import { auditLog } from './audit-log.js';
 import { backupLine } from './backup-line.js';
+import { outboxLine } from './outbox.js';
 import { showMessage } from './form.js';
 import { pager } from './pager.js';
 import { stackedTable } from './table.js';
@@ -74,6 +76,6 @@ export function usersView(context) {
     region, heading, audit, reload: loadPage,
   });
   loadPage();
-  return h('div', { class: 'users-page' }, heading, backupLine(), message, region,
+  return h('div', { class: 'users-page' }, heading, backupLine(), outboxLine(), message, region,
     addPeople(() => { loadPage(); audit.reload(); }), audit.element);
 }
