@@ -12,9 +12,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app.api.routes import recovery
-from tests.conftest import PASSWORD, Member, login
 from app.core.config import Settings, settings
 from app.mail import message, outbox, sender
+from tests.conftest import PASSWORD, Member, login
 
 
 class Inbox:
@@ -71,4 +71,5 @@ async def member_by_admin(client: httpx.AsyncClient, admin_headers: dict[str, st
         "/api/users", json={"email": email, "password": PASSWORD}, headers=admin_headers
     )
     assert made.status_code == 201, made.text
-    return Member(email, PASSWORD, uuid.UUID(made.json()["id"]), await login(client, email, PASSWORD))
+    headers = await login(client, email, PASSWORD)
+    return Member(email, PASSWORD, uuid.UUID(made.json()["id"]), headers)
