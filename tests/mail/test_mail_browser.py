@@ -17,7 +17,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 from support.api import sql
-from support.browser import PASSWORD, Site, make_site, sign_in, unique_email
+from support.browser import PASSWORD, Site, make_site, screenshot, sign_in, unique_email
 from support.project import Stack
 from support.smtp import REFUSED_PREFIX, SmtpServer
 from support.waiting import wait_for
@@ -109,12 +109,14 @@ def test_an_open_sign_up_confirms_its_address_from_the_mail_then_signs_in(
     page.get_by_role("button", name=T("signin.submit")).click()
     refusal = page.get_by_role("alert")
     expect(refusal).to_contain_text(email)
+    screenshot(page, "mail-01-sign-in-unverified")
     refusal.get_by_role("button", name=T("signin.unverifiedResend")).click()
     expect(page.get_by_role("status")).to_have_text(T("signin.unverifiedSent", email=email))
     wait_for(lambda: len(smtp_server.to(email)) == 2, 20, interval=0.2, what="a new link")
 
     page.goto(link_of(smtp_server.to(email)[1]))  # the new link (it ended the first one)
     expect(page.get_by_text(T("verify.done", email=email))).to_be_visible()
+    screenshot(page, "mail-02-address-confirmed")
     sign_in(page, site, email)
     watch.assert_clean({("/api/auth/login", 403)})
 
@@ -140,6 +142,7 @@ def test_a_refused_mail_is_shown_to_the_administrator_and_sent_again_from_the_pa
     row = table.get_by_role("row", name=refused)
     expect(row).to_contain_text(answer)
     expect(row).to_contain_text(T("outbox.retry"))
+    screenshot(page, "mail-03-users-failed-mail")
 
     smtp_server.handler.forgiven.add(refused)  # the mailbox now exists
     row.get_by_role("button", name=T("outbox.retryLabel", email=refused)).click()
@@ -148,5 +151,35 @@ def test_a_refused_mail_is_shown_to_the_administrator_and_sent_again_from_the_pa
     assert smtp_server.to(refused)[0].message["Subject"] == "Closo : vous êtes invité(e)"
     page.reload()
     expect(page.get_by_role("heading", level=1, name=T("users.title"))).to_be_visible()
-    expect(page.get_by_role("row", name=refused)).to_have_count(0)
+    expect(page.locator("#outbox-heading")).to_be_visible()  # the outbox has answered
+    expect(table.get_by_role("row", name=refused)).to_have_count(0)
+    watch.assert_clean()
+
+
+def test_a_new_address_from_the_profile_takes_effect_when_its_link_is_opened(
+    site: Site, smtp_server: SmtpServer, open_page
+):
+    T, old, new = site.T, unique_email("profile"), unique_email("profile-new")
+    admin_made(site, old)
+    page, watch = open_page()
+    sign_in(page, site, old)
+    page.get_by_role("link", name=T("nav.profile")).click()
+    page.get_by_label(T("profile.email"), exact=True).fill(new)
+    page.get_by_label(T("profile.emailPassword")).fill(PASSWORD)
+    page.get_by_role("button", name=T("profile.save")).click()
+    expect(page.get_by_role("status")).to_have_text(
+        T("profile.emailPending", email=new, current=old)
+    )
+    expect(page.get_by_text(T("profile.emailPendingNow", email=new))).to_be_visible()
+    expect(page.get_by_label(T("profile.email"), exact=True)).to_have_value(old)
+    screenshot(page, "mail-04-profile-address-pending")
+
+    wait_for(lambda: smtp_server.to(new), 20, interval=0.2, what="the new address's link")
+    page.goto(link_of(smtp_server.to(new)[0]))  # in the signed-in browser
+    expect(page.get_by_text(T("verify.changed", email=new))).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name=T("profile.title"))).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text(new)
+    expect(page.get_by_label(T("profile.email"), exact=True)).to_have_value(new)
+    wait_for(lambda: smtp_server.to(old), 20, interval=0.2, what="the old address's notice")
+    assert smtp_server.to(old)[0].message["Subject"] == "Closo : votre adresse e-mail a changé"
     watch.assert_clean()
