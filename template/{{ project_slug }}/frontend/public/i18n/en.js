@@ -266,5 +266,6 @@ export default {
   "outbox.retried": "The mail to {email} is back in the queue: it leaves within seconds.",
   "audit.action.change_email_asked": "E-mail change asked",
   "audit.action.verify_email": "E-mail address verified",
-  "audit.action.mail_retry": "Failed mail sent again"
+  "audit.action.mail_retry": "Failed mail sent again",
+  "users.unverified": "address not confirmed"
 };

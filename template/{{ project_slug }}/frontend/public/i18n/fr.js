@@ -266,5 +266,6 @@ export default {
   "outbox.retried": "Le mail à {email} est de nouveau dans la file : il part dans quelques secondes.",
   "audit.action.change_email_asked": "Changement d'adresse demandé",
   "audit.action.verify_email": "Adresse e-mail vérifiée",
-  "audit.action.mail_retry": "Mail en échec renvoyé"
+  "audit.action.mail_retry": "Mail en échec renvoyé",
+  "users.unverified": "adresse non confirmée"
 };

@@ -31,7 +31,9 @@ function userCells(user, isSelf, actions) {
       isSelf ? h('span', { class: 'tag' }, t('users.you')) : null,
       user.full_name ? h('span', { class: 'hint cell-name' }, user.full_name) : null),
     cell(null, t(`role.${user.role}`), h('span', { class: 'cell-name' },
-      h('span', { class: user.is_active ? 'pill pill-ok' : 'pill pill-off' }, t(user.is_active ? 'users.active' : 'users.inactive')))),
+      h('span', { class: user.is_active ? 'pill pill-ok' : 'pill pill-off' }, t(user.is_active ? 'users.active' : 'users.inactive')),
+      // An open sign-up whose mailed link was not opened yet: it cannot sign in.
+      user.email_verified === false ? h('span', { class: 'pill pill-off' }, t('users.unverified')) : null)),
     cell(null, t('users.usageOf', space),
       h('span', { class: 'hint cell-name' }, tn('users.fileCount', user.file_count),
         user.quota_mb !== null ? h('span', { class: 'tag' }, t('users.custom')) : null)),
