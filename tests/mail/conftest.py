@@ -39,9 +39,10 @@ def mail_stack(session_tmp: Path, smtp_server: SmtpServer) -> Iterator[Stack]:
 
 @pytest.fixture
 def fresh_throttle(mail_stack: Stack) -> None:
-    """Each test starts with the "forgot password" windows empty (every request here comes from
-    one client address, which the per-client limit would otherwise count across tests)."""
-    sql(mail_stack, "DELETE FROM auth_throttle WHERE key LIKE 'forgot%'")
+    """Each test starts with the "forgot password" and "new verification link" windows empty
+    (every request here comes from one client address, which the per-client limit would otherwise
+    count across tests)."""
+    sql(mail_stack, "DELETE FROM auth_throttle WHERE key LIKE 'forgot%' OR key LIKE 'verify%'")
 
 
 # Chromium for test_mail_browser.py (one per session, as in the browser layer).

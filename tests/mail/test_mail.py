@@ -11,10 +11,11 @@ import os
 import re
 import signal
 import time
+import uuid
 
 import httpx
 import pytest
-from support.api import admin_headers, edge_client, register_and_login, sql
+from support.api import admin_headers, bearer, edge_client, login, sql
 from support.processes import pid_alive
 from support.project import Stack
 from support.smtp import REFUSED_PREFIX, USER, Received, SmtpServer
@@ -23,6 +24,23 @@ from support.waiting import wait_for
 pytestmark = [pytest.mark.mail, pytest.mark.timeout(900), pytest.mark.usefixtures("fresh_throttle")]
 
 LINK = re.compile(r"https://\S+")
+
+
+PASSWORD = "correct horse battery"
+
+
+def member(client: httpx.Client, stack: Stack, prefix: str) -> dict[str, object]:
+    """An account an administrator made (its address vouched for: no verification mail), signed
+    in; open sign-ups are verified by mail first (test_an_open_sign_up_...)."""
+    email = f"{prefix}.{uuid.uuid4().hex[:10]}@example.com"
+    made = client.post(
+        "/api/users",
+        json={"email": email, "password": PASSWORD},
+        headers=admin_headers(client, stack),
+    )
+    assert made.status_code == 201, made.text
+    token = login(client, email, PASSWORD)
+    return {"email": email, "id": made.json()["id"], "headers": bearer(token)}
 
 
 def one_mail(server: SmtpServer, address: str, timeout: float = 20) -> Received:
@@ -58,7 +76,7 @@ def test_reset_mail_reaches_the_account_in_the_site_language_with_both_parts(
     mail_stack: Stack, smtp_server: SmtpServer
 ):
     with edge_client(mail_stack) as client:
-        account = register_and_login(client, "reset")
+        account = member(client, mail_stack, "reset")
         assert forgot(client, account["email"]).status_code == 202
     mail = one_mail(smtp_server, account["email"])
     message = mail.message
@@ -79,7 +97,7 @@ def test_an_unknown_address_gets_the_same_answer_and_no_mail(
     mail_stack: Stack, smtp_server: SmtpServer
 ):
     with edge_client(mail_stack) as client:
-        known = register_and_login(client, "known")
+        known = member(client, mail_stack, "known")
         unknown = f"nobody.{known['email']}"
         answers = [forgot(client, a) for a in (known["email"], unknown)]
     assert [a.status_code for a in answers] == [202, 202]
@@ -92,7 +110,7 @@ def test_a_flood_of_requests_for_one_address_sends_one_mail(
     mail_stack: Stack, smtp_server: SmtpServer
 ):
     with edge_client(mail_stack) as client:
-        account = register_and_login(client, "flood")
+        account = member(client, mail_stack, "flood")
         answers = [forgot(client, account["email"]).status_code for _ in range(5)]
         # The sixth request of this client in the window: refused, which says nothing of accounts.
         sixth = forgot(client, f"other.{account['email']}")
@@ -108,7 +126,7 @@ def test_the_link_sets_a_new_password_and_ends_the_old_sessions(
     mail_stack: Stack, smtp_server: SmtpServer
 ):
     with edge_client(mail_stack) as client, edge_client(mail_stack) as old_browser:
-        account = register_and_login(old_browser, "sessions")
+        account = member(old_browser, mail_stack, "sessions")
         forgot(client, account["email"])
         token = link_in(one_mail(smtp_server, account["email"])).rsplit("token=", 1)[1]
         new = "river copper lantern 52"
@@ -140,7 +158,7 @@ def test_mail_waits_while_the_server_is_down_and_is_delivered_once_across_a_mail
     mail_stack: Stack, smtp_server: SmtpServer
 ):
     with edge_client(mail_stack) as client:
-        account = register_and_login(client, "down")
+        account = member(client, mail_stack, "down")
         smtp_server.stop()
         try:
             started = time.monotonic()
@@ -183,6 +201,12 @@ def test_an_invitation_is_mailed_and_a_refused_one_is_kept_as_failed_with_the_an
     wait_for(lambda: "|".join(outbox(mail_stack, refused)).startswith("failed|"), 20, what="failed")
     status, attempts, error = outbox(mail_stack, refused)[0].split("|", 2)
     assert attempts == "1" and error == f"550 5.1.1 <{refused}>: no such mailbox here"
+    # Administrators see it with the answer (the page: test_mail_browser.py), `status` counts it.
+    with edge_client(mail_stack) as client:
+        shown = client.get("/api/outbox", headers=admin_headers(client, mail_stack)).json()
+    assert [m["last_error"] for m in shown["failed_mails"] if m["recipient"] == refused] == [error]
+    counted = mail_stack.run("manage", "outbox-status").stdout
+    assert re.search(r"^mail on: \d+ waiting, [1-9]\d* failed \(the users page lists them", counted)
 
 
 @pytest.mark.parametrize(
@@ -208,3 +232,53 @@ def test_header_injection_through_the_address_is_refused(
     assert (
         sql(mail_stack, "SELECT count(*) FROM mail_outbox WHERE recipient LIKE '%victim%'") == "0"
     )
+
+
+def test_an_open_sign_up_can_sign_in_once_its_address_is_verified_by_mail(
+    mail_stack: Stack, smtp_server: SmtpServer
+):
+    email = f"open.{time.time_ns()}@example.com"
+    with edge_client(mail_stack) as client:
+        made = client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        assert made.status_code == 201 and made.json()["email_verified"] is False
+        refused = client.post("/api/auth/login", data={"username": email, "password": PASSWORD})
+        assert refused.status_code == 403 and refused.headers["X-Error-Code"] == "email_unverified"
+        assert email in refused.json()["detail"] and "nouveau lien" in refused.json()["detail"]
+        mail = one_mail(smtp_server, email)
+        assert mail.message["Subject"] == "Closo : confirmez votre adresse"
+        html = mail.message.get_body(("html",)).get_content()
+        link = link_in(mail)
+        assert link.startswith(f"{mail_stack.url}/#/verify?token=") and f'href="{link}"' in html
+        token = link.rsplit("token=", 1)[1]
+        done = client.post("/api/auth/verify-email", json={"token": token})
+        assert done.status_code == 200 and done.json() == {"email": email, "changed": False}
+        assert login(client, email, PASSWORD)
+        again = client.post("/api/auth/verify-email", json={"token": token})
+        assert again.status_code == 400
+
+
+def test_a_new_address_takes_effect_once_verified_and_the_old_one_gets_a_notice(
+    mail_stack: Stack, smtp_server: SmtpServer
+):
+    new = f"moved.{time.time_ns()}@example.com"
+    with edge_client(mail_stack) as client:
+        account = member(client, mail_stack, "mover")
+        asked = client.patch(
+            "/api/users/me",
+            json={"email": new, "current_password": PASSWORD},
+            headers=account["headers"],
+        )
+        assert asked.status_code == 200, asked.text
+        assert (asked.json()["email"], asked.json()["pending_email"]) == (account["email"], new)
+        mail = one_mail(smtp_server, new)
+        assert mail.message["Subject"] == "Closo : confirmez votre nouvelle adresse"
+        assert account["email"] in mail.message.get_body(("plain",)).get_content()
+        assert smtp_server.to(account["email"]) == []  # nothing changed yet: nothing to tell
+        token = link_in(mail).rsplit("token=", 1)[1]
+        done = client.post("/api/auth/verify-email", json={"token": token})
+        assert done.status_code == 200 and done.json() == {"email": new, "changed": True}
+        assert login(client, new, PASSWORD)
+    notice = one_mail(smtp_server, account["email"]).message
+    assert notice["Subject"] == "Closo : votre adresse e-mail a changé"
+    text = notice.get_body(("plain",)).get_content()
+    assert new in text and not LINK.search(text)

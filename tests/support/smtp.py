@@ -38,9 +38,11 @@ class Handler:
     delay: float = 0.0
     mails: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Refused addresses the server accepts from now on (the mailbox was made, say).
+    forgiven: set[str] = field(default_factory=set)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address.startswith(REFUSED_PREFIX):
+        if address.startswith(REFUSED_PREFIX) and address not in self.forgiven:
             return f"550 5.1.1 <{address}>: no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -9,6 +9,8 @@ Usage:
     python3 scripts/local/stack.py test   [--state-dir DIR] [-- PYTEST_ARGS]
     python3 scripts/local/stack.py manage [--state-dir DIR] create-admin EMAIL
     python3 scripts/local/stack.py manage [--state-dir DIR] reset-password EMAIL
+    python3 scripts/local/stack.py manage [--state-dir DIR] send-test-mail ADDRESS
+    python3 scripts/local/stack.py manage [--state-dir DIR] outbox-status
     python3 scripts/local/stack.py secrets    (a new .env with fresh secrets, e.g. in CI)
 
 `up` prepares what it needs on first use (a virtualenv with the services' pinned dependencies, a
@@ -38,7 +40,8 @@ COMMANDS = {
     "status": "print the URL, ports and health of each service as JSON",
     "down": "stop every service; the data stays in the state dir",
     "test": "run the backend's and the storage's own pytest suites",
-    "manage": "create an administrator or reset a password (prints the new password)",
+    "manage": "create an administrator or reset a password (prints the new password); "
+    "send a test mail, or count the outbox's mails waiting and failed",
 }
 
 
@@ -64,10 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "manage":
             cmd.add_argument(
                 "action",
-                choices=["create-admin", "reset-password"],
-                help="create (or promote) an administrator, or give an account a new password",
+                choices=["create-admin", "reset-password", "send-test-mail", "outbox-status"],
+                help="create (or promote) an administrator, give an account a new password, "
+                "send a test mail, or count the mails waiting and failed",
             )
-            cmd.add_argument("email", help="the account's e-mail address")
+            cmd.add_argument(
+                "email", nargs="?", help="the account's (or the test mail's) e-mail address"
+            )
             cmd.add_argument("--name", help="create-admin: display name of a new account")
         if name == "up":
             add_up_options(cmd)
@@ -114,8 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "test":
             return stack.test(args.pytest_args)
         if args.command == "manage":
+            if (args.email is None) != (args.action == "outbox-status"):
+                wanted = "takes no address" if args.email else "needs an e-mail address"
+                print(f"error: manage {args.action} {wanted}", file=sys.stderr)
+                return 2
             name = ["--name", args.name] if args.name else []
-            return stack.manage([args.action, args.email, *name])
+            address = [args.email] if args.email else []
+            return stack.manage([args.action, *address, *name])
         return up(stack, args)
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)

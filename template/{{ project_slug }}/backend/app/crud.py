@@ -102,22 +102,6 @@ async def add_user(
     return user
 
 
-async def create_user(
-    session: AsyncSession,
-    *,
-    email: str,
-    hashed_password: str,
-    full_name: str | None = None,
-    role: Role = Role.USER,
-) -> User:
-    user = await add_user(
-        session, email=email, hashed_password=hashed_password, full_name=full_name, role=role
-    )
-    await _commit_or_email_taken(session)
-    await session.refresh(user)
-    return user
-
-
 async def update_user(session: AsyncSession, *, user: User, changes: Mapping[str, Any]) -> User:
     for field, value in changes.items():
         setattr(user, field, value)

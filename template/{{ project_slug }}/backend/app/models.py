@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -56,6 +57,9 @@ class User(Base):
         default=Role.USER,
     )
     is_active: Mapped[bool] = mapped_column(default=True)
+    # False only for an open sign-up while the site sends mail, until the address's link is
+    # opened (services/verification.py): such an account cannot sign in yet.
+    email_verified: Mapped[bool] = mapped_column(default=True, server_default=true())
     # This user's storage quota in MB when an administrator set one; None: USER_QUOTA_MB.
     quota_mb: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _now_column()
@@ -64,10 +68,13 @@ class User(Base):
 class LinkKind(enum.StrEnum):
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a kind of link, not a secret
+    # Mailed to an address to prove it is the account's: an open sign-up's, or a new one's.
+    EMAIL_VERIFICATION = "email_verification"
 
 
 class AccountLink(Base):
-    """A one-time link an administrator hands on: an invitation to sign up, or a password reset.
+    """A one-time link: an invitation to sign up, a password reset (an administrator hands them
+    on, or the site mails them), or an address's verification (mailed).
 
     Only the SHA-256 of the link's secret is kept, so a copy of the database opens no account.
     """

@@ -170,6 +170,10 @@ class UserPublic(BaseModel):
     role: Role
     is_active: bool
     created_at: datetime
+    # False: an open sign-up whose address's link was not opened yet (it cannot sign in).
+    email_verified: bool = True
+    # A new address the account asked for, waiting for its link to be opened (mail on only).
+    pending_email: str | None = None
 
 
 class UserAdminView(UserPublic):
@@ -198,6 +202,25 @@ class PasswordResetRequest(RequestBody):
     """ "Forgot password": the address to send a reset link to, if it has an account."""
 
     email: Email
+
+
+class VerificationRequest(RequestBody):
+    """The address of an account that waits for its verification link (a new one is mailed)."""
+
+    email: Email
+
+
+class EmailVerification(RequestBody):
+    """A verification link's secret."""
+
+    token: LinkToken
+
+
+class EmailVerified(BaseModel):
+    """The account's address once its link was used; `changed`: it replaced the old one."""
+
+    email: str
+    changed: bool
 
 
 class IssuedLinkPublic(BaseModel):
@@ -289,3 +312,28 @@ class BackupStatePublic(BaseModel):
     drill_passed: bool | None = None
     problem: str | None = None  # the first problem the service names (its cause and its fix)
     checked_at: datetime | None = None
+
+
+class FailedMailPublic(BaseModel):
+    """A mail the mailer gave up on, with the server's answer (its body is not shown: it may
+    hold a one-time link)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    recipient: str
+    subject: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+class OutboxPublic(BaseModel):
+    """The outbox for the administrators' page: whether mail is on, how many mails wait, and the
+    failed ones (newest first, at most `FAILED_SHOWN`; `failed` counts them all)."""
+
+    mail: bool
+    waiting: int
+    failed: int
+    failed_mails: list[FailedMailPublic]

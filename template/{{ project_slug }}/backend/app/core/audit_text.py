@@ -56,6 +56,19 @@ SENTENCES: dict[str, dict[str, str]] = {
         "en": "Account deleted with its {files}.",
         "fr": "Compte supprimé avec {files}.",
     },
+    "change_email_asked": {
+        "en": "Change of e-mail address to {new} asked: waits for the new address's link.",
+        "fr": "Changement d'adresse e-mail vers {new} demandé : attend le lien envoyé à la "
+        "nouvelle adresse.",
+    },
+    "verify_email": {
+        "en": "E-mail address verified with the mailed link.",
+        "fr": "Adresse e-mail vérifiée avec le lien reçu par mail.",
+    },
+    "mail_retry": {
+        "en": "Failed mail sent again: {subject}",
+        "fr": "Mail en échec renvoyé : {subject}",
+    },
     "change_email": {
         "en": "E-mail address changed from {old}.",
         "fr": "Adresse e-mail changée (ancienne : {old}).",
@@ -94,6 +107,10 @@ def summary(action: str, detail: str | None) -> str:
         fields["issuer"] = detail or SOMEONE[language]
     elif action == "change_email":
         fields["old"] = detail or "?"
+    elif action == "change_email_asked":
+        fields["new"] = detail or "?"
+    elif action == "mail_retry":
+        fields["subject"] = detail or "?"
     sentence = SENTENCES.get(action)
     if sentence is None:
         return f"{action} ({detail})" if detail else action

@@ -29,6 +29,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This site sends no mail: ask an administrator for a reset link.",
         "fr": "Ce site n'envoie pas de mails : demandez un lien à un administrateur.",
     },
+    "email_unverified": {
+        "en": "Your address {email} is not confirmed yet: open the link in the mail sent to it. "
+        "No mail, or the link expired? Ask for a new link.",
+        "fr": "Votre adresse {email} n'est pas encore confirmée : ouvrez le lien du mail qui lui "
+        "a été envoyé. Pas de mail, ou le lien a expiré ? Demandez un nouveau lien.",
+    },
+    "verify_link_used": {
+        "en": "This link has already been used: if it confirmed your address, sign in.",
+        "fr": "Ce lien a déjà servi : s'il a confirmé votre adresse, connectez-vous.",
+    },
+    "verify_link_expired": {
+        "en": "This link has expired: sign in to ask for a new one (or change your address "
+        "again from your profile).",
+        "fr": "Ce lien a expiré : connectez-vous pour en demander un nouveau (ou changez à "
+        "nouveau d'adresse depuis votre profil).",
+    },
+    "mail_not_failed": {
+        "en": "This mail is not failed (it was sent, or it is waiting already): nothing to retry.",
+        "fr": "Ce mail n'est pas en échec (il est parti, ou il attend déjà) : rien à renvoyer.",
+    },
+    "mail_not_found": {
+        "en": "This mail is not in the outbox any more.",
+        "fr": "Ce mail n'est plus dans la file d'envoi.",
+    },
     "link_unknown": {
         "en": "This link is not valid: check that it was copied whole, or ask for a new one.",
         "fr": "Ce lien n'est pas valide : vérifiez qu'il a été copié en entier, ou demandez-en "

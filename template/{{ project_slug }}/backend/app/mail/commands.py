@@ -54,4 +54,7 @@ def outbox_status(connection: Connection) -> str:
     counts = {status: count for status, count in rows}
     waiting, failed = counts.get(MailStatus.WAITING, 0), counts.get(MailStatus.FAILED, 0)
     state = "on" if settings.mail_enabled else "off (no SMTP settings)"
-    return f"mail {state}: {waiting} waiting, {failed} failed"
+    line = f"mail {state}: {waiting} waiting, {failed} failed"
+    if failed:
+        line += " (the users page lists them with the server's answer; each can be sent again)"
+    return line

@@ -15,6 +15,11 @@ from app.mail import message
 from app.models import MailStatus, OutboxMail
 
 
+def enabled() -> bool:
+    """Whether the site sends mail (SMTP_HOST and MAIL_FROM set)."""
+    return settings.mail_enabled
+
+
 def enqueue(
     session: AsyncSession, *, kind: str, recipient: str, link: str | None = None, **values: object
 ) -> OutboxMail | None:

@@ -87,4 +87,67 @@ TEXTS: dict[str, dict[str, MailText]] = {
             ),
         ),
     },
+    "verify_email": {
+        "en": MailText(
+            "{site}: confirm your address",
+            (
+                "Welcome to {site}. To finish creating your account {email}, confirm that this "
+                "address is yours: your account can be used once it is confirmed.",
+                "The link below works once, for {hours} hours. If you did not sign up, ignore "
+                "this mail: nobody can use the account.",
+            ),
+            "Confirm my address",
+        ),
+        "fr": MailText(
+            "{site} : confirmez votre adresse",
+            (
+                "Bienvenue sur {site}. Pour terminer la création de votre compte {email}, "
+                "confirmez que cette adresse est la vôtre : le compte sera utilisable une fois "
+                "l'adresse confirmée.",
+                "Le lien ci-dessous fonctionne une fois, pendant {hours} heures. Si vous ne vous "
+                "êtes pas inscrit(e), ignorez ce mail : personne ne peut utiliser le compte.",
+            ),
+            "Confirmer mon adresse",
+        ),
+    },
+    "confirm_new_email": {
+        "en": MailText(
+            "{site}: confirm your new address",
+            (
+                "You asked to use {email} for your account on {site}, in place of {old}.",
+                "The address changes once you open the link below, which works once, for "
+                "{hours} hours. If you did not ask, ignore this mail: nothing changes.",
+            ),
+            "Confirm this address",
+        ),
+        "fr": MailText(
+            "{site} : confirmez votre nouvelle adresse",
+            (
+                "Vous avez demandé à utiliser {email} pour votre compte sur {site}, à la place "
+                "de {old}.",
+                "L'adresse change quand vous ouvrez le lien ci-dessous, qui fonctionne une fois, "
+                "pendant {hours} heures. Si vous n'avez rien demandé, ignorez ce mail : rien ne "
+                "change.",
+            ),
+            "Confirmer cette adresse",
+        ),
+    },
+    "email_changed": {
+        "en": MailText(
+            "{site}: your e-mail address was changed",
+            (
+                "The address of your account {email} was changed to {new}: from now on, sign in "
+                "with {new}, and mails from {site} go there.",
+                "If you did not do it, tell an administrator at once.",
+            ),
+        ),
+        "fr": MailText(
+            "{site} : votre adresse e-mail a changé",
+            (
+                "L'adresse de votre compte {email} a été remplacée par {new} : désormais, "
+                "connectez-vous avec {new}, et les mails de {site} y seront envoyés.",
+                "Si ce n'est pas vous, prévenez tout de suite un administrateur.",
+            ),
+        ),
+    },
 }

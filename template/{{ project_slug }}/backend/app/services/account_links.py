@@ -1,5 +1,6 @@
-"""One-time links an administrator hands on (the stack sends no e-mail): an invitation to sign up
-and a password reset. The secret is in the link only; the database keeps its SHA-256."""
+"""One-time links: an invitation to sign up and a password reset (an administrator hands them on,
+or the site mails them), and an address's verification (mailed). The secret is in the link only;
+the database keeps its SHA-256."""
 
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ from app.core.messages import say
 from app.models import AccountLink, LinkKind
 
 # The frontend's pages that open each kind of link (hash routes: frontend/public/js/main.js).
-PAGES = {LinkKind.INVITATION: "#/join", LinkKind.PASSWORD_RESET: "#/reset"}
+PAGES = {
+    LinkKind.INVITATION: "#/join",
+    LinkKind.PASSWORD_RESET: "#/reset",
+    LinkKind.EMAIL_VERIFICATION: "#/verify",
+}
 
 
 class LinkRefusedError(Exception):
-    """The link is unknown, used, expired or for another e-mail; `str()` says which to a person."""
+    """The link is unknown, used, expired or for another e-mail; `str()` says which to a person,
+    `key` is the message's key (link_unknown, link_used, link_expired, link_wrong_email)."""
+
+    def __init__(self, key: str):
+        super().__init__(say(key))
+        self.key = key
 
 
 @dataclass(frozen=True)
@@ -43,10 +53,11 @@ async def issue(
     user_id: uuid.UUID | None = None,
 ) -> IssuedLink:
     """Store a new link (committed with the caller's session) and return where it points."""
+    # A verification link lives as long as an invitation: both wait for someone to open a mail.
     lifetime = (
-        timedelta(hours=settings.INVITATION_HOURS)
-        if kind == LinkKind.INVITATION
-        else timedelta(minutes=settings.RESET_LINK_MINUTES)
+        timedelta(minutes=settings.RESET_LINK_MINUTES)
+        if kind == LinkKind.PASSWORD_RESET
+        else timedelta(hours=settings.INVITATION_HOURS)
     )
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + lifetime
@@ -90,13 +101,13 @@ async def check(
         )
     )
     if link is None:
-        raise LinkRefusedError(say("link_unknown"))
+        raise LinkRefusedError("link_unknown")
     if link.used_at is not None:
-        raise LinkRefusedError(say("link_used"))
+        raise LinkRefusedError("link_used")
     if link.expires_at <= now:
-        raise LinkRefusedError(say("link_expired"))
+        raise LinkRefusedError("link_expired")
     if email is not None and link.email != email:
-        raise LinkRefusedError(say("link_wrong_email"))
+        raise LinkRefusedError("link_wrong_email")
     return link
 
 
@@ -121,7 +132,7 @@ async def consume(session: AsyncSession, *, kind: LinkKind, token: str, email: s
     )
     if used is None:
         await check(session, kind=kind, token=token, email=email)  # raises, saying why
-        raise LinkRefusedError(say("link_used"))  # pragma: no cover - used in between
+        raise LinkRefusedError("link_used")  # pragma: no cover - used in between
     if kind == LinkKind.PASSWORD_RESET and used.user_id is not None:
         await end_pending_resets(session, user_id=used.user_id)
     return used
@@ -138,4 +149,33 @@ async def end_pending_resets(session: AsyncSession, *, user_id: uuid.UUID) -> No
             AccountLink.used_at.is_(None),
         )
         .values(used_at=datetime.now(UTC))
+    )
+
+
+async def end_pending(session: AsyncSession, *, user_id: uuid.UUID, kind: LinkKind) -> None:
+    """End the account's links of `kind` not used yet (in the caller's transaction)."""
+    await session.execute(
+        update(AccountLink)
+        .where(
+            AccountLink.user_id == user_id,
+            AccountLink.kind == kind,
+            AccountLink.used_at.is_(None),
+        )
+        .values(used_at=datetime.now(UTC))
+    )
+
+
+async def pending_address(session: AsyncSession, *, user_id: uuid.UUID, email: str) -> str | None:
+    """The new address the account asked for and has not verified yet (None: no change waits)."""
+    return await session.scalar(
+        select(AccountLink.email)
+        .where(
+            AccountLink.user_id == user_id,
+            AccountLink.kind == LinkKind.EMAIL_VERIFICATION,
+            AccountLink.used_at.is_(None),
+            AccountLink.expires_at > datetime.now(UTC),
+            AccountLink.email != email,
+        )
+        .order_by(AccountLink.created_at.desc())
+        .limit(1)
     )

@@ -4,14 +4,17 @@ modules get a copy of the settings with SMTP_* set (the suite's own settings hav
 from __future__ import annotations
 
 import socket
+import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
 from app.api.routes import recovery
 from app.core.config import Settings, settings
 from app.mail import message, outbox, sender
+from tests.conftest import PASSWORD, Member, login
 
 
 class Inbox:
@@ -59,3 +62,14 @@ def mail_on(monkeypatch: pytest.MonkeyPatch, smtp: tuple[Controller, Inbox]) -> 
     for module in (outbox, message, sender, recovery):
         monkeypatch.setattr(module, "settings", on)
     return on
+
+
+async def member_by_admin(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Member:
+    """An account an administrator made (verified, no mail), signed in."""
+    email = f"member-{uuid.uuid4().hex[:12]}@example.com"
+    made = await client.post(
+        "/api/users", json={"email": email, "password": PASSWORD}, headers=admin_headers
+    )
+    assert made.status_code == 201, made.text
+    headers = await login(client, email, PASSWORD)
+    return Member(email, PASSWORD, uuid.UUID(made.json()["id"]), headers)

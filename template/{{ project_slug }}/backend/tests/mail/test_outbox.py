@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from app.core.config import Settings, settings
 from app.mail import message, sender
 from app.models import MailStatus, OutboxMail
-from tests.conftest import Member, create_user
-from tests.mail.conftest import Inbox
+from tests.conftest import Member
+from tests.mail.conftest import Inbox, member_by_admin
 
 pytestmark = pytest.mark.anyio
 
@@ -67,9 +67,12 @@ async def test_without_smtp_settings_there_is_no_forgot_password_and_no_mail(
 
 
 async def test_one_mail_per_address_and_window_and_none_for_unknown_addresses(
-    client: httpx.AsyncClient, mail_on: Settings, smtp: tuple[Controller, Inbox]
+    client: httpx.AsyncClient,
+    mail_on: Settings,
+    smtp: tuple[Controller, Inbox],
+    admin_headers: dict[str, str],
 ) -> None:
-    member = await create_user(client)
+    member = await member_by_admin(client, admin_headers)
     unknown = f"nobody-{uuid.uuid4().hex[:8]}@example.com"
     for address in (member.email, member.email, member.email, unknown):
         answer = await client.post("/api/auth/forgot-password", json={"email": address})

@@ -7,16 +7,18 @@ import { sessionProbe } from './session-probe.js';
 
 /**
  * A failed API call: `status` 0 means the server was not reached; `retryAfter`, the seconds to
- * wait before trying again when the server said (a 429's Retry-After), else null.
+ * wait before trying again when the server said (a 429's Retry-After), else null; `code`, which
+ * refusal it is when the server names it (its X-Error-Code header: 'email_unverified'), else null.
  */
 export class ApiError extends Error {
-  constructor(status, detail = null, retryAfter = null, requestId = null) {
+  constructor(status, detail = null, retryAfter = null, requestId = null, code = null) {
     super(typeof detail === 'string' ? detail : `HTTP ${status}`);
     this.status = status;
     this.detail = detail;
     this.retryAfter = retryAfter;
     // The request's id (X-Request-ID, in a 5xx's body too): what the administrator looks up.
     this.requestId = requestId;
+    this.code = code;
   }
 }
 
@@ -113,7 +115,8 @@ function retryAfter(response) {
 
 function failure(response, body) {
   const requestId = body?.request_id ?? response.headers.get('X-Request-ID');
-  return new ApiError(response.status, body?.detail ?? null, retryAfter(response), requestId);
+  return new ApiError(response.status, body?.detail ?? null, retryAfter(response), requestId,
+    response.headers.get('X-Error-Code'));
 }
 
 /**
@@ -282,6 +285,16 @@ export async function registrationMode() {
 /** "Forgot password": the server answers the same whether or not the address has an account. */
 export async function requestPasswordReset(email) {
   return postAnonymous('/api/auth/forgot-password', { email });
+}
+
+/** A new link for an account whose address is not confirmed yet (the same answer for every address). */
+export async function resendVerification(email) {
+  return postAnonymous('/api/auth/resend-verification', { email });
+}
+
+/** Use a mailed verification link: `{email, changed}` (changed: a new address became the account's). */
+export async function verifyEmail(token) {
+  return postAnonymous('/api/auth/verify-email', { token });
 }
 
 async function postAnonymous(path, json) {

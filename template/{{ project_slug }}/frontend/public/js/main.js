@@ -5,7 +5,7 @@ import { h, replaceChildren, uid } from './dom.js';
 import { t } from './i18n.js';
 import { logo } from './logo.js';
 import { notFoundView } from './views/not-found.js';
-import { forgotView, joinView, resetView, signInView, signUpView } from './views/auth.js';
+import { forgotView, joinView, resetView, signInView, signUpView, verifyView } from './views/auth.js';
 import { files, profile, users } from './signed-in-views.js';
 
 // Hash routes (#/files): a static server needs no rewrite rule and a reload keeps the page.
@@ -17,6 +17,9 @@ const ROUTES = {
   '/reset': { view: resetView, title: 'reset.title', access: 'guest' },
   // "Forgot password" (only offered when the site sends mail): a reset link by mail.
   '/forgot': { view: forgotView, title: 'forgot.title', access: 'guest' },
+  // A mailed link that confirms an address: an open sign-up's (signed out), or a new address of
+  // the account (often signed in): open to both.
+  '/verify': { view: verifyView, title: 'verify.title', access: 'any' },
   '/files': { later: files, title: 'files.title', access: 'user', nav: 'nav.files' },
   '/profile': { later: profile, title: 'profile.title', access: 'user', nav: 'nav.profile' },
   // The users table is wide (six columns, five actions a row): its page takes more of a wide screen.
@@ -55,7 +58,8 @@ function signInFor(next) {
 function afterSignIn(next, user) {
   if (typeof next !== 'string' || !next.startsWith('/')) return HOME.user;
   const route = ROUTES[next.split('?')[0]];
-  if (!route || route.access === 'guest' || (route.access === 'admin' && user.role !== 'admin')) {
+  if (!route || route.access === 'guest' || route.access === 'any'
+    || (route.access === 'admin' && user.role !== 'admin')) {
     return HOME.user; // only routes of this app: never another site, never a loop back to a form
   }
   return `#${next}`;
@@ -64,7 +68,8 @@ function afterSignIn(next, user) {
 /** The page this tab shows, as `next` for signInFor (null on a guest page). */
 function currentPage() {
   const page = window.location.hash.replace(/^#/, '');
-  return ROUTES[page.split('?')[0]]?.access === 'guest' ? null : page || null;
+  const access = ROUTES[page.split('?')[0]]?.access;
+  return access === 'guest' || access === 'any' ? null : page || null;
 }
 
 /** The session is over (signed out here or elsewhere, or ended on the server): back to sign-in. */
@@ -161,7 +166,7 @@ function render() {
   const params = new URLSearchParams(query);
   const route = ROUTES[path];
   if (route?.access === 'guest' && state.user) return redirect(afterSignIn(params.get('next'), state.user));
-  if (route && route.access !== 'guest' && !state.user) return redirect(signInFor(currentPage()));
+  if (route && !['guest', 'any'].includes(route.access) && !state.user) return redirect(signInFor(currentPage()));
   if (!route && path === '/') return redirect(state.user ? HOME.user : HOME.guest);
 
   // Same page, another ?query (the files page's page, sort or search): the view shows it itself.

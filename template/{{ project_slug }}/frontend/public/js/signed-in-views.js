@@ -19,6 +19,7 @@ const MODULES = [
   './views/file-toolbar.js',
   './views/file-usage.js',
   './views/files.js',
+  './views/outbox.js',
   './views/pager.js',
   './views/profile.js',
   './views/table.js',

@@ -1,8 +1,13 @@
-"""Administrators' tools beside the accounts: invitations, the audit log, the backups' state."""
+"""Administrators' tools beside the accounts: invitations, the audit log, the backups' state,
+the outbox's failed mails (each can be sent again)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Response, status
+from sqlalchemy import select
 
 from app import crud
 from app.api.deps import AdminUser, PaginationDep, SessionDep
@@ -10,12 +15,14 @@ from app.api.responses import ADMIN, SIGNED_IN, error
 from app.core.config import settings
 from app.core.messages import say
 from app.mail import outbox
-from app.models import LinkKind
+from app.models import LinkKind, MailStatus, OutboxMail
 from app.schemas import (
     AuditEntryPublic,
     BackupStatePublic,
+    FailedMailPublic,
     InvitationCreate,
     IssuedLinkPublic,
+    OutboxPublic,
     Page,
 )
 from app.services import account_links
@@ -75,3 +82,55 @@ async def read_audit_log(_: AdminUser, session: SessionDep, page: PaginationDep)
 async def read_backups(_: AdminUser) -> BackupStatePublic:
     """The backup service's state: the last copy, the last restore drill, the first problem."""
     return read_backup_state(settings.BACKUP_STATUS_FILE)
+
+
+FAILED_SHOWN = 20
+
+
+@router.get("/outbox", response_model=OutboxPublic)
+async def read_outbox(_: AdminUser, session: SessionDep) -> OutboxPublic:
+    """Mails waiting and failed for good; the failed ones with the mail server's answer."""
+    counts = await outbox.counts(session)
+    failed = await session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.status == MailStatus.FAILED)
+        .order_by(OutboxMail.created_at.desc(), OutboxMail.id)
+        .limit(FAILED_SHOWN)
+    )
+    return OutboxPublic(
+        mail=outbox.enabled(),
+        waiting=counts[MailStatus.WAITING.value],
+        failed=counts[MailStatus.FAILED.value],
+        failed_mails=[FailedMailPublic.model_validate(mail) for mail in failed],
+    )
+
+
+@router.post(
+    "/outbox/{mail_id}/retry",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        404: error("No such mail in the outbox"),
+        409: error("The mail is not failed (sent, or waiting already)"),
+    },
+)
+async def retry_mail(mail_id: uuid.UUID, admin: AdminUser, session: SessionDep) -> Response:
+    """Put a failed mail back in the queue: the mailer sends it at once, with a fresh round of
+    attempts (its last answer stays shown until the next one)."""
+    mail = await session.scalar(
+        select(OutboxMail).where(OutboxMail.id == mail_id).with_for_update()
+    )
+    if mail is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=say("mail_not_found"))
+    if mail.status != MailStatus.FAILED:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=say("mail_not_failed"))
+    mail.status, mail.attempts = MailStatus.WAITING, 0
+    mail.next_attempt_at = datetime.now(UTC)
+    await crud.add_audit_entry(
+        session,
+        actor=admin,
+        action="mail_retry",
+        target_email=mail.recipient,
+        detail=mail.subject[:500],
+    )
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -41,7 +41,7 @@ from app.schemas import (
     UserPublic,
     normalise_email,
 )
-from app.services import account_links, throttle
+from app.services import account_links, throttle, verification
 from app.services.sessions import (
     IssuedTokens,
     SessionRefusedError,
@@ -57,6 +57,8 @@ REFRESH_COOKIE = "refresh_token"
 # The browser sends the refresh cookie to the auth routes only, never to the rest of the API.
 REFRESH_COOKIE_PATH = "/api/auth"
 RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE)]
+# Which refusal a 403 of the log-in is, for the sign-in page (the detail is for people).
+ERROR_CODE_HEADER = "X-Error-Code"
 # Set at a successful log-in: this browser has signed in to the account before, so the failed
 # attempts of others do not hold it back (services/throttle.py).
 DEVICE_COOKIE = "device"
@@ -164,11 +166,19 @@ async def register_user(body: UserCreate, session: SessionDep) -> object:
             await session.rollback()
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     try:
-        return await crud.create_user(
+        user = await crud.add_user(
             session, email=body.email, hashed_password=hashed, full_name=body.full_name
         )
     except crud.EmailTakenError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
+    if body.invitation is None and outbox.enabled():
+        # Anyone may sign up with any address: the account is usable once the address's owner
+        # opens the link mailed to it (services/verification.py), committed with the account.
+        user.email_verified = False
+        await verification.mail_link(session, user=user, address=user.email)
+    await session.commit()
+    await session.refresh(user)
+    return user
 
 
 @router.post(
@@ -207,6 +217,8 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> Response:
     if user is None:  # pragma: no cover - deleted meanwhile (its links go with it)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=say("link_unknown"))
     user.hashed_password = hashed
+    if link.created_by_id is None and link.email == user.email:
+        user.email_verified = True  # the link was mailed to this address: its owner opened it
     # Whoever made the link could set the password this way: the log says so.
     issuer = await session.get(User, link.created_by_id) if link.created_by_id else None
     outbox.enqueue(session, kind="password_changed", recipient=user.email)
@@ -229,7 +241,10 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> Response:
     response_model=Token,
     responses={
         401: error("Incorrect e-mail address or password"),
-        403: error("The account is deactivated"),
+        403: error(
+            "The account is deactivated, or its address is not verified yet (then the "
+            "X-Error-Code header says email_unverified)"
+        ),
         429: error("Too many failed attempts for this account (Retry-After)"),
     },
 )
@@ -257,6 +272,13 @@ async def login(
         raise unauthorized(say("login_failed"))
     if not user.is_active:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=say("account_deactivated"))
+    if not user.email_verified and outbox.enabled():
+        # Said only to whoever knows the password; the sign-in page offers a new link.
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=say("email_unverified", email=user.email),
+            headers={ERROR_CODE_HEADER: "email_unverified"},
+        )
     if new_hash:  # hashed with older parameters: upgrade it now that the password is known
         user.hashed_password = new_hash
     await throttle.clear(session, key=key)

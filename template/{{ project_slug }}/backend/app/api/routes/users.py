@@ -39,7 +39,7 @@ from app.schemas import (
     UserPublic,
     UserUpdate,
 )
-from app.services import account_links, owner_blocks, throttle
+from app.services import account_links, owner_blocks, throttle, verification
 from app.services.sessions import revoke_user_sessions
 from app.services.storage import StorageError
 
@@ -79,9 +79,19 @@ async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
     return user
 
 
+async def _with_pending(session: SessionDep, user: Account | User) -> UserPublic:
+    """The account as it sees itself, with the new address waiting for its link, if any."""
+    public = UserPublic.model_validate(user, from_attributes=True)
+    if outbox.enabled():
+        public.pending_email = await account_links.pending_address(
+            session, user_id=user.id, email=user.email
+        )
+    return public
+
+
 @router.get("/me", response_model=UserPublic)
-async def read_user_me(user: CurrentUser) -> Account:
-    return user
+async def read_user_me(user: CurrentUser, session: SessionDep) -> UserPublic:
+    return await _with_pending(session, user)
 
 
 @router.patch(
@@ -93,7 +103,9 @@ async def read_user_me(user: CurrentUser) -> Account:
         429: error("Too many wrong passwords for this account (Retry-After)"),
     },
 )
-async def update_user_me(body: UserUpdate, current: CurrentUser, session: SessionDep) -> User:
+async def update_user_me(body: UserUpdate, current: CurrentUser, session: SessionDep) -> UserPublic:
+    """The caller's name and address. With mail on, a new address waits: a link goes to it and
+    the account keeps the old one until the link is opened (services/verification.py)."""
     changes = body.model_dump(exclude_unset=True)
     password = changes.pop("current_password", None)
     if changes.get("email", "") is None or changes.get("email") == current.email:
@@ -107,6 +119,14 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
         with one_check_at_a_time(f"password:{current.id}"):
             await _check_current_password(session, current, password)
     user = await _load_user(session, current.id)
+    if "email" in changes and outbox.enabled():
+        new_email = changes.pop("email")
+        if await crud.get_user_by_email(session, email=new_email) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken"))
+        await verification.mail_link(session, user=user, address=new_email)
+        await crud.add_audit_entry(
+            session, actor=current, action="change_email_asked", target=user, detail=new_email
+        )
     if "email" in changes:
         await crud.add_audit_entry(
             session,
@@ -118,9 +138,10 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
         # A reset link sent to the old address must not open the account any more.
         await account_links.end_pending_resets(session, user_id=user.id)
     try:
-        return await crud.update_user(session, user=user, changes=changes)
+        user = await crud.update_user(session, user=user, changes=changes)
     except crud.EmailTakenError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
+    return await _with_pending(session, user)
 
 
 @router.post(

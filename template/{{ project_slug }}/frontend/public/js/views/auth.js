@@ -1,7 +1,7 @@
 // Sign-in and sign-up pages.
 import {
-  ApiError, describeError, lookupInvitation, registrationMode, request, requestPasswordReset, resetPassword,
-  signIn, signUp, siteAccess,
+  ApiError, describeError, lookupInvitation, registrationMode, request, requestPasswordReset, resendVerification,
+  resetPassword, signIn, signUp, siteAccess, verifyEmail,
 } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
@@ -33,6 +33,23 @@ function signInErrors() {
   };
 }
 
+/**
+ * The account's address is not confirmed yet (an open sign-up while the site sends mail): the
+ * server's sentence, and a button that mails a new link.
+ */
+function unverified(detail, address, message) {
+  const resend = h('button', { type: 'button', class: 'btn btn-quiet' }, t('signin.unverifiedResend'));
+  resend.addEventListener('click', () => whileBusy(resend, t('forgot.busy'), async () => {
+    try {
+      await resendVerification(address);
+      message.success(t('signin.unverifiedSent', { email: address }));
+    } catch (error) {
+      message.error(describeError(error));
+    }
+  }));
+  return h('div', { class: 'banner banner-error stack', role: 'alert' }, h('p', {}, detail), h('div', {}, resend));
+}
+
 export function signInView(context, params) {
   const email = field(t('signin.email'), {
     type: 'email', name: 'email', autocomplete: 'username', required: true, autofocus: true,
@@ -50,6 +67,10 @@ export function signInView(context, params) {
       try {
         await openSession(context, params, email.input.value.trim(), password.input.value);
       } catch (error) {
+        if (error instanceof ApiError && error.code === 'email_unverified') {
+          message.error(unverified(error.detail, email.input.value.trim(), message));
+          return;
+        }
         message.error(describeError(error, signInErrors()));
         password.input.select();
         password.input.focus();
@@ -137,7 +158,13 @@ export function signUpView(context, params, { invitation = null } = {}) {
     await whileBusy(submit, t('signup.busy'), async () => {
       const credentials = { email: email.input.value.trim(), password: password.input.value };
       try {
-        await signUp({ ...credentials, fullName: fullName.input.value.trim(), invitation });
+        const account = await signUp({ ...credentials, fullName: fullName.input.value.trim(), invitation });
+        if (account?.email_verified === false) {
+          // An open sign-up while the site sends mail: usable once the mailed link is opened.
+          form.replaceChildren(h('p', { class: 'banner banner-success', role: 'status' },
+            t('signup.checkMail', { email: account.email })));
+          return;
+        }
         await openSession(context, params, credentials.email, credentials.password);
       } catch (error) {
         // 400: the invitation is used, expired or for another address; the server says which.
@@ -224,4 +251,32 @@ export function resetView(context, params) {
     h('p', { class: 'lead' }, t('reset.intro')),
     message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
       message.element, email.element, password.element, confirm.element, submit)));
+}
+
+/**
+ * #/verify?token=…: a mailed link that confirms an address (an open sign-up's, or the new address
+ * of an account). Opened, it is used at once; then on to sign-in, or to the profile when signed in.
+ */
+export function verifyView(context, params) {
+  const status = h('p', { class: 'banner banner-info', role: 'status' }, t('verify.busy'));
+  const body = h('div', { class: 'stack' }, status);
+  verifyEmail(params.get('token') ?? '').then(async ({ email, changed }) => {
+    if (context.user) {
+      context.setUser(await request('GET', '/api/users/me'));
+      context.flash(t('verify.changed', { email }), 'success');
+      context.navigate('#/profile');
+      return;
+    }
+    context.flash(t(changed ? 'verify.changedSignIn' : 'verify.done', { email }), 'success');
+    context.navigate('#/signin');
+  }, (error) => {
+    body.replaceChildren(
+      h('p', { class: 'banner banner-error', role: 'alert' },
+        linkRefusal(error) ?? describeError(error, { 409: t('profile.emailTaken') })),
+      h('p', { class: 'switch' }, h('a', { href: context.user ? '#/profile' : '#/signin' },
+        t(context.user ? 'profile.title' : 'verify.toSignin'))));
+  });
+  return h('section', { class: 'card auth-card', 'aria-labelledby': 'verify-title' },
+    h('h1', { id: 'verify-title', tabindex: '-1' }, t('verify.title')),
+    body);
 }

@@ -21,6 +21,12 @@ function detailsForm(context) {
   });
   const message = formMessage();
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('profile.save'));
+  // A new address waiting for its link to be opened (only when the site sends mail).
+  const pending = h('p', { class: 'hint', 'aria-live': 'polite' });
+  function showPending(address) {
+    pending.replaceChildren(address ? t('profile.emailPendingNow', { email: address }) : '');
+  }
+  showPending(user.pending_email);
 
   async function onSubmit(event) {
     event.preventDefault();
@@ -41,7 +47,14 @@ function detailsForm(context) {
         password.input.value = '';
         context.setUser(updated);
         document.querySelector('.account-email')?.replaceChildren(updated.email);
-        message.success(t('profile.saved'));
+        showPending(updated.pending_email);
+        if (updated.pending_email && changes.current_password) {
+          // The site sends mail: the new address is the account's once its link is opened.
+          email.input.value = updated.email;
+          message.success(t('profile.emailPending', { email: updated.pending_email, current: updated.email }));
+        } else {
+          message.success(t('profile.saved'));
+        }
       } catch (error) {
         message.error(describeError(error, {
           409: t('profile.emailTaken'), 400: t('profile.wrongPassword'),
@@ -58,7 +71,7 @@ function detailsForm(context) {
       h('div', {}, h('dt', {}, t('profile.role')), h('dd', {}, t(`role.${user.role}`))),
       h('div', {}, h('dt', {}, t('profile.memberSince')), h('dd', {}, formatDay(user.created_at)))),
     message.watch(h('form', { class: 'stack', onsubmit: onSubmit },
-      message.element, fullName.element, email.element, password.element, h('div', {}, submit))));
+      message.element, fullName.element, email.element, pending, password.element, h('div', {}, submit))));
 }
 
 function passwordForm(context) {

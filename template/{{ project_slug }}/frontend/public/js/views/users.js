@@ -1,6 +1,7 @@
 // Administrators: every account a page at a time with its space used, and the tools: role, quota,
 // deactivate, password-reset link, delete (user-actions.js); then adding people (add-people.js)
-// and the audit log (audit-log.js). Every destructive action asks first.
+// and the audit log (audit-log.js); the backups' line and the outbox (outbox.js) above them.
+// Every destructive action asks first.
 import { describeError, request } from '../api.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatShortDay, formatSpace } from '../format.js';
@@ -8,6 +9,7 @@ import { t, tn } from '../i18n.js';
 import { addPeople } from './add-people.js';
 import { auditLog } from './audit-log.js';
 import { backupLine } from './backup-line.js';
+import { outboxLine } from './outbox.js';
 import { showMessage } from './form.js';
 import { pager } from './pager.js';
 import { stackedTable } from './table.js';
@@ -29,7 +31,9 @@ function userCells(user, isSelf, actions) {
       isSelf ? h('span', { class: 'tag' }, t('users.you')) : null,
       user.full_name ? h('span', { class: 'hint cell-name' }, user.full_name) : null),
     cell(null, t(`role.${user.role}`), h('span', { class: 'cell-name' },
-      h('span', { class: user.is_active ? 'pill pill-ok' : 'pill pill-off' }, t(user.is_active ? 'users.active' : 'users.inactive')))),
+      h('span', { class: user.is_active ? 'pill pill-ok' : 'pill pill-off' }, t(user.is_active ? 'users.active' : 'users.inactive')),
+      // An open sign-up whose mailed link was not opened yet: it cannot sign in.
+      user.email_verified === false ? h('span', { class: 'pill pill-off' }, t('users.unverified')) : null)),
     cell(null, t('users.usageOf', space),
       h('span', { class: 'hint cell-name' }, tn('users.fileCount', user.file_count),
         user.quota_mb !== null ? h('span', { class: 'tag' }, t('users.custom')) : null)),
@@ -74,6 +78,6 @@ export function usersView(context) {
     region, heading, audit, reload: loadPage,
   });
   loadPage();
-  return h('div', { class: 'users-page' }, heading, backupLine(), message, region,
+  return h('div', { class: 'users-page' }, heading, backupLine(), outboxLine(), message, region,
     addPeople(() => { loadPage(); audit.reload(); }), audit.element);
 }
