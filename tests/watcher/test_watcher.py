@@ -246,3 +246,35 @@ def test_the_backup_services_status_file_alerts_with_its_own_sentence(watched, t
         result = watcher_cli(watched, "once", ALERT_WEBHOOK_URL=target.url, **env)
         assert target.kinds("backup") == ["alert", "recovery"]
         assert "restore drill: none yet" in result.stdout and target.kinds("drill") == []
+
+
+def test_what_fails_while_the_watcher_starts_is_not_an_alert_until_the_grace_ends(
+    watched, tmp_path
+):
+    """A deploy starts the watcher with the services it checks (a swarm starts them all at once):
+    in its first WATCH_START_GRACE_SECONDS a service that does not answer is recorded as
+    unknown, "starting", and `status` passes; after the grace it is an alert, once."""
+    folder = next(watched.project.glob("*/watcher"))
+    state_file = tmp_path / "state.json"
+    with webhook_receiver() as target:
+        env = {
+            "PATH": os.environ["PATH"],
+            "WATCH_STATE_FILE": str(state_file),
+            "WATCH_HEALTH": "gone=http://127.0.0.1:9/",
+            "WATCH_INTERVAL_SECONDS": "1",
+            "WATCH_START_GRACE_SECONDS": "6",
+            "ALERT_WEBHOOK_URL": target.url,
+        }
+        loop = subprocess.Popen([sys.executable, "-m", "watcher", "run"], cwd=folder, env=env)
+        try:
+            wait_for(state_file.exists, 10, interval=0.2, what="the watcher's first round")
+            shown = watcher_cli(watched, "status", WATCH_STATE_FILE=str(state_file))
+            assert shown.returncode == 0, shown.stdout
+            assert "gone does not answer" in shown.stdout and ": starting)" in shown.stdout
+            assert target.kinds("health:gone") == []
+            wait_for(lambda: target.kinds("health:gone"), 20, what="the alert after the grace")
+            time.sleep(2)
+            assert target.kinds("health:gone") == ["alert"]
+        finally:
+            loop.send_signal(signal.SIGINT)
+            loop.wait(timeout=10)

@@ -19,10 +19,22 @@ from .report import report, stale
 
 
 class Watcher:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, started: float | None = None):
+        """`started`: when the loop began (`run`), for the start grace; None for one round."""
         self.config = config
+        self.started = started
         self.restarts = checks.RestartTracker()
         self.traffic = checks.Traffic()
+
+    def starting(self, results: list[checks.Result], now: float) -> list[checks.Result]:
+        """In the start grace, a bad result is recorded as unknown, with why (no alert)."""
+        if self.started is None or now - self.started >= self.config.start_grace:
+            return results
+        note = f" (not judged in the watcher's first {self.config.start_grace:g} s: starting)"
+        return [
+            checks.Result(r.key, checks.UNKNOWN, r.summary + note) if r.state == checks.BAD else r
+            for r in results
+        ]
 
     def results(self) -> list[checks.Result]:
         config, now = self.config, time.time()
@@ -40,7 +52,8 @@ class Watcher:
 
     def round(self) -> dict:
         state = read_state(self.config.state_file)
-        state = apply(self.config, state, self.results(), time.time())
+        now = time.time()
+        state = apply(self.config, state, self.starting(self.results(), now), now)
         write_state(self.config.state_file, state)
         return state
 
@@ -61,7 +74,7 @@ def main(argv: list[str]) -> int:
     if command == "run":
         print(f"watcher: checking every {config.interval:g} s", flush=True)
         try:
-            Watcher(config).run()
+            Watcher(config, started=time.time()).run()
         except KeyboardInterrupt:
             return 0
     if command == "once":

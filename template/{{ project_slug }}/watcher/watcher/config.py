@@ -53,6 +53,7 @@ def number(env: dict[str, str], name: str, default: float) -> float:
 class Config:
     site: str
     interval: float
+    start_grace: float  # seconds after the watcher starts in which nothing is judged bad
     state_file: str
     health: dict[str, str]  # service -> URL answering 2xx when it is well
     edge: str  # https://host:port/path of the edge, reached with the site's name (SNI, Host)
@@ -81,9 +82,13 @@ def load(env: dict[str, str] | None = None) -> Config:
             f"ALERT_WEBHOOK_FORMAT={webhook_format} is not one of {', '.join(FORMATS)} "
             "(Mattermost accepts slack): set it in settings.site.env"
         )
+    interval = max(number(env, "WATCH_INTERVAL_SECONDS", 60), 1)
     return Config(
         site=env.get("DOMAIN", "").strip() or "localhost",
-        interval=max(number(env, "WATCH_INTERVAL_SECONDS", 60), 1),
+        interval=interval,
+        # A deploy starts the watcher with the services it checks (a swarm starts them all at
+        # once): what does not answer yet is starting, not an incident to alert on.
+        start_grace=number(env, "WATCH_START_GRACE_SECONDS", 2 * interval),
         state_file=env.get("WATCH_STATE_FILE", "/var/lib/watcher/state.json"),
         health=urls(pairs(env.get("WATCH_HEALTH", "")), "WATCH_HEALTH"),
         edge=web_url(env.get("WATCH_EDGE", "").strip(), "WATCH_EDGE"),
