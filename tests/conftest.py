@@ -1,4 +1,6 @@
-"""Fixtures shared by several layers: the rendered template, the booted stack, a Docker engine.
+"""Fixtures shared by several layers: the rendered template, the booted stack, a Docker engine,
+Chromium (`browser`, `open_page`: declared here once, since two Playwright instances cannot run in
+one thread and a fixture imported by two layers' conftests would start one each).
 
 A layer's own fixtures live in its folder's conftest.py; helpers live in tests/support/
 (importable as `support.*`: pyproject.toml puts tests/ on the path)."""
@@ -11,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.browser import browser as browser  # Chromium: one for the session (see below)
+from support.browser import open_page as open_page
 from support.docker.engine import Engine, exclusive, start_engine
 from support.project import Stack, boot_stack, render, world_readable_tmpdir
 

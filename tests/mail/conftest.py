@@ -43,9 +43,3 @@ def fresh_throttle(mail_stack: Stack) -> None:
     (every request here comes from one client address, which the per-client limit would otherwise
     count across tests)."""
     sql(mail_stack, "DELETE FROM auth_throttle WHERE key LIKE 'forgot%' OR key LIKE 'verify%'")
-
-
-# Chromium for test_mail_browser.py (one per session, as in the browser layer).
-from support.browser import browser, open_page  # noqa: E402
-
-__all__ = ["browser", "open_page"]
