@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentUser
+from app.api.responses import error
 from app.core.config import settings
 from app.core.messages import say
 from app.core.observability import report_message
@@ -52,7 +53,11 @@ def _one_more_report() -> bool:
     return True
 
 
-@router.post("/client-errors", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/client-errors",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={429: error("More than REPORTS_PER_MINUTE reports on this worker: this one dropped")},
+)
 async def report_client_error(report: ClientError) -> Response:
     if not _one_more_report():
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=say("too_many_reports"))
