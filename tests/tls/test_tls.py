@@ -67,16 +67,19 @@ class Acme:
             return tls.getpeercert()
 
     def wait_for_served_serial(self, other_than: str | None, timeout: float = 30) -> dict:
-        """The served certificate once it verifies against Pebble and its serial differs."""
+        """The served certificate once it verifies against Pebble and its serial differs, on three
+        handshakes in a row: during nginx's graceful reload an old worker may still answer one
+        connection with the certificate it had."""
         seen: dict = {}
 
         def new_certificate() -> bool:
             try:
-                seen["cert"] = self.served_certificate()
+                served = [self.served_certificate() for _ in range(3)]
             except ssl.SSLCertVerificationError as error:
                 seen["error"] = error
                 return False
-            return seen["cert"]["serialNumber"] != other_than
+            seen["cert"] = served[-1]
+            return all(cert["serialNumber"] != other_than for cert in served)
 
         try:
             wait_for(new_certificate, timeout, interval=0.3)
