@@ -59,6 +59,7 @@ def test_workflow_is_a_valid_github_workflow(rendered_project: Path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.network  # the user's first `stack.py test` installs the services' packages with pip
 def test_workflow_steps_pass_as_a_normal_user(session_tmp: Path, ci_user: str):
     project = render(session_tmp / "ci-project")
     (project / ".env").unlink()

@@ -26,6 +26,8 @@ import pytest
 import yaml
 from support.project import REPO_ROOT
 
+pytestmark = pytest.mark.network  # uv and pip ask the package index
+
 SERVICES = REPO_ROOT / "template" / "{{ project_slug }}"
 LOCKS = [
     SERVICES / service / name

@@ -255,7 +255,7 @@ def test_a_failed_command_stops_the_script_as_its_sh_twin_does(
     bat = twins.bat(project, script, *args, answer=answer, env=env)
     assert len(sh.calls) == failing_call
     assert (sh.code, bat.code) == (1, 1)
-    assert bat.calls == sh.calls
+    assert bat.calls == sh.calls, bat  # its stdout says where a run without calls stopped
     assert bat.errors == [error.replace(".sh", ".bat") for error in sh.errors] != []
     assert bat.stdout == sh.stdout
     assert not any(word in bat.stdout.splitlines()[-1] for word in DONE), bat.stdout
@@ -444,7 +444,7 @@ def test_deploy_all_works_from_wherever_it_is_started(twins, projects, tmp_path,
     sh = twins.sh(project, "deploy_all")
     bat = twins.bat(project, "deploy_all", command=command, cwd=cwd, env=env, stdin=b"\r\n")
     assert (bat.code, bat.errors) == (0, [])
-    assert bat.calls == sh.calls
+    assert bat.calls == sh.calls, bat  # its stdout says where a run without calls stopped
     assert bat.stdout == sh.stdout  # no pause after a success
 
 
