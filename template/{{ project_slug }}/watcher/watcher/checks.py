@@ -7,13 +7,14 @@ import datetime as dt
 import json
 import shutil
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import metrics
 from .config import Config
-from .probes import edge_answer, http_get, not_after
+from .probes import edge_answer, http_get, not_after, replicas
 
 OK, BAD, UNKNOWN = "ok", "bad", "unknown"
 RESTART_WINDOW_S = 900
@@ -141,40 +142,65 @@ class RestartTracker:
         return Result(f"restarts:{name}", BAD if looping else OK, said)
 
 
+def scrape(url: str, host: str, now: float) -> metrics.Sample | None:
+    """The request totals one address answers; None when it does not answer them."""
+    try:
+        status, body = http_get(url, host=host)
+    except (OSError, ValueError):
+        return None
+    return metrics.parse(body.decode("utf-8", "replace"), now) if status == 200 else None
+
+
 class Traffic:
-    """5xx share and p95 of each service whose /metrics answers, over the last 5 minutes."""
+    """5xx share and p95 of each service whose /metrics answers, over the last 5 minutes.
+
+    A swarm runs a service's replicas behind one name (endpoint_mode dnsrr): scraping the name
+    would reach a different replica each time, whose counters are its own, and the window would
+    see them go back and start again. So every address the name resolves to is scraped, with a
+    window of its own (a restart resets that replica's only), and the figures are their sum over
+    the replicas that answer. Compose's one container is the case of one address."""
 
     def __init__(self) -> None:
-        self.windows: dict[str, metrics.Window] = {}
+        self.windows: dict[tuple[str, str], metrics.Window] = {}  # (service, address) -> window
 
     def check(self, config: Config, name: str, url: str, now: float) -> Iterator[Result]:
         try:
-            status, body = http_get(url)
-        except (OSError, ValueError):
-            status, body = 0, b""
-        sample = metrics.parse(body.decode("utf-8", "replace"), now) if status == 200 else None
-        if sample is None:
+            addresses = replicas(url)
+        except OSError:  # no replica runs (a swarm's name then resolves to none): keep the windows
+            addresses = {}
+        else:  # a replica replaced (a new task, a new address): its window would only grow stale
+            for gone in [k for k in self.windows if k[0] == name and k[1] not in addresses]:
+                del self.windows[gone]
+        host = urllib.parse.urlsplit(url).netloc
+        answered = []
+        for address, address_url in addresses.items():
+            sample = scrape(address_url, host, now)
+            if sample is not None:
+                window = self.windows.setdefault((name, address), metrics.Window())
+                window.add(sample)
+                answered.append(window)
+        if not answered:
             said = f"no request metrics at {url}"
             yield Result(f"errors:{name}", UNKNOWN, f"{name} 5xx rate: {said}")
             yield Result(f"latency:{name}", UNKNOWN, f"{name} p95 latency: {said}")
             return
-        window = self.windows.setdefault(name, metrics.Window())
-        window.add(sample)
-        figures = window.figures()
+        of = f" ({len(answered)} of {len(addresses)} replicas)" if len(addresses) > 1 else ""
+        figures = metrics.combined(answered)
         if figures is None or figures[0] < config.error_min_requests:
-            said = f"under {config.error_min_requests:g} requests in 5 minutes, too few to judge"
+            few = f"under {config.error_min_requests:g} requests in 5 minutes, too few to judge"
+            said = few + of
             yield Result(f"errors:{name}", OK, f"{name} 5xx rate: {said}")
             yield Result(f"latency:{name}", OK, f"{name} p95 latency: {said}")
             return
         requests, share, p95 = figures
         bad = share >= config.error_percent
-        said = f"{name}: {share:.1f} % of {requests:.0f} requests answered 5xx in 5 minutes"
+        said = f"{name}: {share:.1f} % of {requests:.0f} requests answered 5xx in 5 minutes{of}"
         yield Result(f"errors:{name}", BAD if bad else OK, said)
         if p95 is None:
             yield Result(f"latency:{name}", UNKNOWN, f"{name}: no latency histogram")
         else:
             slow = p95 >= config.p95_ms
-            said = f"{name}: p95 latency {p95:.0f} ms over 5 minutes"
+            said = f"{name}: p95 latency {p95:.0f} ms over 5 minutes{of}"
             yield Result(f"latency:{name}", BAD if slow else OK, said)
 
 

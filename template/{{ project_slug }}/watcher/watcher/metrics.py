@@ -71,7 +71,8 @@ def p95_seconds(old: dict[float, float], new: dict[float, float]) -> float | Non
 
 
 class Window:
-    """The scrapes of one service over the last WINDOW_S seconds."""
+    """The scrapes of one replica of a service over the last WINDOW_S seconds (each replica counts
+    from its own start: several share a window only in their sum, see combined)."""
 
     def __init__(self) -> None:
         self.samples: deque[Sample] = deque()
@@ -85,11 +86,23 @@ class Window:
 
     def figures(self) -> tuple[float, float, float | None] | None:
         """(requests, 5xx share in %, p95 in ms) since the oldest scrape kept; None until two."""
-        if len(self.samples) < 2:
-            return None
-        old, new = self.samples[0], self.samples[-1]
-        requests = new.requests - old.requests
-        errors = new.errors - old.errors
-        share = 100.0 * errors / requests if requests > 0 else 0.0
-        p95 = p95_seconds(old.buckets, new.buckets)
-        return requests, share, None if p95 is None else p95 * 1000
+        return combined([self])
+
+
+def combined(windows: list[Window]) -> tuple[float, float, float | None] | None:
+    """The figures of a service's replicas together: their requests, errors and latency buckets
+    between each one's oldest and newest scrape, summed; None until one has two scrapes."""
+    spans = [(w.samples[0], w.samples[-1]) for w in windows if len(w.samples) >= 2]
+    if not spans:
+        return None
+    requests = sum(new.requests - old.requests for old, new in spans)
+    errors = sum(new.errors - old.errors for old, new in spans)
+    share = 100.0 * errors / requests if requests > 0 else 0.0
+    first: dict[float, float] = {}
+    last: dict[float, float] = {}
+    for old, new in spans:
+        for bound, count in new.buckets.items():
+            first[bound] = first.get(bound, 0.0) + old.buckets.get(bound, 0.0)
+            last[bound] = last.get(bound, 0.0) + count
+    p95 = p95_seconds(first, last)
+    return requests, share, None if p95 is None else p95 * 1000

@@ -1,4 +1,5 @@
-"""What the watcher asks over the network: an HTTP answer, the edge's certificate."""
+"""What the watcher asks over the network: an HTTP answer, a name's addresses, the edge's
+certificate."""
 
 from __future__ import annotations
 
@@ -12,15 +13,33 @@ import urllib.request
 TIMEOUT_S = 5
 
 
-def http_get(url: str, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
-    """Status and body of a GET (an HTTP error status is an answer, not an exception)."""
+def http_get(url: str, timeout: float = TIMEOUT_S, host: str = "") -> tuple[int, bytes]:
+    """Status and body of a GET (an HTTP error status is an answer, not an exception). `host`:
+    the Host header when url names one address of a host (see replicas)."""
+    headers = {"User-Agent": "watcher", **({"Host": host} if host else {})}
     # config.py accepts only http(s) URLs.
-    request = urllib.request.Request(url, headers={"User-Agent": "watcher"})  # noqa: S310
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
             return answer.status, answer.read(4_000_000)
     except urllib.error.HTTPError as error:
         return error.code, error.read(64_000)
+
+
+def replicas(url: str) -> dict[str, str]:
+    """Each address url's host resolves to -> url with that address in place of the host. In a
+    swarm a service's name (endpoint_mode dnsrr) resolves to every replica's address; compose's
+    to its one container. Raises OSError when the name does not resolve (no replica running)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http":
+        return {parts.netloc: url}  # HTTPS checks the certificate against the name, not an address
+    port = parts.port or 80
+    found = {}
+    for *_, sockaddr in socket.getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM):
+        address = sockaddr[0]
+        netloc = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        found[address] = parts._replace(netloc=netloc).geturl()
+    return found
 
 
 def edge_answer(url: str, site: str, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
