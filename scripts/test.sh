@@ -8,35 +8,44 @@
 ###
 ### Without arguments the layers run as two pytest processes at once, because the Docker layers
 ### spend most of their time waiting on builds, health checks and schedulers:
-###   - host: the layers that need Docker or the package registries (HOST_LAYERS below), in this
-###     machine's network;
-###   - native: every other layer, in a network namespace of its own with only a loopback. Docker
-###     adds and removes interfaces in the host's namespace all the time, and Chromium fails its
-###     requests with ERR_NETWORK_CHANGED when it sees one; in its own namespace it sees none,
-###     and no loopback port of one run can clash with the other's.
-### The native run's report is printed after the host run's; the exit status is 1 if either failed.
+###   - the Docker layers (DOCKER below);
+###   - meanwhile, one after the other: every layer that needs neither Docker nor the package
+###     registries, in a network namespace of its own with only a loopback, then the layers that
+###     need the registries (NETWORK below). Docker adds and removes interfaces all the time, and
+###     Chromium fails its requests with ERR_NETWORK_CHANGED when it sees one; in its own namespace
+###     it sees none, and no loopback port of one run can clash with the other's.
+### The second process's report is printed after the first's; the exit status is 1 if either failed.
 set -o errexit -o nounset -o pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 pytest=(.venv/bin/python -m pytest)
 (($#)) && exec "${pytest[@]}" "$@"
 
-HOST_LAYERS="containers or backups or deploy or swarm or update or network"
-native_log=$(mktemp --tmpdir closo-native-tests.XXXXXX.log)
-# -p no:cacheprovider: one writer of .pytest_cache (the host run).
-unshare --net -- bash -c 'ip link set lo up && exec "$@"' native \
-  "${pytest[@]}" -p no:cacheprovider -m "not ($HOST_LAYERS)" >"$native_log" 2>&1 &
-native=$!
-trap 'kill "$native" 2>/dev/null || true' EXIT
+DOCKER="containers or backups or deploy or swarm"
+NETWORK="update or network"
+other_log=$(mktemp --tmpdir closo-other-tests.XXXXXX.log)
+# A job started with & in a script ignores SIGINT and SIGQUIT, and so would every process it
+# starts (the tests of Ctrl-C would fail): env gives them back their default action.
+# -p no:cacheprovider: one writer of .pytest_cache (the Docker run).
+(
+  env --default-signal=INT,QUIT unshare --net -- bash -c 'ip link set lo up && exec "$@"' native \
+    "${pytest[@]}" -p no:cacheprovider -m "not ($DOCKER or $NETWORK)" && native=0 || native=$?
+  env --default-signal=INT,QUIT \
+    "${pytest[@]}" -p no:cacheprovider -m "($NETWORK) and not ($DOCKER)" && network=0 || network=$?
+  echo "native layers: exit $native; layers that need the package registries: exit $network"
+  ((native == 0 && network == 0))
+) >"$other_log" 2>&1 &
+other=$!
+trap 'pkill -P "$other" 2>/dev/null; kill "$other" 2>/dev/null || true' EXIT
 
 status=0
-"${pytest[@]}" -m "$HOST_LAYERS" || status=$?
-native_status=0
-wait "$native" || native_status=$?
+"${pytest[@]}" -m "$DOCKER" || status=$?
+other_status=0
+wait "$other" || other_status=$?
 trap - EXIT
 echo
-echo "=============== the native layers (own network namespace; ran at the same time) ==============="
-cat "$native_log"
-rm -f "$native_log"
-echo "host layers: exit $status; native layers: exit $native_status"
-((status == 0 && native_status == 0))
+echo "====== the other layers (run at the same time: native ones in their own network namespace) ======"
+cat "$other_log"
+rm -f "$other_log"
+echo "Docker layers: exit $status; the others: exit $other_status"
+((status == 0 && other_status == 0))
