@@ -15,6 +15,7 @@ import pytest
 import yaml
 from stack.config import Project, compose_service_names
 from stack.envfile import EnvFileError, parse_env, read_env
+from stack.ports import choose_ports
 from stack.runner import Stack, healthy_line
 
 pytestmark = pytest.mark.stack
@@ -192,3 +193,14 @@ def test_a_first_up_says_how_long_the_packages_took():
         f"Stack healthy in 3.4 s (26.6 s with the first installation of the services' packages):"
         f" {url}"
     )
+
+
+def test_each_service_gets_a_port_of_its_own():
+    """The runner picks a free loopback port per service by asking the kernel, one after the other,
+    before any service listens: the kernel may hand a just-closed port out again, and a stack whose
+    edge got the same port for HTTP and HTTPS refused to start (nginx: "a duplicate default
+    server"). Many names at once make a repeat certain if nothing prevents it."""
+    names = [f"service{n}" for n in range(3000)]
+    ports: dict[str, int] = {}
+    choose_ports(ports, names, {}, running=lambda name: False)
+    assert len(set(ports.values())) == len(names)

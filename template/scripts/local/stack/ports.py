@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port(taken: Collection[int] = ()) -> int:
+    """A port nothing listens on, other than those in `taken` (given to services not started
+    yet: the kernel may hand out the port of a closed probe socket again at once)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in taken:
+            return port
 
 
 def port_is_free(port: int) -> bool:
@@ -37,7 +42,7 @@ def choose_ports(
         if wanted.get(name):
             new = wanted[name]
         elif not ports.get(name) or (not running(name) and not port_is_free(ports[name])):
-            new = free_port()
+            new = free_port(taken=set(ports.values()) | {p for p in wanted.values() if p})
         else:
             continue
         if ports.get(name) not in (None, new):
