@@ -112,6 +112,10 @@ class Engine:
         pid = self.pid()
         if pid is None or not pid_alive(pid):
             return
+        if self.process is None and not _is_dockerd(pid):
+            # The pid file of a killed run: its pid may belong to another program by now.
+            self.pidfile.unlink(missing_ok=True)
+            return
         stop_pid(pid, timeout)
         if self.process is not None:
             self.process.wait(timeout=10)  # reap our own child
@@ -189,6 +193,13 @@ def start_engine(run_dir: Path) -> Engine:
     _spawn(engine)
     _remove_leftovers(engine)
     return engine
+
+
+def _is_dockerd(pid: int) -> bool:
+    try:
+        return "dockerd" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _remove_leftovers(engine: Engine) -> None:
