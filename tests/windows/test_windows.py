@@ -100,6 +100,7 @@ class Outcome:
     calls: list[str]
     stdout: str
     errors: list[str]  # the `[x]` lines on stderr
+    stderr: str = ""  # all of it, shown when an assertion on the outcome fails
 
 
 def _outcome(result, log: Path) -> Outcome:
@@ -117,6 +118,7 @@ def _outcome(result, log: Path) -> Outcome:
         calls=calls,
         stdout=result.stdout.decode(errors="replace").replace("\r\n", "\n"),
         errors=[line for line in stderr.splitlines() if line.startswith("  [x] ")],
+        stderr=stderr,
     )
 
 

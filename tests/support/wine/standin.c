@@ -4,8 +4,10 @@
  * %STANDIN_STDOUT% (if set) on stdout, as the server's answer. Exits 0, or %STANDIN_FAIL_CODE%
  * (e.g. 255, 0xC000013A) when this is call number %STANDIN_FAIL_AT% in the log (1 = first). */
 #include <direct.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int _dowildcard = 0; /* pass "--exclude=*.py[cod]" as typed, as the real tools receive it */
 
@@ -30,7 +32,12 @@ int main(int argc, char **argv) {
     }
     call = calls_so_far(log) + 1;
     f = fopen(log, "ab");
-    if (!f || !_getcwd(cwd, sizeof cwd)) return 2;
+    if (!f || !_getcwd(cwd, sizeof cwd)) {
+        /* Said on stderr: the test then shows why a run logged no call. */
+        fprintf(stderr, "%s stand-in: cannot append to %s or read the folder: %s\n", TOOL, log,
+                strerror(errno));
+        return 2;
+    }
     fprintf(f, "%s\t%s", cwd, TOOL);
     for (int i = 1; i < argc; i++) fprintf(f, "\t%s", argv[i]);
     fputc('\n', f);
