@@ -13,26 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.deployment import Deployment, copy_of
+from support.deployment import Deployment, copy_of, project_containers, remote
 from support.project import render
 
 pytestmark = pytest.mark.deploy
-
-
-def remote(deployed: Deployment, name: str) -> Path:
-    return deployed.server.home / "srv" / name
-
-
-def project_containers(deployed: Deployment, slug: str) -> list[str]:
-    listed = deployed.engine.docker(
-        "ps",
-        "--all",
-        "--filter",
-        f"label=com.docker.compose.project={slug}",
-        "--format",
-        "{{.Names}}",
-    )
-    return listed.stdout.split()
 
 
 @pytest.fixture(scope="module")

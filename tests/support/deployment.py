@@ -104,3 +104,21 @@ def secrets_of(project: Path) -> list[str]:
 
 def copy_of(deployment: Deployment, tmp_path: Path) -> Path:
     return shutil.copytree(deployment.project, tmp_path / "project", symlinks=True)
+
+
+def remote(deployment: Deployment, name: str) -> Path:
+    """The folder of another site on the same server (REMOTE_DIR of a second deployment)."""
+    return deployment.server.home / "srv" / name
+
+
+def project_containers(deployment: Deployment, slug: str) -> list[str]:
+    """The containers of the compose project `slug` on the server, stopped ones too."""
+    listed = deployment.engine.docker(
+        "ps",
+        "--all",
+        "--filter",
+        f"label=com.docker.compose.project={slug}",
+        "--format",
+        "{{.Names}}",
+    )
+    return listed.stdout.split()
