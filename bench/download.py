@@ -24,7 +24,12 @@ def measure_download(
             "edge": f"{edge_url}{link}",
             "static": f"{static.url}/{name[0:2]}/{name[2:4]}/{name}",
         }
-        speeds = compare_downloads(urls, cafile, {"edge": edge_port, "static": static.port}, runs)
+        try:
+            speeds = compare_downloads(
+                urls, cafile, {"edge": edge_port, "static": static.port}, runs
+            )
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; the static nginx's log: {static.log_tail()}") from error
     edge, plain = speeds["edge"]["median_mib_per_s"], speeds["static"]["median_mib_per_s"]
     return {
         "size_mib": size_mib,

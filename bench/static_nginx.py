@@ -13,7 +13,7 @@ import pwd
 import subprocess
 from pathlib import Path
 
-from support.ports import free_port
+from support.ports import free_port, wait_for_port
 from support.waiting import wait_for
 
 CONF = """\
@@ -80,7 +80,15 @@ class StaticNginx:
             return (self.prefix / "nginx.pid").is_file()
 
         wait_for(started, 10, interval=0.02, what=f"static nginx: see {self.prefix / 'error.log'}")
+        try:  # the pid file is written once the port listens; checked, as curl needs it
+            wait_for_port(self.port, process=self.process)
+        except AssertionError as error:
+            raise RuntimeError(f"static nginx: {error}; its log: {self.log_tail()}") from error
         return self
+
+    def log_tail(self) -> str:
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace")[-2000:] if path.is_file() else "(none)"
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:

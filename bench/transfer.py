@@ -95,11 +95,13 @@ def curl_download_speed(url: str, cafile: str, port: int) -> float:
             "%{speed_download} %{size_download} %{http_version}",
             url,
         ],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,
     )
+    if result.returncode != 0:  # curl's own sentence says why (refused, TLS, HTTP status)
+        raise RuntimeError(f"curl {url} exited {result.returncode}: {result.stderr.strip()}")
     speed, size, _version = result.stdout.split()
     if int(size) == 0:
         raise RuntimeError(f"empty download from {url}")
