@@ -35,6 +35,10 @@ need openssh-server  test -x /usr/sbin/sshd
 need openssh-client  sh -c 'command -v ssh && command -v scp'
 need wrk             command -v wrk
 need curl            command -v curl
+# scripts/test.sh gives the native layers a network namespace of their own (`unshare`, `ip`);
+# the swarm layer links its nodes' namespaces.
+need iproute2        sh -c 'command -v ip || test -x /usr/sbin/ip || test -x /sbin/ip'
+need util-linux      command -v unshare
 # The health checks run as the images run them: BusyBox's wget and nc, as in the nginx image.
 need busybox         command -v busybox
 # The windows test layer: Wine runs the .bat scripts, mingw-w64 builds the ssh/scp/tar stand-ins.
