@@ -71,6 +71,23 @@ def can_sign_in(deployed: Deployment, email: str) -> bool:
     return login.status_code == 200
 
 
+def account_with_file(deployed: Deployment, email: str, name: str, content: bytes, mime: str):
+    """A new account (signed up) holding one uploaded file: the file's record."""
+    with deployed.client() as client:
+        sign_up(deployed, client, email)
+        headers = account(client, email)
+        record = client.post(
+            "/api/upload", headers=headers, files={"file": (name, content, mime)}
+        ).json()
+    return record
+
+
+def volumes_kept_aside(deployed: Deployment) -> list[str]:
+    """The volumes a restore copied aside (`<volume>_before_restore_<date>`)."""
+    names = deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    return [name for name in names if "_before_restore_" in name]
+
+
 def with_postgres(deployed: Deployment, tmp_path: Path, version: str) -> Path:
     """A copy of the deployment's project whose answer postgres_version is `version`."""
     project = copy_of(deployed, tmp_path)
@@ -104,12 +121,9 @@ def test_restore_to_a_moment_brings_back_a_deleted_account_and_drops_later_write
     mistake and another one created. `restore <moment>` from the repository: the account and
     its file are back byte for byte, the later account is not; the replaced volumes are kept."""
     content = b"%PDF-1.4 signed before the mistake\n" * 2000
-    with deployed.client() as client:
-        sign_up(deployed, client, "deleted-by-mistake@example.org")
-        headers = account(client, "deleted-by-mistake@example.org")
-        record = client.post(
-            "/api/upload", headers=headers, files={"file": ("deed.pdf", content, "application/pdf")}
-        ).json()
+    record = account_with_file(
+        deployed, "deleted-by-mistake@example.org", "deed.pdf", content, "application/pdf"
+    )
     on_server(deployed, "exec", "-T", "backup", "backup", "now")
     time.sleep(1.2)
     moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -149,11 +163,7 @@ def test_restore_to_a_moment_brings_back_a_deleted_account_and_drops_later_write
         assert [f["name"] for f in files] == ["deed.pdf"]
         link = client.get(f"/api/files/{record['id']}", headers=headers).json()["url"]
         assert client.get(link).content == content
-    kept = [
-        name
-        for name in deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
-        if "_before_restore_" in name
-    ]
+    kept = volumes_kept_aside(deployed)
     assert len(kept) == 2 and "docker volume rm" in output
     assert all(name in output for name in kept), output
     deployed.engine.docker("volume", "rm", *kept)
@@ -163,12 +173,7 @@ def test_upgrade_db_moves_the_data_to_postgres_17_and_the_way_back_returns_to_15
     deployed: Deployment, tmp_path: Path
 ):
     content = b"kept across the upgrade\n" * 500
-    with deployed.client() as client:
-        sign_up(deployed, client, "upgraded@example.org")
-        headers = account(client, "upgraded@example.org")
-        record = client.post(
-            "/api/upload", headers=headers, files={"file": ("notes.txt", content, "text/plain")}
-        ).json()
+    record = account_with_file(deployed, "upgraded@example.org", "notes.txt", content, "text/plain")
     assert (server_version(deployed), db_volume(deployed)) == ("15", "closo_postgres_data")
     project17 = with_postgres(deployed, tmp_path, "17")
 
@@ -221,12 +226,7 @@ def test_disaster_recovery_brings_the_site_back_onto_an_empty_server(
     disaster needs an `s3` repository (the backups layer runs that one against SeaweedFS). The
     images are kept too: they are built from the same project, as the first deploy_all does."""
     content = b"\x89PNG survived the loss of the server\n" * 3000
-    with deployed.client() as client:
-        sign_up(deployed, client, "survivor@example.org")
-        headers = account(client, "survivor@example.org")
-        record = client.post(
-            "/api/upload", headers=headers, files={"file": ("photo.png", content, "image/png")}
-        ).json()
+    record = account_with_file(deployed, "survivor@example.org", "photo.png", content, "image/png")
     on_server(deployed, "exec", "-T", "backup", "backup", "now")
     archive_now(deployed)
 
@@ -256,9 +256,5 @@ def test_disaster_recovery_brings_the_site_back_onto_an_empty_server(
         assert client.get(link).content == content
     status = deployed.run("status")
     assert status.returncode == 0, status.stdout + status.stderr
-    kept = [
-        name
-        for name in deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
-        if "_before_restore_" in name
-    ]
+    kept = volumes_kept_aside(deployed)
     deployed.engine.docker("volume", "rm", *kept)

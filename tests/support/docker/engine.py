@@ -112,7 +112,7 @@ class Engine:
         pid = self.pid()
         if pid is None or not pid_alive(pid):
             return
-        if self.process is None and not _is_dockerd(pid):
+        if self.process is None and not is_dockerd(pid):
             # The pid file of a killed run: its pid may belong to another program by now.
             self.pidfile.unlink(missing_ok=True)
             return
@@ -195,7 +195,8 @@ def start_engine(run_dir: Path) -> Engine:
     return engine
 
 
-def _is_dockerd(pid: int) -> bool:
+def is_dockerd(pid: int) -> bool:
+    """Whether `pid` is a dockerd now (a pid file of a killed run may name any program by now)."""
     try:
         return "dockerd" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
     except OSError:

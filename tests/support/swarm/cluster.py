@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, exclusive
+from support.docker.engine import CACHE, DOCKERD, DockerError, Engine, exclusive, is_dockerd
 from support.processes import stop_pid
 from support.waiting import wait_for
 
@@ -270,9 +270,7 @@ def _stop_leftover(pidfile: Path) -> None:
         pid = int(pidfile.read_text())
     except (OSError, ValueError):
         return
-    with contextlib.suppress(OSError):
-        if "dockerd" not in Path(f"/proc/{pid}/cmdline").read_text():
-            return
+    if is_dockerd(pid):
         stop_pid(pid, 30)
     pidfile.unlink(missing_ok=True)
 
