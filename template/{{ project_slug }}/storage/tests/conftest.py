@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2 as httpx
 import pytest
@@ -160,6 +160,14 @@ def signed(path: str, *, owner: str = OWNER, lifetime: int = LINK_SECONDS) -> st
     key = links.signing_key(TOKEN)
     mac = links.signature(key, name=name, owner=owner, expires=expires)
     return f"{path}?{urlencode({'owner': owner, 'expires': expires, 'signature': mac})}"
+
+
+def wait_until_expired(link: str) -> None:
+    """Sleep until the service's clock (whole seconds, see app/links.py) counts `link` expired:
+    a real expiry, whatever the fraction of a second the link was signed at."""
+    expires = int(parse_qs(urlsplit(link).query)["expires"][0])
+    while int(time.time()) < expires:
+        time.sleep(expires - time.time() + 0.01)
 
 
 def download(

@@ -2,7 +2,6 @@
 download answers people meet, and the upload limit in decimal megabytes ("Mo" in French)."""
 
 import string
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.messages import MESSAGES
-from tests.conftest import AUTH, make_settings, signed, upload
+from tests.conftest import AUTH, make_settings, signed, upload, wait_until_expired
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def test_download_refusals_are_in_french_on_a_french_site(french: TestClient) ->
         "liste de fichiers."
     }
     link = signed(f"/storage/files/{name}", lifetime=1)
-    time.sleep(1.1)  # a real expiry: the clock passes the link's time
+    wait_until_expired(link)
     expired = french.get(link)
     assert expired.status_code == 403
     assert expired.json() == {
