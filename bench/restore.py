@@ -1,7 +1,7 @@
 """Restores measured with 1 GB of files and 100,000 rows: `restore latest` on the same server
 under a visitor's reads, and a disaster recovery onto an emptied server.
 
-Usage (from the repository root, as root, after scripts/setup.sh; about 15 minutes on 2 cores):
+Usage (from the repository root, as root, after scripts/setup.sh; about 11 minutes on 2 cores):
     .venv/bin/python bench/restore.py [--files-mb 1024] [--rows 100000] [--out FILE.json]
 
 The deploy layer's deployment (tests/deploy/conftest.py: the default rendering, its own scripts
