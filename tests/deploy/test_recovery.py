@@ -18,42 +18,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.deployment import DOMAIN, PASSWORD, Deployment, account, copy_of, sign_up
+from support.deployment import (
+    DOMAIN,
+    PASSWORD,
+    Deployment,
+    account,
+    archive_now,
+    copy_of,
+    lose_the_server,
+    on_server,
+    sign_up,
+    sql,
+    volumes_kept_aside,
+)
 from support.docker.images import ensure_base_images
 from support.project import read_env, render
-from support.waiting import wait_for
 
 pytestmark = pytest.mark.deploy
 
 
-def sql(deployed: Deployment, statement: str) -> str:
-    """One value from the deployment's database, as its psql prints it."""
-    settings = read_env(deployed.project / "settings.env")
-    user, database = settings["POSTGRES_USER"], settings["POSTGRES_DB"]
-    result = deployed.engine.docker(
-        "exec", "closo_db", "psql", "-At", "-U", user, "-d", database, "-c", statement
-    )
-    return result.stdout.strip()
-
-
 def server_version(deployed: Deployment) -> str:
     return sql(deployed, "SHOW server_version_num")[:2]
-
-
-def on_server(deployed: Deployment, *args: str):
-    """docker compose in the server's deployment folder, as the operator would type it there."""
-    return deployed.engine.compose(deployed.server.remote_dir, *args, timeout=600)
-
-
-def archive_now(deployed: Deployment) -> None:
-    """Closes the database's current WAL segment and waits until the repository has it."""
-    segment = sql(deployed, "SELECT pg_walfile_name(pg_switch_wal())")
-    wait_for(
-        lambda: sql(deployed, "SELECT last_archived_wal FROM pg_stat_archiver") >= segment,
-        timeout=60,
-        interval=1,
-        what=f"WAL segment {segment} archived",
-    )
 
 
 def db_volume(deployed: Deployment) -> str:
@@ -80,12 +65,6 @@ def account_with_file(deployed: Deployment, email: str, name: str, content: byte
             "/api/upload", headers=headers, files={"file": (name, content, mime)}
         ).json()
     return record
-
-
-def volumes_kept_aside(deployed: Deployment) -> list[str]:
-    """The volumes a restore copied aside (`<volume>_before_restore_<date>`)."""
-    names = deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
-    return [name for name in names if "_before_restore_" in name]
 
 
 def with_postgres(deployed: Deployment, tmp_path: Path, version: str) -> Path:
@@ -230,15 +209,7 @@ def test_disaster_recovery_brings_the_site_back_onto_an_empty_server(
     on_server(deployed, "exec", "-T", "backup", "backup", "now")
     archive_now(deployed)
 
-    on_server(deployed, "down", "--timeout", "10")
-    volumes = deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
-    lost = [v for v in volumes if v.startswith("closo_") and v != "closo_backup_repository"]
-    deployed.engine.docker("volume", "rm", *lost)
-    for path in deployed.server.remote_dir.iterdir():
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.name != "compose.override.yaml":
-            path.unlink()
+    lose_the_server(deployed)
 
     empty = deployed.run("deploy_all")
     deployed.timings["deploy_all onto the empty server"] = deployed.last_seconds

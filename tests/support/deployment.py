@@ -18,6 +18,7 @@ from support.docker.site import https_client
 from support.project import read_env
 from support.services import Service, services
 from support.sshd import SshServer
+from support.waiting import wait_for
 
 PROD = Path("scripts/prod")
 DOMAIN = "clo-so.com"
@@ -122,3 +123,51 @@ def project_containers(deployment: Deployment, slug: str) -> list[str]:
         "{{.Names}}",
     )
     return listed.stdout.split()
+
+
+def sql(deployed: Deployment, statement: str) -> str:
+    """One value from the deployment's database, as its psql prints it."""
+    settings = read_env(deployed.project / "settings.env")
+    user, database = settings["POSTGRES_USER"], settings["POSTGRES_DB"]
+    result = deployed.engine.docker(
+        "exec", "closo_db", "psql", "-At", "-U", user, "-d", database, "-c", statement
+    )
+    return result.stdout.strip()
+
+
+def on_server(deployed: Deployment, *args: str):
+    """docker compose in the server's deployment folder, as the operator would type it there."""
+    return deployed.engine.compose(deployed.server.remote_dir, *args, timeout=600)
+
+
+def archive_now(deployed: Deployment) -> None:
+    """Closes the database's current WAL segment and waits until the repository has it."""
+    segment = sql(deployed, "SELECT pg_walfile_name(pg_switch_wal())")
+    wait_for(
+        lambda: sql(deployed, "SELECT last_archived_wal FROM pg_stat_archiver") >= segment,
+        timeout=60,
+        interval=1,
+        what=f"WAL segment {segment} archived",
+    )
+
+
+def volumes_kept_aside(deployed: Deployment) -> list[str]:
+    """The volumes a restore copied aside (`<volume>_before_restore_<date>`)."""
+    names = deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    return [name for name in names if "_before_restore_" in name]
+
+
+def lose_the_server(deployed: Deployment) -> None:
+    """The server lost, as a disaster recovery starts: every container and volume of the site and
+    the deployment folder gone, except what a new server would have too (the harness's
+    compose.override.yaml) and the backup repository (the `local` one is a volume: the stand-in
+    for an `s3` repository that survives the server)."""
+    on_server(deployed, "down", "--timeout", "10")
+    volumes = deployed.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    lost = [v for v in volumes if v.startswith("closo_") and v != "closo_backup_repository"]
+    deployed.engine.docker("volume", "rm", *lost)
+    for path in deployed.server.remote_dir.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.name != "compose.override.yaml":
+            path.unlink()
