@@ -78,7 +78,9 @@ def edge_and_certificate(config: Config) -> Iterator[Result]:
         yield Result("edge", UNKNOWN, "edge: not configured (WATCH_EDGE)")
         return
     try:
-        status, der = edge_answer(config.edge, config.site)
+        status, der = edge_answer(
+            config.edge, config.site, proxy_protocol=config.edge_proxy_protocol
+        )
     except (OSError, ValueError) as error:
         yield Result("edge", BAD, f"the edge does not answer over HTTPS ({describe(error)})")
         yield Result("certificate", UNKNOWN, "certificate: the edge does not answer")

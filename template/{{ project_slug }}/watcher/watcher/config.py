@@ -57,6 +57,9 @@ class Config:
     state_file: str
     health: dict[str, str]  # service -> URL answering 2xx when it is well
     edge: str  # https://host:port/path of the edge, reached with the site's name (SNI, Host)
+    # Behind the server's shared edge, the site's nginx takes connections that start with a PROXY
+    # protocol header only (the shared edge names the client in it): the watcher sends one too.
+    edge_proxy_protocol: bool
     metrics: dict[str, str]  # service -> its Prometheus /metrics URL
     disks: dict[str, str]  # volume -> folder where it is mounted (read-only)
     backup_status: str
@@ -92,6 +95,7 @@ def load(env: dict[str, str] | None = None) -> Config:
         state_file=env.get("WATCH_STATE_FILE", "/var/lib/watcher/state.json"),
         health=urls(pairs(env.get("WATCH_HEALTH", "")), "WATCH_HEALTH"),
         edge=web_url(env.get("WATCH_EDGE", "").strip(), "WATCH_EDGE"),
+        edge_proxy_protocol=env.get("WATCH_EDGE_PROXY_PROTOCOL", "").strip() == "1",
         metrics=urls(pairs(env.get("WATCH_METRICS", "")), "WATCH_METRICS"),
         disks=pairs(env.get("WATCH_DISKS", "")),
         backup_status=env.get("WATCH_BACKUP_STATUS", "").strip(),

@@ -42,23 +42,26 @@ def replicas(url: str) -> dict[str, str]:
     return found
 
 
-def edge_answer(url: str, site: str, timeout: float = TIMEOUT_S) -> tuple[int, bytes]:
+def edge_answer(
+    url: str, site: str, timeout: float = TIMEOUT_S, proxy_protocol: bool = False
+) -> tuple[int, bytes]:
     """A GET to the edge at url's address, with the site's name as SNI and Host; returns the
     status and the certificate the edge presented (DER). Not verified: the days left are what is
-    checked, and an expired or placeholder certificate must still be read."""
+    checked, and an expired or placeholder certificate must still be read. `proxy_protocol`: the
+    connection starts with a PROXY protocol v1 header that names no client (UNKNOWN)."""
     parts = urllib.parse.urlsplit(url)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with (
-        socket.create_connection((parts.hostname, parts.port or 443), timeout) as raw,
-        context.wrap_socket(raw, server_hostname=site) as tls,
-    ):
-        der = tls.getpeercert(binary_form=True)
-        conn = http.client.HTTPConnection(site, timeout=timeout)
-        conn.sock = tls
-        conn.request("GET", parts.path or "/", headers={"User-Agent": "watcher"})
-        status = conn.getresponse().status
+    with socket.create_connection((parts.hostname, parts.port or 443), timeout) as raw:
+        if proxy_protocol:
+            raw.sendall(b"PROXY UNKNOWN\r\n")
+        with context.wrap_socket(raw, server_hostname=site) as tls:
+            der = tls.getpeercert(binary_form=True)
+            conn = http.client.HTTPConnection(site, timeout=timeout)
+            conn.sock = tls
+            conn.request("GET", parts.path or "/", headers={"User-Agent": "watcher"})
+            status = conn.getresponse().status
     return status, der
 
 
