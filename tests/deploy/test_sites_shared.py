@@ -1,9 +1,11 @@
 """The shared edge (edge=shared) on the deploy layer's server (conftest.py), after test_sites.py:
-the default site moves to the shared edge with its data and certificate; a second shared site,
-with another domain, language and upload limit, is deployed while a visitor reads the first (no
-failed request), each then serving its own pages with its own certificate and limit, an unknown
-name getting none; the second site's containers cannot reach the first's; site_remove takes the
-second off the edge, leaving the first serving and the second's volumes in place.
+the default site moves to the shared edge with its data and certificate; a second and a third
+shared site, each with its own domain, language and upload limit, are deployed while visitors
+read the sites already there (no failed request), each then serving its own pages with its own
+certificate and limit, an unknown name getting none; the second site's containers cannot reach
+the first's; a changed shared-edge configuration reloads under readers of every site (no failed
+request); each site's rate limits count each client's own address; site_remove takes the second
+off the edge, leaving the others serving and the second's volumes in place.
 
 Real: the stand-ins of test_deploy.py, nothing more (sshd, the tests' Docker engine, Pebble).
 """
@@ -15,7 +17,9 @@ import secrets
 import shutil
 import socket
 import ssl
+import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,6 +33,7 @@ from support.waiting import wait_for
 pytestmark = pytest.mark.deploy
 
 BETA = "beta-site.com"
+GAMMA = "gamma-site.org"
 ACCESS_LOG = "/var/log/edge/access.log"  # a site edge's EDGE_ACCESS_LOG (compose.yaml)
 
 
@@ -41,10 +46,11 @@ def sites(deployed: Deployment, session_tmp: Path) -> Iterator[Path]:
     """Where this module renders its projects; the site it deployed is taken down after it."""
     folder = session_tmp / "shared-sites"
     yield folder
-    if remote(deployed, "beta").exists():
-        deployed.engine.compose(
-            remote(deployed, "beta"), "down", "--volumes", "--timeout", "10", check=False
-        )
+    for slug in ("beta", "gamma"):
+        if remote(deployed, slug).exists():
+            deployed.engine.compose(
+                remote(deployed, slug), "down", "--volumes", "--timeout", "10", check=False
+            )
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +69,39 @@ def shared(deployed: Deployment, sites: Path) -> Deployment:
     return deployed
 
 
+@contextmanager
+def readers(deployed: Deployment, *domains: str) -> Iterator[dict[str, list]]:
+    """A visitor reading each domain's readiness in a loop while the block runs."""
+    with ExitStack() as stack:
+        yield {
+            domain: stack.enter_context(
+                steady_load(lambda d=domain: client_for(deployed, d), "/api/health/ready", {})
+            )
+            for domain in domains
+        }
+
+
+def assert_none_failed(seen_by: dict[str, list], during: str) -> None:
+    for domain, answers in seen_by.items():
+        seen = swap_window(answers)
+        print(f"\n{domain} while {during}:", seen)
+        assert len(answers) > 20 and seen["failed"] == 0, (domain, seen)
+
+
+def deploy_another_site(shared: Deployment, project: Path, slug: str, *reading: str) -> None:
+    """deploy_all of `project` into its own folder on the server, while visitors read `reading`."""
+    folder = remote(shared, slug)
+    folder.mkdir(exist_ok=True)
+    override = shutil.copy(shared.server.remote_dir / "compose.override.yaml", folder)
+    shutil.chown(folder, shared.server.user, shared.server.user)
+    shutil.chown(override, shared.server.user, shared.server.user)
+    with readers(shared, *reading) as seen_by:
+        result = shared.run("deploy_all", project=project, REMOTE_DIR=str(folder))
+    shared.timings[f"deploy_all, shared site {slug}"] = shared.last_seconds
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_none_failed(seen_by, f"{slug} deploys")
+
+
 @pytest.fixture(scope="module")
 def beta(shared: Deployment, sites: Path) -> Path:
     """A second shared site (English, 1 MB uploads), deployed while a visitor reads the first."""
@@ -75,19 +114,37 @@ def beta(shared: Deployment, sites: Path) -> Path:
         max_upload_mb="1",
         edge="shared",
     )
-    folder = remote(shared, "beta")
-    folder.mkdir(exist_ok=True)
-    override = shutil.copy(shared.server.remote_dir / "compose.override.yaml", folder)
-    shutil.chown(folder, shared.server.user, shared.server.user)
-    shutil.chown(override, shared.server.user, shared.server.user)
-    with steady_load(shared.client, "/api/health/ready", {}) as answers:
-        result = shared.run("deploy_all", project=project, REMOTE_DIR=str(folder))
-    shared.timings["deploy_all, second shared site"] = shared.last_seconds
-    assert result.returncode == 0, result.stdout + result.stderr
-    seen = swap_window(answers)
-    print("\nfirst site while the second deploys:", seen)
-    assert len(answers) > 20 and seen["failed"] == 0, seen
+    deploy_another_site(shared, project, "beta", DOMAIN)
     return project
+
+
+@pytest.fixture(scope="module")
+def gamma(shared: Deployment, beta: Path, sites: Path) -> Path:
+    """A third shared site (French, 3 MB uploads), deployed while visitors read the other two."""
+    project = render(
+        sites / "gamma",
+        project_name="Gamma",
+        project_slug="gamma",
+        domain=GAMMA,
+        ui_language="fr",
+        max_upload_mb="3",
+        edge="shared",
+    )
+    deploy_another_site(shared, project, "gamma", DOMAIN, BETA)
+    return project
+
+
+@contextmanager
+def another_client_address() -> Iterator[str]:
+    """A second address of this machine (on the loopback device, from a documentation range): a
+    client that connects to it reaches the published ports with it as its source (Docker's DNAT),
+    where a client of 127.0.0.1 arrives through docker-proxy, from the network's gateway."""
+    address = "198.51.100.7"
+    subprocess.run(["ip", "address", "add", f"{address}/32", "dev", "lo"], check=True)
+    try:
+        yield address
+    finally:
+        subprocess.run(["ip", "address", "delete", f"{address}/32", "dev", "lo"], check=False)
 
 
 def test_moving_a_site_to_the_shared_edge_keeps_it_serving(shared: Deployment):
@@ -111,8 +168,10 @@ def test_a_second_site_gets_its_own_network_range(shared: Deployment, beta: Path
     )
 
 
-def test_each_domain_serves_its_own_site_with_its_certificate(shared: Deployment, beta: Path):
-    for domain, language in ((DOMAIN, "fr"), (BETA, "en")):
+def test_each_domain_serves_its_own_site_with_its_certificate(
+    shared: Deployment, beta: Path, gamma: Path
+):
+    for domain, language in ((DOMAIN, "fr"), (BETA, "en"), (GAMMA, "fr")):
         with client_for(shared, domain) as client:  # verifies the chain for `domain`
             page = client.get("/")
         assert page.status_code == 200, domain
@@ -120,15 +179,19 @@ def test_each_domain_serves_its_own_site_with_its_certificate(shared: Deployment
         assert page.headers["strict-transport-security"].startswith("max-age="), domain
 
 
-def test_each_site_enforces_its_own_upload_limit(shared: Deployment, beta: Path):
-    """2 MB: over beta's 1 MB, under the first site's 50 MB (whose backend then answers)."""
-    body = b"x" * 2_000_000
+def test_each_site_enforces_its_own_upload_limit(shared: Deployment, beta: Path, gamma: Path):
+    """2 MB: over beta's 1 MB, under gamma's 3 MB; 4 MB: over gamma's, under the first site's
+    50 MB. Under its limit, a site's backend answers (no token: 401, in JSON)."""
     headers = {"Content-Type": "application/octet-stream"}
-    with client_for(shared, BETA) as client:
-        assert client.post("/api/upload", content=body, headers=headers).status_code == 413
-    with client_for(shared, DOMAIN) as client:
-        answer = client.post("/api/upload", content=body, headers=headers)
-    assert answer.status_code != 413 and answer.headers["content-type"] == "application/json"
+    for size, over, under in ((2_000_000, BETA, GAMMA), (4_000_000, GAMMA, DOMAIN)):
+        body = b"x" * size
+        with client_for(shared, over) as client:
+            refused = client.post("/api/upload", content=body, headers=headers)
+        assert refused.status_code == 413, (size, over)
+        with client_for(shared, under) as client:
+            answer = client.post("/api/upload", content=body, headers=headers)
+        assert answer.status_code != 413, (size, under)
+        assert answer.headers["content-type"] == "application/json", (size, under)
 
 
 def test_an_unknown_name_gets_no_site(shared: Deployment, beta: Path):
@@ -199,15 +262,54 @@ def test_one_sites_backend_cannot_reach_another_sites_services(shared: Deploymen
     assert result.stdout.count("refused") == len(targets), result.stdout
 
 
-def test_status_shows_the_shared_edge_and_its_sites(shared: Deployment, beta: Path):
+def test_a_changed_shared_edge_reloads_under_load_and_fails_no_request(
+    shared: Deployment, beta: Path, gamma: Path
+):
+    """A newer template's edge configuration (same contract, one more line), brought by gamma's
+    deploy_ssl while visitors read every site: checked, then reloaded gracefully."""
+    ours = gamma / "scripts" / "prod" / "remote" / "shared-edge.conf"
+    changed = ours.read_text() + "# A later template's edge: one more line.\n"
+    ours.write_text(changed)
+    with readers(shared, DOMAIN, BETA, GAMMA) as seen_by:
+        result = shared.run("deploy_ssl", project=gamma, REMOTE_DIR=str(remote(shared, "gamma")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the shared edge's configuration was updated and reloaded (contract 1)" in result.stderr
+    running = shared.engine.docker("exec", "closo-edge", "cat", "/etc/closo-edge/nginx.conf")
+    assert running.stdout == changed
+    assert_none_failed(seen_by, "the shared edge reloads")
+
+
+def test_status_shows_the_shared_edge_and_its_sites(shared: Deployment, beta: Path, gamma: Path):
     result = shared.run("status", project=beta, REMOTE_DIR=str(remote(shared, "beta")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "shared edge: closo-edge running, contract 1" in result.stdout, result.stdout
     assert f"ok   {DOMAIN} -> closo_nginx (running healthy)" in result.stdout
     assert f"ok   {BETA} -> beta_nginx (running healthy)" in result.stdout
+    assert f"ok   {GAMMA} -> gamma_nginx (running healthy)" in result.stdout
 
 
-def test_site_remove_takes_one_site_off_and_leaves_the_other(shared: Deployment, beta: Path):
+def test_each_sites_rate_limit_counts_each_clients_own_address(shared: Deployment, beta: Path):
+    """beta's log-in limit (AUTH_RATE_PER_MINUTE a minute per address, as many more at once) used
+    up from one address answers 429 there, while a client of another address still gets the
+    backend's own answer: behind the shared edge, the limit is not one for everybody."""
+
+    def log_in(client: httpx.Client) -> int:
+        email = f"nobody-{secrets.token_hex(4)}@{BETA}"  # never the same account's throttle
+        return client.post("/api/auth/login", data={"username": email, "password": "x"}).status_code
+
+    with client_for(shared, BETA) as client:
+        statuses = [log_in(client) for _ in range(30)]
+    assert 429 in statuses and set(statuses) == {401, 429}, statuses
+    verify = ssl.create_default_context(cafile=shared.pebble_root)
+    with another_client_address() as address, https_client(BETA, verify, address) as other:
+        assert log_in(other) == 401
+    with client_for(shared, BETA) as client:
+        assert log_in(client) == 429
+
+
+def test_site_remove_takes_one_site_off_and_leaves_the_others(
+    shared: Deployment, beta: Path, gamma: Path
+):
     folder = str(remote(shared, "beta"))
     refused = shared.run("site_remove", "keep", stdin="no\n", project=beta, REMOTE_DIR=folder)
     assert refused.returncode == 1 and "not confirmed" in refused.stderr
@@ -217,8 +319,9 @@ def test_site_remove_takes_one_site_off_and_leaves_the_other(shared: Deployment,
     assert project_containers(shared, "beta") == []
     volumes = shared.engine.docker("volume", "ls", "--format", "{{.Name}}").stdout.split()
     assert {"beta_postgres_data", "beta_storage_data"} <= set(volumes)
-    with shared.client() as client:
-        assert client.get("/api/health/ready").status_code == 200
+    for domain in (DOMAIN, GAMMA):
+        with client_for(shared, domain) as client:
+            assert client.get("/api/health/ready").status_code == 200, domain
     # The shared edge no longer knows the name: it ends the TLS handshake.
     with pytest.raises(httpx.ConnectError), client_for(shared, BETA) as client:
         client.get("/")
