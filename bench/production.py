@@ -3,6 +3,7 @@
 Usage (from the repository root, as root, after scripts/setup.sh; about 6 minutes on 2 cores):
     .venv/bin/python bench/production.py [--out bench/results/NAME.json]
     .venv/bin/python bench/production.py --only edge   # deploy (images kept), edge/direct only
+    .venv/bin/python bench/production.py --only shared-edge   # own edge against the shared one
 
 One run, on this machine, of what a user's first and later deploys cost: the default rendering is
 deployed with its own deploy scripts over a real sshd to the tests' Docker engine, the certificate
@@ -162,11 +163,19 @@ def edge_connections_to(engine: Engine, slug: str, address: str, port: int) -> i
 
 
 def docker_edge_against_direct(
-    engine: Engine, slug: str, headers: dict[str, str], workdir: Path, pairs: int, seconds: int
+    engine: Engine,
+    slug: str,
+    headers: dict[str, str],
+    workdir: Path,
+    pairs: int,
+    seconds: int,
+    edge_container: str | None = None,
 ) -> dict:
     """`GET /api/users/me` with wrk (-t2 -c16) through the containerised edge (HTTPS to its
     address on the stack's network, its keep-alive pool to the backend) alternating with the
-    backend container's own port (plain HTTP to its address), after a warm-up of each."""
+    backend container's own port (plain HTTP to its address), after a warm-up of each.
+    `edge_container`: where HTTPS enters (default the site's nginx; the shared edge's name for a
+    site behind it)."""
     backend = address_of(engine, f"{slug}_backend")
     script = write_script(workdir / "users-me.lua", headers={**headers, "Host": DOMAIN})
 
@@ -177,7 +186,7 @@ def docker_edge_against_direct(
     # The edge container's own address, as the backend's: 127.0.0.1:443 would add Docker's
     # userland proxy (docker-proxy copies every byte for connections from the host's loopback),
     # which a visitor from outside never goes through.
-    edge = address_of(engine, f"{slug}_nginx")
+    edge = address_of(engine, edge_container or f"{slug}_nginx")
     edge_url, edge_resolve = f"https://{DOMAIN}/api/users/me", (DOMAIN, edge)
     side(direct_url, None, 2)()
     side(edge_url, edge_resolve, 2)()
@@ -223,6 +232,65 @@ def access_log_variants(
             ratios[name].append(pair["edge_over_direct"]["rps"]["median"])
     set_access_log(engine, slug, ACCESS_LOG_VARIANTS["file (as built)"])
     return {name: spread(values) for name, values in ratios.items()}
+
+
+def shared_edge_against_own(
+    engine: Engine, server, pebble_root: Path, project: Path, base: Path, args, results: dict
+) -> None:
+    """The default site on its own edge, then moved behind the shared edge (rendered again with
+    edge=shared, its .env kept, deploy_ssl), each measured against the backend container's port
+    (the same reference on both sides, alternating); then two more shared sites deployed beside
+    it, and the idle memory of one site against three and the shared edge."""
+    env = server.script_env()
+    results["deploy_all, own edge (s)"] = deploy_each_step(project, env)
+    headers = some_data(project, pebble_root)
+    one_site = idle_memory_mib(engine, project, "closo")
+    results["idle memory, one site on its own edge (MiB)"] = one_site
+    own = docker_edge_against_direct(engine, "closo", headers, base, args.pairs, args.seconds)
+    shared = render(base / "shared", edge="shared")
+    shutil.copy(project / ".env", shared / ".env")
+    results["deploy_ssl, moving to the shared edge (s)"] = timed(
+        lambda: run_script(shared, env, "deploy_ssl")
+    )
+    behind = docker_edge_against_direct(
+        engine, "closo", headers, base, args.pairs, args.seconds, edge_container="closo-edge"
+    )
+    own_ratio = own["edge_over_direct"]["rps"]["median"]
+    shared_ratio = behind["edge_over_direct"]["rps"]["median"]
+    results["GET /api/users/me, own edge / backend port"] = own
+    results["GET /api/users/me, shared edge / backend port"] = behind
+    results["shared over own (of the two ratios' medians; target >= 0.95)"] = round(
+        shared_ratio / own_ratio, 3
+    )
+    for slug, domain in (("beta", "beta-site.com"), ("gamma", "gamma-site.org")):
+        other = render(
+            base / slug, project_name=slug.title(), project_slug=slug, domain=domain, edge="shared"
+        )
+        folder = server.home / "srv" / slug
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(server.remote_dir / "compose.override.yaml", folder)
+        subprocess.run(["chown", "-R", f"{server.user}:{server.user}", str(folder)], check=True)
+        results[f"deploy_all, shared site {slug} (s)"] = timed(
+            lambda o=other, f=folder: run_script(o, {**env, "REMOTE_DIR": str(f)}, "deploy_all")
+        )
+    memory = {
+        slug: idle_memory_mib(engine, where, slug, settle_seconds=0 if slug != "closo" else 20)[
+            "whole stack"
+        ]
+        for slug, where in (("closo", shared), ("beta", base / "beta"), ("gamma", base / "gamma"))
+    }
+    memory["shared edge"] = container_memory_mib(engine, "closo-edge")
+    memory["three sites and the shared edge"] = round(sum(memory.values()), 1)
+    memory["three times one site on its own edge"] = round(3 * one_site["whole stack"], 1)
+    results["idle memory, three shared sites (MiB)"] = memory
+    for slug in ("beta", "gamma"):  # the first site and the shared edge: server_with_acme's
+        engine.compose(server.home / "srv" / slug, "down", "--volumes", check=False)
+
+
+def container_memory_mib(engine: Engine, name: str) -> float:
+    usage = engine.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", name).stdout
+    value, unit = re.match(r"([\d.]+)(\w+)", usage.split("/")[0].strip()).groups()
+    return round(float(value) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 2**-20}[unit], 1)
 
 
 def edge_upstream_errors(engine: Engine, slug: str, since: str) -> list[str]:
@@ -281,11 +349,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8, help="seconds per wrk run (default 8)")
     parser.add_argument(
         "--only",
-        choices=("edge", "edge-log"),
+        choices=("edge", "edge-log", "shared-edge"),
         help="edge: one deploy (the project's images and build cache kept), then only the "
         "containerised edge against the backend container's port (~3 min); edge-log: the same "
         "deploy, then edge/direct pairs with the edge's access log in its file, on stdout (as "
-        "before) and off, switched by reloads, --pairs rounds",
+        "before) and off, switched by reloads, --pairs rounds; shared-edge: the site on its own "
+        "edge, then moved to the shared edge, each against the backend's port, then three "
+        "shared sites' idle memory (~15 min)",
     )
     args = parser.parse_args()
     # The tests' engine, ports 80/443 and the look-alike images are the machine's: wait for a
@@ -302,7 +372,10 @@ def measure(args: argparse.Namespace) -> None:
         project = render(base / "project")
         slug = "closo"
         results["base images"] = ensure_base_images(engine, base_images(project))
-        if args.only in ("edge", "edge-log"):
+        if args.only == "shared-edge":
+            with server_with_acme(base / "server", engine) as (server, pebble_root):
+                shared_edge_against_own(engine, server, pebble_root, project, base, args, results)
+        elif args.only in ("edge", "edge-log"):
             with server_with_acme(base / "server", engine) as (server, pebble_root):
                 results["deploy_all (s)"] = deploy_each_step(project, server.script_env())
                 headers = some_data(project, pebble_root)
