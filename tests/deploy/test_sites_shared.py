@@ -5,7 +5,8 @@ read the sites already there (no failed request), each then serving its own page
 certificate and limit, an unknown name getting none; the second site's containers cannot reach
 the first's; a changed shared-edge configuration reloads under readers of every site (no failed
 request); each site's rate limits count each client's own address; site_remove takes the second
-off the edge, leaving the others serving and the second's volumes in place.
+off the edge, leaving the others serving and the second's volumes in place; the first site, once
+the edge's last, moves back to its own edge with its certificate.
 
 Real: the stand-ins of test_deploy.py, nothing more (sshd, the tests' Docker engine, Pebble).
 """
@@ -325,3 +326,28 @@ def test_site_remove_takes_one_site_off_and_leaves_the_others(
     # The shared edge no longer knows the name: it ends the TLS handshake.
     with pytest.raises(httpx.ConnectError), client_for(shared, BETA) as client:
         client.get("/")
+
+
+def test_the_last_shared_site_moves_back_to_its_own_edge(
+    shared: Deployment, beta: Path, gamma: Path, sites: Path
+):
+    """gamma taken off the edge too, the first site is the edge's last: rendered again with
+    edge=own (its .env kept) and deploy_ssl, it gets the ports back from the shared edge, which is
+    removed, and serves with the same certificate."""
+    folder = str(remote(shared, "gamma"))
+    result = shared.run("site_remove", "keep", stdin=f"{GAMMA}\n", project=gamma, REMOTE_DIR=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    own = render(sites / "closo-own")  # edge=own: the default
+    shutil.copy(shared.project / ".env", own / ".env")
+    serial = shared.served_serial()
+    result = shared.run("deploy_ssl", project=own)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{DOMAIN} was the shared edge's last site" in result.stderr
+    shared.project = own
+    assert shared.served_serial() == serial, "the certificate changed in the move"
+    with shared.client() as client:
+        page = client.get("/")
+    assert page.status_code == 200 and '<html lang="fr">' in page.text
+    edge = shared.engine.docker("ps", "--all", "--quiet", "--filter", "name=^closo-edge$")
+    assert edge.stdout == "", "the shared edge is still there"
+    assert "0.0.0.0:443" in shared.engine.docker("port", "closo_nginx").stdout

@@ -122,8 +122,10 @@ port_held_outside_docker() {
 }
 
 # The ports an edge publishes: free, this deployment's own already, or (edge=shared) the shared
-# edge's. With its own edge (edge=own) a shared edge is a holder like any other.
+# edge's. With its own edge (edge=own) a shared edge is a holder like any other, unless this site
+# is the last one it serves (leave_shared_edge).
 check_ports() {
+    shared_edge || leave_shared_edge
     for port in 80 443; do
         holder="$(port_holder "$port")"
         if [ -z "$holder" ] && port_held_outside_docker "$port"; then
@@ -136,6 +138,27 @@ check_ports() {
         [ -z "$holder" ] \
             || fail "port $port of this server is held by $holder, and this deployment's own edge (edge=own) needs it: nothing was started. Stop that deployment first, or give every site of this server the shared edge (answer edge=shared: copier update --data edge=shared, in each project; docs/deployment.md, 'Several sites on one server'), then run the step again."
     done
+}
+
+# Back to its own edge (edge=own, after edge=shared): when the shared edge serves this site
+# alone, it is taken off and the edge container removed, so its ports are free for this site's
+# nginx (deploy_ssl recreates it with them; the site answers again then). The edge's folder stays,
+# empty of sites. While other sites use the edge, check_ports refuses, naming it.
+leave_shared_edge() {
+    docker container inspect "$EDGE_NAME" >/dev/null 2>&1 || return 0
+    dir="$(edge_dir)"
+    ours=""
+    for file in "$dir"/sites/*.conf; do
+        [ -f "$file" ] || continue
+        grep -q " ${PROJECT_SLUG}_nginx;\$" "$file" || return 0  # another site's: it stays
+        ours="$ours $file"
+    done
+    [ -n "$ours" ] || return 0  # not one of its sites: the edge is someone else's
+    # shellcheck disable=SC2086 # file names without spaces (domains)
+    rm -f $ours
+    docker rm --force "$EDGE_NAME" >/dev/null \
+        || fail "removing the shared edge $EDGE_NAME failed (output above): run the step again."
+    say "$(setting DOMAIN) was the shared edge's last site: the edge is removed and this site's own nginx takes ports 80 and 443 (deploy_ssl; until then the site does not answer)"
 }
 
 # A value the deploy chose on the server (a subnet), kept in the server's .env for a `docker
