@@ -8,7 +8,9 @@ One stack of this tree is booted by its native runner. Beside its backend, the b
 line per request and had no ids or metrics) runs from that commit's files, with the same
 environment, virtualenv, database, storage and worker count (gunicorn, BACKEND_WORKERS=2).
 wrk (-t2 -c16) reads `/api/users/me` with a Bearer token on each backend's own port, the two
-alternating (alternate.py). Prints the ratio after / before (target ≥ 0.97) as JSON.
+alternating (alternate.py). Prints the ratio after / before (target ≥ 0.97) as JSON, and each
+side's CPU per request (its gunicorn master and workers, from /proc): on a shared machine the
+cores another job takes move req/s a lot more than the CPU a request costs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import tarfile
 from io import BytesIO
 from pathlib import Path
 
 import httpx
-from alternate import alternate
+from alternate import alternate, spread
+from cpu import tree_cpu_seconds
 from http_load import Load, run_wrk, write_script
 from machine import describe_machine
 from support.ports import free_port
@@ -91,17 +95,32 @@ def main() -> None:
         script = write_script(base / "me.lua", headers={"Authorization": f"Bearer {token}"})
         load = Load(seconds=args.seconds)
 
-        def side(url: str):
-            return lambda: run_wrk(f"{url}/api/users/me", script, load)
+        def side(url: str, pid: int):
+            def measure() -> dict:
+                cpu = tree_cpu_seconds(pid)
+                run = run_wrk(f"{url}/api/users/me", script, load)
+                run["cpu_us"] = (tree_cpu_seconds(pid) - cpu) / max(run["requests"], 1) * 1e6
+                return run
 
-        side(before_url)(), side(after_url)()  # warm-up
-        compared = alternate(side(before_url), side(after_url), args.pairs)
+            return measure
+
+        before_side = side(before_url, other.pid)
+        after_side = side(after_url, stack.status["services"]["backend"]["pid"])
+        before_side(), after_side()  # warm-up
+        compared = alternate(before_side, after_side, args.pairs)
+        cpu = [[run["cpu_us"] for run in compared[key]["runs"]] for key in ("a", "b")]
         print(json.dumps({
             "machine": describe_machine(),
             "before": before,
             "GET /api/users/me, backend's port, after / before": compared["ratio_b_over_a"],
             "before (req/s, p99 ms)": [compared["a"]["rps"], compared["a"]["p99_ms"]],
             "after (req/s, p99 ms)": [compared["b"]["rps"], compared["b"]["p99_ms"]],
+            "backend CPU us per request, after / before": spread(
+                [after / before for before, after in zip(*cpu, strict=True)]
+            ),
+            "backend CPU us per request (before, after)": [
+                round(statistics.median(side_cpu)) for side_cpu in cpu
+            ],
             "errors": compared["a"]["errors"] + compared["b"]["errors"],
         }, indent=2))  # fmt: skip
     finally:

@@ -27,6 +27,16 @@ ACCOUNT_BY_ID = (
     "AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > now()) AS session_open "
     "FROM users WHERE id = %(user_id)s"
 )
+# The new address an account asked for and has not verified yet (services/verification.py): the
+# newest unused, unexpired verification link to an address other than the account's own. Read on
+# the same lean pool as the account, for GET /api/users/me, which the page asks on every load: it
+# had an SQLAlchemy session for this (opened and closed even with mail off, where no query ran),
+# the largest part of that route's slowdown since issue 28 (docs/performance.md).
+PENDING_EMAIL = (
+    "SELECT email FROM account_links WHERE user_id = %(user_id)s "
+    "AND kind = 'email_verification' AND used_at IS NULL AND expires_at > now() "
+    "AND email <> %(email)s ORDER BY created_at DESC LIMIT 1"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +64,25 @@ def quota_bytes(quota_mb: int | None) -> int:
 
 
 async def get_account(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Account | None:
+    row = await _lean_read(ACCOUNT_BY_ID, {"user_id": user_id, "session_id": session_id})
+    if row is None:
+        return None
+    return Account(**{**row, "role": Role(row["role"])})
+
+
+async def get_pending_email(*, user_id: uuid.UUID, email: str) -> str | None:
+    """The account's new address waiting for its link to be opened (None: no change waits)."""
+    row = await _lean_read(PENDING_EMAIL, {"user_id": user_id, "email": email})
+    return None if row is None else row["email"]
+
+
+async def _lean_read(query: str, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """One row of `query` on the lean pool (core/db.py), or None."""
     for attempt in (1, 2):
         try:
             async with account_pool.connection() as connection:
-                cursor = await connection.execute(
-                    ACCOUNT_BY_ID, {"user_id": user_id, "session_id": session_id}
-                )
-                row = await cursor.fetchone()
-            break
+                cursor = await connection.execute(query, params)
+                return await cursor.fetchone()
         except psycopg_pool.PoolTimeout:
             raise  # no connection to be had: the database is down, retrying only doubles the wait
         except psycopg.OperationalError:
@@ -69,9 +90,7 @@ async def get_account(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Account |
             if attempt == 2:
                 raise
             await account_pool.check()
-    if row is None:
-        return None
-    return Account(**{**row, "role": Role(row["role"])})
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 class EmailTakenError(Exception):

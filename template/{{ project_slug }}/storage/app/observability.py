@@ -95,6 +95,10 @@ def _record_with_request(*args: Any, **kwargs: Any) -> logging.LogRecord:
 logging.setLogRecordFactory(_record_with_request)
 
 
+# One encoder for every line: json.dumps with arguments builds a new one per call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         context = getattr(record, "request_context", None)
@@ -110,7 +114,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _encode_json(entry)
 
 
 def configure_logging(service: str, level: int = logging.INFO) -> None:
@@ -121,6 +125,13 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A line names none of these, which the logging module would otherwise look up for every
+    # record (the caller's frame, the thread, the process: a system call): a few µs of every
+    # request's access line (the logging HOWTO's "Optimization").
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
@@ -209,6 +220,11 @@ class ObservabilityMiddleware:
         self, app: ASGIApp, service: str, sample: Callable[[], None] | None = None
     ) -> None:
         self.app, self.service, self.sample = app, service, sample
+        # Each series' child, kept: Metric.labels() checks and locks on every call (a few µs, three
+        # times a request). Routes, methods and statuses are few, so these stay small.
+        self._in_flight: dict[str, Any] = {}
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -236,7 +252,9 @@ class ObservabilityMiddleware:
 
         method = scope["method"]
         # The route is known only once the router ran: in-flight is counted by method until then.
-        in_flight = IN_FLIGHT.labels(self.service, method, "(any)")
+        in_flight = self._in_flight.get(method)
+        if in_flight is None:
+            in_flight = self._in_flight[method] = IN_FLIGHT.labels(self.service, method, "(any)")
         in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
@@ -249,8 +267,15 @@ class ObservabilityMiddleware:
 
     def _record(self, scope: Scope, context: RequestContext, status: int, seconds: float) -> None:
         route, method = _route_of(scope), scope["method"]
-        REQUESTS.labels(self.service, method, route, str(status)).inc()
-        LATENCY.labels(self.service, method, route).observe(seconds)
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = REQUESTS.labels(self.service, method, route, str(status))
+            self._counted[method, route, status] = counted
+        counted.inc()
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[method, route] = LATENCY.labels(self.service, method, route)
+        timed.observe(seconds)
         if self.sample is not None:
             self.sample()
         client = scope.get("client")

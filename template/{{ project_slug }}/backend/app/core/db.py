@@ -1,9 +1,10 @@
-"""Database access: the SQLAlchemy engine for the application, and a lean pool for one hot read.
+"""Database access: the SQLAlchemy engine for the application, and a lean pool for hot reads.
 
 Every authenticated request looks its account up by primary key. Through an SQLAlchemy session
 that costs about 300 µs of CPU (pool checkout, transaction, ORM); a prepared statement on an
 autocommit psycopg connection costs about 40 µs, which is most of what lets one worker answer
-~1000 authenticated requests per second. Everything else goes through the ORM.
+~1000 authenticated requests per second (GET /api/users/me reads its pending address there
+too, crud.PENDING_EMAIL). Everything else goes through the ORM.
 """
 
 from __future__ import annotations

@@ -163,19 +163,3 @@ async def end_pending(session: AsyncSession, *, user_id: uuid.UUID, kind: LinkKi
         )
         .values(used_at=datetime.now(UTC))
     )
-
-
-async def pending_address(session: AsyncSession, *, user_id: uuid.UUID, email: str) -> str | None:
-    """The new address the account asked for and has not verified yet (None: no change waits)."""
-    return await session.scalar(
-        select(AccountLink.email)
-        .where(
-            AccountLink.user_id == user_id,
-            AccountLink.kind == LinkKind.EMAIL_VERIFICATION,
-            AccountLink.used_at.is_(None),
-            AccountLink.expires_at > datetime.now(UTC),
-            AccountLink.email != email,
-        )
-        .order_by(AccountLink.created_at.desc())
-        .limit(1)
-    )

@@ -79,19 +79,19 @@ async def _load_user(session: SessionDep, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _with_pending(session: SessionDep, user: Account | User) -> UserPublic:
+async def _with_pending(user: Account | User) -> UserPublic:
     """The account as it sees itself, with the new address waiting for its link, if any."""
     public = UserPublic.model_validate(user, from_attributes=True)
     if outbox.enabled():
-        public.pending_email = await account_links.pending_address(
-            session, user_id=user.id, email=user.email
-        )
+        public.pending_email = await crud.get_pending_email(user_id=user.id, email=user.email)
     return public
 
 
 @router.get("/me", response_model=UserPublic)
-async def read_user_me(user: CurrentUser, session: SessionDep) -> UserPublic:
-    return await _with_pending(session, user)
+async def read_user_me(user: CurrentUser) -> UserPublic:
+    # No SessionDep: an SQLAlchemy session costs CPU even when unused (its set-up and close, in
+    # a greenlet), and the page asks for this on every load (see crud.PENDING_EMAIL).
+    return await _with_pending(user)
 
 
 @router.patch(
@@ -141,7 +141,8 @@ async def update_user_me(body: UserUpdate, current: CurrentUser, session: Sessio
         user = await crud.update_user(session, user=user, changes=changes)
     except crud.EmailTakenError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=say("email_taken")) from exc
-    return await _with_pending(session, user)
+    # Read after the commit above: the lean pool sees the link mailed in this request.
+    return await _with_pending(user)
 
 
 @router.post(
