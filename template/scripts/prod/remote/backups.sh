@@ -39,6 +39,16 @@ copy_volume() {
     with_volumes 'cp -a /from/. /to/' "$1:/from:ro" "$2:/to"
 }
 
+# ASIDE, an earlier copy of VOLUME, made equal to it again: what is newer or new copied, what is
+# gone removed. A restore copies the files aside once while the site still serves (the long part),
+# and this while it is stopped: the stop then lasts as long as what changed since takes, not as
+# long as the whole volume (files are written once, under new names).
+catch_up_volume() {
+    # shellcheck disable=SC2016 # expanded by the container's shell
+    with_volumes 'cp -au /from/. /to/ && cd /to && find . -depth -mindepth 1 | while IFS= read -r f; do [ -e "/from/$f" ] || [ -L "/from/$f" ] || rm -rf "$f"; done' \
+        "$1:/from:ro" "$2:/to"
+}
+
 # VOLUME's content replaced by the copy in ASIDE.
 put_back_volume() {
     with_volumes 'find /to -mindepth 1 -maxdepth 1 -exec rm -rf {} + && cp -a /from/. /to/' \
@@ -67,11 +77,16 @@ restore_from_repository() {
     db_aside="${db_volume}_before_restore_$stamp"
     files_aside="${files_volume}_before_restore_$stamp"
     began="$(date +%s)"
+    say "copying the stored files aside while the site still serves (volume $files_aside)"
+    if ! copy_volume "$files_volume" "$files_aside"; then
+        docker volume rm "$files_aside" >/dev/null 2>&1 || true
+        fail "copying the stored files aside failed (output above; disk full? 'df -h'); nothing was changed."
+    fi
     say "stopping backend, storage, backup and db (the edge answers 503 meanwhile)"
     compose stop backend storage backup db >&2 || fail "stopping the services failed (output above)."
     down_since="$(date +%s)"
-    say "keeping the current data aside: volumes $db_aside and $files_aside"
-    if ! { copy_volume "$db_volume" "$db_aside" && copy_volume "$files_volume" "$files_aside"; }; then
+    say "keeping the current data aside: volumes $db_aside and $files_aside (what changed since the copy)"
+    if ! { copy_volume "$db_volume" "$db_aside" && catch_up_volume "$files_volume" "$files_aside"; }; then
         docker volume rm "$db_aside" "$files_aside" >/dev/null 2>&1 || true
         start_all_and_fail "copying the current data aside failed (output above; disk full? 'df -h'); nothing was changed."
     fi
@@ -85,9 +100,11 @@ restore_from_repository() {
     run_backup "$files_volume:/data" --user root --cap-add CHOWN --cap-add FOWNER \
         --cap-add DAC_OVERRIDE -- restore-files "$@" \
         || put_back_and_fail "restoring the stored files failed"
-    start_all || put_back_and_fail "the restored site did not become healthy"
+    start_site || put_back_and_fail "the restored site did not become healthy"
+    back_since="$(date +%s)"
+    (up backup) || fail "the site is restored and answers, but the backup service did not become healthy ('docker compose logs backup' on the server): run deploy_all to start it again."
     ended="$(date +%s)"
-    say "restored to $when in $((ended - began)) s; the site's API and files were unavailable for $((ended - down_since)) s"
+    say "restored to $when in $((ended - began)) s; the site's API and files were unavailable for $((back_since - down_since)) s"
     say "the data it replaced is kept in the volumes $db_aside and $files_aside: once you have checked the site, remove them with 'docker volume rm $db_aside $files_aside' on the server"
 }
 
@@ -106,14 +123,20 @@ run_backup() {
     compose run --rm --no-deps -T $options backup backup "$@"
 }
 
-# `up` stops the run on a failure: in a subshell here, so that the caller can still act.
-start_all() {
-    for service in db storage backend backup; do (up "$service") || return 1; done
+# The services a restore stopped, the site's first: db and storage need nothing of each other, so
+# they start together (compose waits for both to be healthy, each check every 10 s), then the
+# backend, which needs both. `up` stops the run on a failure: in a subshell here, so that the
+# caller can still act.
+start_site() {
+    (db_volume_guard) || return 1
+    say "starting db and storage and waiting until they are healthy (up to ${WAIT_TIMEOUT}s)"
+    compose up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" db storage >&2 || return 1
+    (up backend) || return 1
     reload_edge
 }
 
 start_all_and_fail() {
-    start_all >&2 || true
+    { start_site && (up backup); } >&2 || true
     fail "$1"
 }
 
