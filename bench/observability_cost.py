@@ -3,21 +3,27 @@
 Usage (from the repository root, after scripts/setup.sh; about 2 minutes):
     .venv/bin/python bench/observability_cost.py [--before REF] [--pairs 5] [--seconds 8]
 
-One stack of this tree is booted by its native runner. Beside its backend, the backend of
-`--before` (default: the commit before app/core/observability.py appeared, which logged one JSON
-line per request and had no ids or metrics) runs from that commit's files, with the same
-environment, virtualenv, database, storage and worker count (gunicorn, BACKEND_WORKERS=2).
-wrk (-t2 -c16) reads `/api/users/me` with a Bearer token on each backend's own port, the two
-alternating (alternate.py). Prints the ratio after / before (target ≥ 0.97) as JSON, and each
-side's CPU per request (its gunicorn master and workers, from /proc): on a shared machine the
-cores another job takes move req/s a lot more than the CPU a request costs.
+One stack of this tree is booted by its native runner: its database, storage and environment
+serve both sides, and its own backend signs the admin in, then idles (it is not measured). The
+bench starts two more backends the same way, one after the other (the stack's virtualenv, the
+environment the runner gave its backend, `gunicorn -c gunicorn.conf.py app.main:app` with
+BACKEND_WORKERS=2, the output in a file of its own; started at once, the first started cost less
+CPU per request, docs/performance.md): "after" from a copy of the booted project's backend
+folder (this tree's work tree, as rendered), "before" from `--before` (default: the commit
+before app/core/observability.py appeared, which logged one JSON line per request and had no ids
+or metrics; `--before HEAD` is the control, the same code on both sides save for uncommitted
+changes). wrk (-t2 -c16) reads `/api/users/me` with a Bearer token on each backend's port, the
+two alternating, the first of each pair in turn (alternate.py, swap). Prints the ratio after /
+before (target ≥ 0.97) as JSON, and each side's CPU per request (its gunicorn master and workers,
+from /proc): on a shared machine the cores another job takes move req/s a lot more than the CPU
+a request costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
 import statistics
 import subprocess
 import tarfile
@@ -30,7 +36,7 @@ from cpu import tree_cpu_seconds
 from http_load import Load, run_wrk, write_script
 from machine import describe_machine
 from support.ports import free_port
-from support.processes import start_process, stop_process
+from support.processes import stop_process
 from support.project import REPO_ROOT, boot_stack, services_venv, world_readable_tmpdir
 from support.waiting import wait_for
 
@@ -49,20 +55,37 @@ def commit_before_observability() -> str:
 
 
 def backend_of(ref: str, dest: Path) -> Path:
-    """The backend folder as it was at `ref` (git archive: no checkout of the work tree)."""
+    """The backend folder as it was at `ref` (git archive: no checkout of the work tree), as
+    `dest`/backend: the same path, but for one name, as the other side's."""
     archive = subprocess.run(
         ["git", "archive", "--format=tar", ref, BACKEND],
         cwd=REPO_ROOT, capture_output=True, check=True,
     ).stdout  # fmt: skip
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest / BACKEND
+        tar.extractall(dest / "archive", filter="data")
+    return (dest / "archive" / BACKEND).rename(dest / "backend")
 
 
 def running_environment(pid: int) -> dict[str, str]:
-    """The environment the runner gave its backend (from /proc), to start the other one alike."""
+    """The environment the runner gave its backend (from /proc), to start the others alike."""
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def start_backend(
+    python: Path, folder: Path, env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen, str]:
+    """The runner's command (stack/services.py), its session and a log file, from `folder`;
+    returns the process and its URL."""
+    port = free_port()
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(python), "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.main:app",
+             "--bind", f"127.0.0.1:{port}"],
+            cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    return process, f"http://127.0.0.1:{port}"
 
 
 def main() -> None:
@@ -74,45 +97,45 @@ def main() -> None:
     before = args.before or commit_before_observability()
     base = world_readable_tmpdir("closo-bench-observability-")
     stack = boot_stack(base / "stack", settings={"BACKEND_WORKERS": "2"})
-    other = None
+    backends: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
         env = running_environment(stack.status["services"]["backend"]["pid"])
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes its own, if it has one
-        folder = backend_of(before, base / "before")
-        port = free_port()
+        rendered = next(stack.project.glob("*/backend"))
+        folders = {
+            "after": Path(shutil.copytree(rendered, base / "after" / "backend",
+                                          ignore=shutil.ignore_patterns("__pycache__"))),
+            "before": backend_of(before, base / "before"),
+        }  # fmt: skip
         python = services_venv(stack.project) / "bin" / "python"
-        os.chdir(folder)  # gunicorn -c gunicorn.conf.py, app.main: the earlier backend's files
-        other = start_process(
-            [str(python), "-m", "gunicorn", "-c", "gunicorn.conf.py", "app.main:app",
-             "--bind", f"127.0.0.1:{port}"],
-            base / "before.log", env=env,
-        )  # fmt: skip
-        os.chdir(REPO_ROOT)
-        after_url = f"http://127.0.0.1:{stack.port('backend')}"
-        before_url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: answers(f"{before_url}/api/health"), 90, what="the earlier backend")
-        token = bearer(after_url, stack.env["FIRST_ADMIN_EMAIL"], stack.env["FIRST_ADMIN_PASSWORD"])
+        for name, folder in folders.items():  # one at a time: neither imports beside the other
+            backends[name] = start_backend(python, folder, env, base / f"{name}.log")
+            url = backends[name][1]
+            wait_for(lambda url=url: answers(f"{url}/api/health"), 90, what=f"the {name} backend")
+        stack_url = f"http://127.0.0.1:{stack.port('backend')}"
+        token = bearer(stack_url, stack.env["FIRST_ADMIN_EMAIL"], stack.env["FIRST_ADMIN_PASSWORD"])
         script = write_script(base / "me.lua", headers={"Authorization": f"Bearer {token}"})
         load = Load(seconds=args.seconds)
 
-        def side(url: str, pid: int):
+        def side(process: subprocess.Popen, url: str):
             def measure() -> dict:
-                cpu = tree_cpu_seconds(pid)
+                cpu = tree_cpu_seconds(process.pid)
                 run = run_wrk(f"{url}/api/users/me", script, load)
-                run["cpu_us"] = (tree_cpu_seconds(pid) - cpu) / max(run["requests"], 1) * 1e6
+                run["cpu_us"] = (
+                    (tree_cpu_seconds(process.pid) - cpu) / max(run["requests"], 1) * 1e6
+                )
                 return run
 
             return measure
 
-        before_side = side(before_url, other.pid)
-        after_side = side(after_url, stack.status["services"]["backend"]["pid"])
+        before_side, after_side = side(*backends["before"]), side(*backends["after"])
         before_side(), after_side()  # warm-up
-        compared = alternate(before_side, after_side, args.pairs)
+        compared = alternate(before_side, after_side, args.pairs, swap=True)
         cpu = [[run["cpu_us"] for run in compared[key]["runs"]] for key in ("a", "b")]
         print(json.dumps({
             "machine": describe_machine(),
             "before": before,
-            "GET /api/users/me, backend's port, after / before": compared["ratio_b_over_a"],
+            "GET /api/users/me, after / before": compared["ratio_b_over_a"],
             "before (req/s, p99 ms)": [compared["a"]["rps"], compared["a"]["p99_ms"]],
             "after (req/s, p99 ms)": [compared["b"]["rps"], compared["b"]["p99_ms"]],
             "backend CPU us per request, after / before": spread(
@@ -121,11 +144,15 @@ def main() -> None:
             "backend CPU us per request (before, after)": [
                 round(statistics.median(side_cpu)) for side_cpu in cpu
             ],
+            "each pair (req/s before, after; CPU us before, after)": [
+                [round(x["rps"]), round(y["rps"]), round(x["cpu_us"]), round(y["cpu_us"])]
+                for x, y in zip(compared["a"]["runs"], compared["b"]["runs"], strict=True)
+            ],
             "errors": compared["a"]["errors"] + compared["b"]["errors"],
         }, indent=2))  # fmt: skip
     finally:
-        if other is not None:
-            stop_process(other)
+        for process, _ in backends.values():
+            stop_process(process)
         stack.down()
 
 
