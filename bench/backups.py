@@ -34,11 +34,13 @@ the files are deleted after each side. Targets: on / off >= 0.95 for both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -320,40 +322,42 @@ def print_cost(results: dict) -> None:
     print(f"upload failures (off, on): {failures}; users/me errors (off, on): {errors}")
 
 
-def measure_cost(args: argparse.Namespace) -> dict:
-    base = world_readable_tmpdir("closo-bench-backups-cost-")
+@contextlib.contextmanager
+def backed_up_site(prefix: str) -> Iterator[tuple[Path, BackupSite]]:
+    """The backups layer's deployment on a fresh engine, once its first backups are done; the
+    engine stopped after, whatever happened."""
+    base = world_readable_tmpdir(prefix)
     engine = start_engine(base / "docker")
-    results: dict[str, object] = {"machine": describe_machine()}
     try:
         with backup_site(engine, base / "site") as site:
             wait_for(lambda: site.status()[0] == 0, 300, interval=3, what="first backups")
-            # The backend container's own address and port: no edge, no userland proxy.
-            url = f"http://{address_of(engine, f'{SLUG}_backend')}:8000"
-            results.update(cost(site, base, url, args.pairs, args.seconds))
+            yield base, site
     finally:
         engine.stop()
+
+
+def measure_cost(args: argparse.Namespace) -> dict:
+    results: dict[str, object] = {"machine": describe_machine()}
+    with backed_up_site("closo-bench-backups-cost-") as (base, site):
+        # The backend container's own address and port: no edge, no userland proxy.
+        url = f"http://{address_of(site.engine, f'{SLUG}_backend')}:8000"
+        results.update(cost(site, base, url, args.pairs, args.seconds))
     return results
 
 
 def measure(args: argparse.Namespace) -> dict:
-    base = world_readable_tmpdir("closo-bench-backups-")
-    engine = start_engine(base / "docker")
     results: dict[str, object] = {"machine": describe_machine()}
-    try:
-        with backup_site(engine, base / "site") as site:
-            wait_for(lambda: site.status()[0] == 0, 300, interval=3, what="first backups")
-            points = recovery_points(site, args.commits)
-            results["recovery_point_seconds"] = {
-                "runs": points,
-                "median": statistics.median(points),
-                "max": max(points),
-            }
-            write_files(site, args.files_mb)
-            results["files_mb"] = args.files_mb
-            results["first_snapshot"] = snapshot(site)
-            results["unchanged_snapshot"] = snapshot(site)
-    finally:
-        engine.stop()
+    with backed_up_site("closo-bench-backups-") as (_, site):
+        points = recovery_points(site, args.commits)
+        results["recovery_point_seconds"] = {
+            "runs": points,
+            "median": statistics.median(points),
+            "max": max(points),
+        }
+        write_files(site, args.files_mb)
+        results["files_mb"] = args.files_mb
+        results["first_snapshot"] = snapshot(site)
+        results["unchanged_snapshot"] = snapshot(site)
     return results
 
 
