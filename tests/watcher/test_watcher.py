@@ -12,6 +12,7 @@ builds and becomes healthy is the containers layer's.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,3 +280,46 @@ def test_what_fails_while_the_watcher_starts_is_not_an_alert_until_the_grace_end
         finally:
             loop.send_signal(signal.SIGINT)
             loop.wait(timeout=10)
+
+
+def test_now_shows_a_service_that_stopped_since_the_last_round_without_waiting_for_the_next(
+    watched, tmp_path
+):
+    """The deploy scripts' `status` runs `python -m watcher now`: a service that stopped (or came
+    back) a moment ago is shown as it is, not as the last round saw it up to a minute earlier.
+    The watcher here checks every 10 minutes, so only the round `now` asks for can see it."""
+    folder = next(watched.project.glob("*/watcher"))
+    state_file = tmp_path / "state.json"
+    service = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler
+    )
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    env = {
+        "PATH": os.environ["PATH"],
+        "WATCH_STATE_FILE": str(state_file),
+        "WATCH_HEALTH": f"shortlived=http://127.0.0.1:{service.server_port}/",
+        "WATCH_INTERVAL_SECONDS": "600",
+        "WATCH_START_GRACE_SECONDS": "0",
+    }
+    loop = subprocess.Popen([sys.executable, "-m", "watcher", "run"], cwd=folder, env=env)
+    try:
+        wait_for(state_file.exists, 10, interval=0.2, what="the watcher's first round")
+        assert "shortlived answers 200" in watcher_cli(watched, "now", **env).stdout
+        service.shutdown()
+        service.server_close()
+        recorded = watcher_cli(watched, "status", **env)
+        assert recorded.returncode == 0 and "shortlived answers 200" in recorded.stdout
+        started = time.monotonic()
+        now = watcher_cli(watched, "now", **env)
+        took = time.monotonic() - started
+        assert now.returncode == 1, now.stdout + now.stderr
+        assert now.stdout.startswith("watcher: 1 problem(s): shortlived does not answer"), (
+            now.stdout
+        )
+        assert took < 15, f"`now` took {took:.1f} s"
+    finally:
+        loop.send_signal(signal.SIGINT)
+        loop.wait(timeout=10)
+    left = watcher_cli(watched, "now", **env)  # no loop to ask: the last round, and why
+    assert "the watcher's loop did not answer" in left.stderr
+    assert "shortlived does not answer" in left.stdout

@@ -221,7 +221,7 @@ certificate_days() {
 watcher_report() {
     services | grep -qx watcher || return 0
     [ "$(health_of watcher)" != "" ] || { echo "watcher: not running (deploy_ssl starts it)"; return 1; }
-    compose exec -T watcher python -m watcher status
+    compose exec -T watcher python -m watcher now
 }
 
 status() {

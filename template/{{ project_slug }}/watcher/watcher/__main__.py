@@ -1,13 +1,18 @@
-"""python -m watcher [run | once | status | health]
+"""python -m watcher [run | once | now | status | health]
 
-run     check every WATCH_INTERVAL_SECONDS, record the state, send alerts (the container's CMD)
+run     check every WATCH_INTERVAL_SECONDS, record the state, send alerts (the container's CMD);
+        SIGUSR1 starts a round at once
 once    one round, then print the status
+now     ask the running watcher for a round at once, wait for it, then print the status (what
+        the deploy scripts' status runs: a service restarted a minute ago is seen as it is now)
 status  print the last recorded state: first line all well or the problems; exit 1 if any
 health  exit 0 when the watcher has recorded a round lately (the container's health check)
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 
@@ -16,6 +21,8 @@ from .config import Config, load
 from .errors import ConfigError
 from .machine import apply, read_state, write_state
 from .report import report, stale
+
+NOW_WAIT_S = 45  # a round's probes time out after a few seconds each
 
 
 class Watcher:
@@ -51,17 +58,44 @@ class Watcher:
         return found
 
     def round(self) -> dict:
+        began = time.time()
         state = read_state(self.config.state_file)
-        now = time.time()
-        state = apply(self.config, state, self.starting(self.results(), now), now)
+        state = apply(self.config, state, self.starting(self.results(), began), began)
+        state["began_s"] = began
+        if self.started is not None:
+            state["pid"] = os.getpid()  # whom `now` wakes
         write_state(self.config.state_file, state)
         return state
 
     def run(self) -> None:
+        # SIGUSR1 stays pending while a round runs, so a request made during one is answered by
+        # the next round, which begins after it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        # As the container's PID 1 a signal without a handler is ignored: `docker stop` would wait
+        # its 10 s, then kill.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while True:
             began = time.monotonic()
             self.round()
-            time.sleep(max(0.0, self.config.interval - (time.monotonic() - began)))
+            signal.sigtimedwait(
+                {signal.SIGUSR1}, max(0.0, self.config.interval - (time.monotonic() - began))
+            )
+
+
+def fresh_round(config: Config) -> str | None:
+    """Ask the running watcher for a round and wait until one that began after the request is
+    recorded. None when it is; otherwise why the last recorded round is shown instead."""
+    asked = time.time()
+    try:
+        os.kill(int(read_state(config.state_file)["pid"]), signal.SIGUSR1)
+    except (KeyError, ValueError, OSError):
+        return "the watcher's loop did not answer: its last recorded round follows"
+    deadline = time.monotonic() + NOW_WAIT_S
+    while time.monotonic() < deadline:
+        if read_state(config.state_file).get("began_s", 0) >= asked:
+            return None
+        time.sleep(0.2)
+    return f"no new round within {NOW_WAIT_S} s: the watcher's last recorded round follows"
 
 
 def main(argv: list[str]) -> int:
@@ -79,6 +113,11 @@ def main(argv: list[str]) -> int:
             return 0
     if command == "once":
         Watcher(config).round()
+        command = "status"
+    if command == "now":
+        late = fresh_round(config)
+        if late:
+            print(f"watcher: {late}", file=sys.stderr)
         command = "status"
     if command == "status":
         text, well = report(read_state(config.state_file), time.time())
