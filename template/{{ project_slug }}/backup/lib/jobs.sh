@@ -125,7 +125,7 @@ run() {
         if [ "$BACKUP_REPOSITORY" != off ] && [ -z "$settings_error" ]; then
             locked scheduled_jobs || true
         fi
-        status_refresh >/dev/null 2>&1 || true
+        status_refresh tick >/dev/null 2>&1 || true
         sleep "$TICK_SECONDS" &
         wait $! || true
     done

@@ -149,20 +149,70 @@ repository_kib() {
     fi
 }
 
+# The repositories' facts of the last full refresh (pgBackRest's info, restic's snapshots and
+# stats, the repository's size: each a tool that decrypts the repository's index, about a second
+# of CPU together) and the problems they showed, for the scheduler's ticks in between.
+FACTS_FILE="$STATE/repository.facts"
+PROBLEMS_FILE="$STATE/repository.problems"
+REPOSITORY_CHECK_SECONDS=300
+
+fact() {
+    sed -n "s/^$1=//p" "$FACTS_FILE" 2>/dev/null | grep . || echo 0
+}
+
+# Whether the scheduler's tick reads the repositories again: every REPOSITORY_CHECK_SECONDS, at
+# every tick while they show a problem (to see it end), and after anything that changes them or
+# says they changed: a job (of this container or of a `backup now`), a failed WAL archiving.
+repository_due() {
+    read_at="$(fact read_at)"
+    [ "$(( $(now) - read_at ))" -lt "$REPOSITORY_CHECK_SECONDS" ] || return 0
+    [ ! -s "$PROBLEMS_FILE" ] || return 0
+    [ "${wal_failed_at:-0}" -le "$read_at" ] || return 0
+    for stamp in base.tried base.done files.tried files.done prune.done drill.tried; do
+        [ "$(state_of "$stamp")" -lt "$read_at" ] || return 0
+    done
+    return 1
+}
+
+status_repository() {
+    before="$problems"
+    problems=""
+    ! has_db || status_base
+    status_files
+    repository_kib="$(repository_kib)"
+    printf 'read_at=%s\nbase_at=%s\nbase_type=%s\ndb_bytes=%s\nfiles_at=%s\nfiles_bytes=%s\nrepository_kib=%s\n' \
+        "$(now)" "$base_at" "$base_type" "$db_bytes" "$files_at" "$files_bytes" "$repository_kib" > "$FACTS_FILE.$$"
+    printf '%s' "$problems" > "$PROBLEMS_FILE.$$"
+    mv "$FACTS_FILE.$$" "$FACTS_FILE" && mv "$PROBLEMS_FILE.$$" "$PROBLEMS_FILE"
+    problems="$before${before:+${problems:+
+}}$problems"
+}
+
+status_recalled() {
+    base_at="$(fact base_at)" base_type="$(sed -n 's/^base_type=//p' "$FACTS_FILE")"
+    db_bytes="$(fact db_bytes)" files_at="$(fact files_at)" files_bytes="$(fact files_bytes)"
+    repository_kib="$(sed -n 's/^repository_kib=//p' "$FACTS_FILE")"
+    [ ! -s "$PROBLEMS_FILE" ] || problem "$(cat "$PROBLEMS_FILE")"
+}
+
+# status_refresh [tick]: everything, from the tools; `tick` (the scheduler's): the WAL archiver
+# and the drill's result every time, the repositories when repository_due.
 status_refresh() {
     problems=""
-    wal_at=0 wal_waiting=0 wal_wait=0 wal_dir_kib="" base_at=0 base_type="" files_at=0
-    db_bytes=0 files_bytes=0 drill_json=null repository_kib=""
+    wal_at=0 wal_waiting=0 wal_wait=0 wal_failed_at=0 wal_dir_kib="" base_at=0 base_type=""
+    files_at=0 db_bytes=0 files_bytes=0 drill_json=null repository_kib=""
     if [ "$BACKUP_REPOSITORY" = off ]; then
         problem "backups are off (BACKUP_REPOSITORY=off): nothing is backed up. Fix: set it to s3 or local in settings.site.env and redeploy deploy_bdd."
     elif [ -n "$settings_error" ]; then
         problem "$settings_error"
     else
         ! has_db || status_wal
-        ! has_db || status_base
-        status_files
+        if [ "${1:-}" != tick ] || repository_due; then
+            status_repository
+        else
+            status_recalled
+        fi
         status_drill
-        repository_kib="$(repository_kib)"
     fi
     survives=true
     [ "$BACKUP_REPOSITORY" != local ] || survives=false
