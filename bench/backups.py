@@ -159,6 +159,18 @@ def set_backups(site: BackupSite, on: bool) -> None:
         )
 
 
+def backup_cpu_s(site: BackupSite) -> float | None:
+    """CPU seconds the backup container has used (its cgroup's cpu.stat, as the container sees
+    it); None while it is paused (it uses none then)."""
+    read = site.engine.docker(
+        "exec", f"{SLUG}_backup", "cat", "/sys/fs/cgroup/cpu.stat", check=False
+    )  # fmt: skip
+    for line in read.stdout.splitlines():
+        if line.startswith("usage_usec "):
+            return int(line.split()[1]) / 1e6
+    return None
+
+
 def bench_account(site: BackupSite, url: str) -> None:
     """An account made by the first admin, with a quota no run of uploads reaches."""
     settings, secrets = read_env(site.project / "settings.env"), read_env(site.project / ".env")
@@ -262,7 +274,10 @@ def cost(site: BackupSite, work: Path, url: str, pairs: int, seconds: int) -> di
                 bearer = token(client, BENCH_EMAIL, BENCH_PASSWORD)
             headers = {"Authorization": f"Bearer {bearer}", "Host": DOMAIN}
             script = write_script(work / "users-me.lua", headers=headers)
+            used = backup_cpu_s(site)
             run = run_wrk(f"{url}/api/users/me", script, Load(seconds=seconds))
+            if used is not None and (after := backup_cpu_s(site)) is not None:
+                run["backup_cpu_share"] = round((after - used) / seconds, 4)  # cores, during wrk
             uploads = upload_for(url, headers, seconds)
             run.update(uploads)
             run["delete_failures"] = delete_files(url, headers, run.pop("ids"))
@@ -300,6 +315,9 @@ def cost(site: BackupSite, work: Path, url: str, pairs: int, seconds: int) -> di
                 sum(run["delete_failures"] for run in side["runs"]) for side in (off, on)
             ],
         },
+        "backup container's CPU during the on rounds' wrk (cores)": spread(
+            [run.get("backup_cpu_share", 0.0) for run in on["runs"]]
+        ),
         "runs": {"off": off["runs"], "on": on["runs"]},
     }
 
@@ -320,6 +338,9 @@ def print_cost(results: dict) -> None:
     failures = up["failures (off, on)"]
     errors = (me["off"]["errors"], me["on"]["errors"])
     print(f"upload failures (off, on): {failures}; users/me errors (off, on): {errors}")
+    cpu = results["backup container's CPU during the on rounds' wrk (cores)"]
+    print(f"backup container's CPU during the on rounds' wrk: {cpu['median']:.4f} cores "
+          f"({cpu['low']:.4f}-{cpu['high']:.4f})")  # fmt: skip
 
 
 @contextlib.contextmanager
