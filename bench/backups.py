@@ -48,7 +48,7 @@ import httpx
 from alternate import alternate, spread
 from http_load import Load, run_wrk, write_script
 from machine import describe_machine
-from production import address_of
+from production import address_of, cpu_seconds
 from support.backups import DOMAIN, SLUG, BackupSite, backup_site
 from support.docker.engine import exclusive, start_engine
 from support.project import read_env, world_readable_tmpdir
@@ -159,18 +159,6 @@ def set_backups(site: BackupSite, on: bool) -> None:
         )
 
 
-def backup_cpu_s(site: BackupSite) -> float | None:
-    """CPU seconds the backup container has used (its cgroup's cpu.stat, as the container sees
-    it); None while it is paused (it uses none then)."""
-    read = site.engine.docker(
-        "exec", f"{SLUG}_backup", "cat", "/sys/fs/cgroup/cpu.stat", check=False
-    )  # fmt: skip
-    for line in read.stdout.splitlines():
-        if line.startswith("usage_usec "):
-            return int(line.split()[1]) / 1e6
-    return None
-
-
 def bench_account(site: BackupSite, url: str) -> None:
     """An account made by the first admin, with a quota no run of uploads reaches."""
     settings, secrets = read_env(site.project / "settings.env"), read_env(site.project / ".env")
@@ -274,9 +262,12 @@ def cost(site: BackupSite, work: Path, url: str, pairs: int, seconds: int) -> di
                 bearer = token(client, BENCH_EMAIL, BENCH_PASSWORD)
             headers = {"Authorization": f"Bearer {bearer}", "Host": DOMAIN}
             script = write_script(work / "users-me.lua", headers=headers)
-            used = backup_cpu_s(site)
+            used = cpu_seconds(site.engine, f"{SLUG}_backup")
             run = run_wrk(f"{url}/api/users/me", script, Load(seconds=seconds))
-            if used is not None and (after := backup_cpu_s(site)) is not None:
+            if (
+                used is not None
+                and (after := cpu_seconds(site.engine, f"{SLUG}_backup")) is not None
+            ):
                 run["backup_cpu_share"] = round((after - used) / seconds, 4)  # cores, during wrk
             uploads = upload_for(url, headers, seconds)
             run.update(uploads)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import secrets
 import shutil
 import ssl
 import subprocess
@@ -40,6 +41,7 @@ from support.docker.images import base_images, ensure_base_images
 from support.docker.site import https_client
 from support.project import read_env, render, world_readable_tmpdir
 from support.services import built, services
+from transfer import MIB, multipart_body
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -247,13 +249,18 @@ def shared_edge_against_own(
     one_site = idle_memory_mib(engine, project, "closo")
     results["idle memory, one site on its own edge (MiB)"] = one_site
     own = docker_edge_against_direct(engine, "closo", headers, base, args.pairs, args.seconds)
-    shared = render(base / "shared", edge="shared")
+    shared = render(base / "shared", edge="shared", max_upload_mb="300")
     shutil.copy(project / ".env", shared / ".env")
     results["deploy_ssl, moving to the shared edge (s)"] = timed(
         lambda: run_script(shared, env, "deploy_ssl")
     )
+    relay_before = cpu_seconds(engine, "closo-edge")
     behind = docker_edge_against_direct(
         engine, "closo", headers, base, args.pairs, args.seconds, edge_container="closo-edge"
+    )
+    # Only the edge side's runs (and its 2 s warm-up) go through the relay.
+    behind["shared edge's CPU while wrk went through it (cores)"] = round(
+        (cpu_seconds(engine, "closo-edge") - relay_before) / (args.pairs * args.seconds + 2), 3
     )
     own_ratio = own["edge_over_direct"]["rps"]["median"]
     shared_ratio = behind["edge_over_direct"]["rps"]["median"]
@@ -261,6 +268,9 @@ def shared_edge_against_own(
     results["GET /api/users/me, shared edge / backend port"] = behind
     results["shared over own (of the two ratios' medians; target >= 0.95)"] = round(
         shared_ratio / own_ratio, 3
+    )
+    results[f"a {DOWNLOAD_MIB} MiB download, shared edge against the site's nginx"] = (
+        download_through_relay(engine, "closo", pebble_root, headers, args.pairs)
     )
     for slug, domain in (("beta", "beta-site.com"), ("gamma", "gamma-site.org")):
         other = render(
@@ -285,6 +295,96 @@ def shared_edge_against_own(
     results["idle memory, three shared sites (MiB)"] = memory
     for slug in ("beta", "gamma"):  # the first site and the shared edge: server_with_acme's
         engine.compose(server.home / "srv" / slug, "down", "--volumes", check=False)
+
+
+DOWNLOAD_MIB = 256
+
+
+def upload_big_file(pebble_root: Path, headers: dict[str, str]) -> str:
+    """A file of DOWNLOAD_MIB through the edge (streamed, generated on the fly); its link."""
+    boundary = secrets.token_hex(16)
+    body, length = multipart_body(DOWNLOAD_MIB, boundary)
+    sent = {
+        **headers,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(length),
+    }
+    trusted = ssl.create_default_context(cafile=pebble_root)
+    with https_client(DOMAIN, trusted, timeout=600) as client:
+        answer = client.post("/api/upload", content=body, headers=sent)
+    answer.raise_for_status()
+    url = answer.json()["url"]
+    return url if url.startswith("https://") else f"https://{DOMAIN}{url}"
+
+
+def download_mib_per_s(url: str, pebble_root: Path, address: str, proxy_header: bool) -> float:
+    """One download with curl to `address`: MiB/s; `proxy_header`: a PROXY protocol header first,
+    as the shared edge sends (the site's nginx behind it takes no connection without one)."""
+    command = ["curl", "-sS", "--fail", "--cacert", str(pebble_root), "-o", "/dev/null"]
+    command += ["--resolve", f"{DOMAIN}:443:{address}", "-w", "%{speed_download} %{size_download}"]
+    result = subprocess.run(
+        [*command, *(["--haproxy-protocol"] if proxy_header else []), url],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"curl {url} via {address}: {result.returncode} {result.stderr.strip()}")
+    speed, size = result.stdout.split()
+    if int(size) != DOWNLOAD_MIB * MIB:
+        raise SystemExit(f"curl {url} via {address}: {size} bytes, not {DOWNLOAD_MIB} MiB")
+    return float(speed) / MIB
+
+
+def download_through_relay(
+    engine: Engine, slug: str, pebble_root: Path, headers: dict[str, str], pairs: int
+) -> dict:
+    """A DOWNLOAD_MIB file through the shared edge against the same file from the site's own
+    nginx with the PROXY header the shared edge would send (curl --haproxy-protocol): the
+    relay's cost alone, both sides in the same deployment, alternating (pairs, after a warm-up
+    of each)."""
+    url = upload_big_file(pebble_root, headers)
+    site = address_of_on(engine, f"{slug}_nginx", "closo-edge")
+    edge = address_of(engine, "closo-edge")
+
+    def direct() -> float:
+        return download_mib_per_s(url, pebble_root, site, proxy_header=True)
+
+    def relayed() -> float:
+        return download_mib_per_s(url, pebble_root, edge, proxy_header=False)
+
+    direct(), relayed()  # warm-up: the file in the page cache, both paths' connections
+    runs: list[tuple[float, float]] = []
+    for pair in range(pairs):  # a b, b a, a b: neither side always runs second
+        if pair % 2:
+            b, a = relayed(), direct()
+        else:
+            a, b = direct(), relayed()
+        runs.append((a, b))
+    return {
+        "site's nginx, PROXY header from curl (MiB/s)": [round(a, 1) for a, _ in runs],
+        "through the shared edge (MiB/s)": [round(b, 1) for _, b in runs],
+        "shared edge / site's nginx (target >= 0.95)": spread([b / a for a, b in runs]),
+    }
+
+
+# A container's CPU time as it sees its own cgroup: cgroup v2's cpu.stat, or v1's cpuacct.
+CPU_USAGE = "cat /sys/fs/cgroup/cpu.stat 2>/dev/null || cat /sys/fs/cgroup/cpuacct/cpuacct.usage"
+
+
+def cpu_seconds(engine: Engine, container: str) -> float | None:
+    """CPU seconds the container has used; None when it cannot be read (a paused container)."""
+    read = engine.docker("exec", container, "sh", "-c", CPU_USAGE, check=False)
+    v2 = re.search(r"^usage_usec (\d+)", read.stdout, re.M)
+    if v2:
+        return int(v2.group(1)) / 1e6
+    v1 = read.stdout.strip()
+    return int(v1) / 1e9 if read.returncode == 0 and v1.isdigit() else None
+
+
+def address_of_on(engine: Engine, container: str, network: str) -> str:
+    return engine.docker(
+        "inspect", "--format", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}',
+        container,
+    ).stdout.strip()  # fmt: skip
 
 
 def container_memory_mib(engine: Engine, name: str) -> float:
@@ -354,8 +454,9 @@ def main() -> None:
         "containerised edge against the backend container's port (~3 min); edge-log: the same "
         "deploy, then edge/direct pairs with the edge's access log in its file, on stdout (as "
         "before) and off, switched by reloads, --pairs rounds; shared-edge: the site on its own "
-        "edge, then moved to the shared edge, each against the backend's port, then three "
-        "shared sites' idle memory (~15 min)",
+        "edge, then moved to the shared edge, each against the backend's port (with the relay's "
+        "CPU), a 256 MiB download through the shared edge against the site's nginx (curl with "
+        "a PROXY header), then three shared sites' idle memory (~17 min)",
     )
     args = parser.parse_args()
     # The tests' engine, ports 80/443 and the look-alike images are the machine's: wait for a
@@ -369,7 +470,9 @@ def measure(args: argparse.Namespace) -> None:
     engine = start_engine(base / "docker")
     results: dict[str, object] = {"machine": describe_machine(), "date": datetime.now().isoformat()}
     try:
-        project = render(base / "project")
+        # The shared-edge mode downloads a file of DOWNLOAD_MIB: the site must take its upload.
+        big = {"max_upload_mb": "300"} if args.only == "shared-edge" else {}
+        project = render(base / "project", **big)
         slug = "closo"
         results["base images"] = ensure_base_images(engine, base_images(project))
         if args.only == "shared-edge":
