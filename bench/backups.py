@@ -12,7 +12,9 @@ engine, backing up to SeaweedFS over HTTPS) with the default settings (BACKUP_WA
   `--commits` commits;
 - files: `--files-mb` of random files written into the storage volume, a first snapshot, then a
   second with nothing changed: each one's duration and the bytes it added to the repository, as
-  restic reports them (the same command as the service's `backup run`).
+  restic reports them (the same command as the service's `backup run`);
+- disk: what the backups then keep on the server beside the data (the backup service's state
+  volume with restic's cache, pgBackRest's spool and log, pg_wal), `du -sk` in the containers.
 Prints a table and the JSON.
 
 `--only cost`: what the backups cost the site, in the same deployment, backups on and off
@@ -370,7 +372,30 @@ def measure(args: argparse.Namespace) -> dict:
         results["files_mb"] = args.files_mb
         results["first_snapshot"] = snapshot(site)
         results["unchanged_snapshot"] = snapshot(site)
+        results["disk used by the backups on the server (KiB)"] = backup_disk_kib(site)
     return results
+
+
+def backup_disk_kib(site: BackupSite) -> dict[str, int]:
+    """What the backups keep on the server's disk beside the data they back up (an S3 repository
+    is elsewhere): the backup service's state volume (restic's cache, the status), pgBackRest's
+    spool and log in the db container (its asynchronous archiving), and pg_wal, which holds
+    segments until they are archived (the outage bound: BACKUP_WAL_QUEUE_MAX)."""
+    places = {
+        "backup service's state volume (restic cache, status)": (
+            f"{SLUG}_backup",
+            "/var/lib/backup",
+        ),
+        "of which restic's cache": (f"{SLUG}_backup", "/var/lib/backup/cache"),
+        "pgBackRest's spool (db container)": (f"{SLUG}_db", "/var/spool/pgbackrest"),
+        "pgBackRest's log (db container)": (f"{SLUG}_db", "/var/log/pgbackrest"),
+        "pg_wal": (f"{SLUG}_db", "/var/lib/postgresql/data/pg_wal"),
+    }
+    sizes = {}
+    for name, (container, path) in places.items():
+        du = site.engine.docker("exec", "-u", "root", container, "du", "-sk", path, check=False)
+        sizes[name] = int(du.stdout.split()[0]) if du.returncode == 0 else -1
+    return sizes
 
 
 def main() -> None:
