@@ -393,8 +393,13 @@ def backup_disk_kib(site: BackupSite) -> dict[str, int]:
     }
     sizes = {}
     for name, (container, path) in places.items():
+        # du exits 1 when a file goes while it counts (the scheduler renames its status file
+        # every 20 s): its total is still printed, and read.
         du = site.engine.docker("exec", "-u", "root", container, "du", "-sk", path, check=False)
-        sizes[name] = int(du.stdout.split()[0]) if du.returncode == 0 else -1
+        total = du.stdout.split()
+        sizes[name] = int(total[0]) if total and total[0].isdigit() else -1
+        if sizes[name] < 0:
+            raise SystemExit(f"du -sk {path} in {container}: {du.returncode} {du.stderr.strip()}")
     return sizes
 
 
