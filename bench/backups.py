@@ -376,7 +376,7 @@ def measure(args: argparse.Namespace) -> dict:
     return results
 
 
-def backup_disk_kib(site: BackupSite) -> dict[str, int]:
+def backup_disk_kib(site: BackupSite) -> dict[str, int | str]:
     """What the backups keep on the server's disk beside the data they back up (an S3 repository
     is elsewhere): the backup service's state volume (restic's cache, the status), pgBackRest's
     spool and log in the db container (its asynchronous archiving), and pg_wal, which holds
@@ -391,15 +391,15 @@ def backup_disk_kib(site: BackupSite) -> dict[str, int]:
         "pgBackRest's log (db container)": (f"{SLUG}_db", "/var/log/pgbackrest"),
         "pg_wal": (f"{SLUG}_db", "/var/lib/postgresql/data/pg_wal"),
     }
-    sizes = {}
+    sizes: dict[str, int | str] = {}
     for name, (container, path) in places.items():
         # du exits 1 when a file goes while it counts (the scheduler renames its status file
         # every 20 s): its total is still printed, and read.
         du = site.engine.docker("exec", "-u", "root", container, "du", "-sk", path, check=False)
         total = du.stdout.split()
-        sizes[name] = int(total[0]) if total and total[0].isdigit() else -1
-        if sizes[name] < 0:
-            raise SystemExit(f"du -sk {path} in {container}: {du.returncode} {du.stderr.strip()}")
+        sizes[name] = (
+            int(total[0]) if total and total[0].isdigit() else f"unread: {du.stderr.strip()}"
+        )
     return sizes
 
 
