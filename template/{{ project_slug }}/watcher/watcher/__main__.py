@@ -58,10 +58,9 @@ class Watcher:
         return found
 
     def round(self) -> dict:
-        began = time.time()
         state = read_state(self.config.state_file)
-        state = apply(self.config, state, self.starting(self.results(), began), began)
-        state["began_s"] = began
+        now = time.time()  # the round's updated_s: when it began, which `now` compares with
+        state = apply(self.config, state, self.starting(self.results(), now), now)
         if self.started is not None:
             state["pid"] = os.getpid()  # whom `now` wakes
         write_state(self.config.state_file, state)
@@ -92,7 +91,7 @@ def fresh_round(config: Config) -> str | None:
         return "the watcher's loop did not answer: its last recorded round follows"
     deadline = time.monotonic() + NOW_WAIT_S
     while time.monotonic() < deadline:
-        if read_state(config.state_file).get("began_s", 0) >= asked:
+        if read_state(config.state_file).get("updated_s", 0) >= asked:
             return None
         time.sleep(0.2)
     return f"no new round within {NOW_WAIT_S} s: the watcher's last recorded round follows"
