@@ -26,6 +26,7 @@ import re
 import secrets
 import shutil
 import ssl
+import statistics
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -181,8 +182,25 @@ def docker_edge_against_direct(
     backend = address_of(engine, f"{slug}_backend")
     script = write_script(workdir / "users-me.lua", headers={**headers, "Host": DOMAIN})
 
+    # Where each request's CPU goes, container by container (their cgroups: the kernel's work
+    # for their sockets included): on a machine the backend fills, the edge's share is what the
+    # edge side loses.
+    containers = [f"{slug}_backend", f"{slug}_db", f"{slug}_nginx"]
+    containers += [edge_container] if edge_container else []
+
     def side(url: str, resolve: tuple[str, str] | None, seconds: int):
-        return lambda: run_wrk(url, script, Load(seconds=seconds), resolve)
+        def measure() -> dict:
+            before = {name: cpu_seconds(engine, name) or 0.0 for name in containers}
+            run = run_wrk(url, script, Load(seconds=seconds), resolve)
+            run["cpu_us"] = {
+                name: round(
+                    ((cpu_seconds(engine, name) or 0.0) - before[name]) / run["requests"] * 1e6
+                )
+                for name in containers
+            }
+            return run
+
+        return measure
 
     direct_url = f"http://{backend}:8000/api/users/me"
     # The edge container's own address, as the backend's: 127.0.0.1:443 would add Docker's
@@ -198,6 +216,13 @@ def docker_edge_against_direct(
         "direct": compared["a"],
         "edge": compared["b"],
         "edge_over_direct": compared["ratio_b_over_a"],
+        "CPU us per request, median (direct; edge)": [
+            {
+                name: statistics.median(run["cpu_us"][name] for run in compared[key]["runs"])
+                for name in containers
+            }
+            for key in ("a", "b")
+        ],
         "edge_connections_to_backend_after": edge_connections_to(engine, slug, backend, 8000),
     }
 
@@ -319,15 +344,19 @@ def upload_big_file(pebble_root: Path, headers: dict[str, str]) -> str:
     return url if url.startswith("https://") else f"https://{DOMAIN}{url}"
 
 
-def download_mib_per_s(url: str, pebble_root: Path, address: str, proxy_header: bool) -> float:
+def download_mib_per_s(
+    url: str, pebble_root: Path, address: str, proxy_header: bool, limit: str | None = None
+) -> float:
     """One download with curl to `address`: MiB/s; `proxy_header`: a PROXY protocol header first,
-    as the shared edge sends (the site's nginx behind it takes no connection without one)."""
+    as the shared edge sends (the site's nginx behind it takes no connection without one);
+    `limit`: curl's --limit-rate (a visitor behind the server's link)."""
     command = ["curl", "-sS", "--fail", "--cacert", str(pebble_root), "-o", "/dev/null"]
     command += ["--resolve", f"{DOMAIN}:443:{address}", "-w", "%{speed_download} %{size_download}"]
+    command += [*(["--haproxy-protocol"] if proxy_header else [])]
+    command += [*(["--limit-rate", limit] if limit else [])]
     result = subprocess.run(
-        [*command, *(["--haproxy-protocol"] if proxy_header else []), url],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [*command, url], capture_output=True, text=True, timeout=300, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"curl {url} via {address}: {result.returncode} {result.stderr.strip()}")
     speed, size = result.stdout.split()
@@ -336,35 +365,62 @@ def download_mib_per_s(url: str, pebble_root: Path, address: str, proxy_header: 
     return float(speed) / MIB
 
 
+# A server's 1 Gbit/s link, in curl's --limit-rate units (bytes): what a visitor's download gets
+# at most from a small VPS.
+LINK_RATE = "119M"
+
+
 def download_through_relay(
     engine: Engine, slug: str, pebble_root: Path, headers: dict[str, str], pairs: int
 ) -> dict:
     """A DOWNLOAD_MIB file through the shared edge against the same file from the site's own
     nginx with the PROXY header the shared edge would send (curl --haproxy-protocol): the
     relay's cost alone, both sides in the same deployment, alternating (pairs, after a warm-up
-    of each)."""
+    of each). curl runs on the server's cores here, so the relay's CPU is taken from it and the
+    site's nginx; then the same at a 1 Gbit/s link's rate (2 pairs), as a visitor gets it, and
+    the CPU per GiB of the relay and of the site's nginx on each side."""
     url = upload_big_file(pebble_root, headers)
     site = address_of_on(engine, f"{slug}_nginx", "closo-edge")
     edge = address_of(engine, "closo-edge")
+    spent = {side: {"closo-edge": 0.0, f"{slug}_nginx": 0.0} for side in ("direct", "relayed")}
 
-    def direct() -> float:
-        return download_mib_per_s(url, pebble_root, site, proxy_header=True)
+    def download(side: str, limit: str | None = None) -> float:
+        before = {name: cpu_seconds(engine, name) or 0.0 for name in spent[side]}
+        speed = download_mib_per_s(
+            url, pebble_root, site if side == "direct" else edge, side == "direct", limit
+        )
+        if limit is None:
+            for name in spent[side]:
+                spent[side][name] += (cpu_seconds(engine, name) or 0.0) - before[name]
+        return speed
 
-    def relayed() -> float:
-        return download_mib_per_s(url, pebble_root, edge, proxy_header=False)
+    def pairs_of(count: int, limit: str | None = None) -> list[tuple[float, float]]:
+        runs = []
+        for pair in range(count):  # a b, b a, a b: neither side always runs second
+            if pair % 2:
+                b, a = download("relayed", limit), download("direct", limit)
+            else:
+                a, b = download("direct", limit), download("relayed", limit)
+            runs.append((a, b))
+        return runs
 
-    direct(), relayed()  # warm-up: the file in the page cache, both paths' connections
-    runs: list[tuple[float, float]] = []
-    for pair in range(pairs):  # a b, b a, a b: neither side always runs second
-        if pair % 2:
-            b, a = relayed(), direct()
-        else:
-            a, b = direct(), relayed()
-        runs.append((a, b))
+    download("direct", LINK_RATE), download("relayed", LINK_RATE)  # warm-up: page cache, paths
+    runs = pairs_of(pairs)
+    link = pairs_of(2, LINK_RATE)
+    gib = pairs * DOWNLOAD_MIB / 1024
     return {
         "site's nginx, PROXY header from curl (MiB/s)": [round(a, 1) for a, _ in runs],
         "through the shared edge (MiB/s)": [round(b, 1) for _, b in runs],
         "shared edge / site's nginx (target >= 0.95)": spread([b / a for a, b in runs]),
+        "CPU s per GiB (direct: site's nginx; relayed: shared edge, site's nginx)": [
+            round(spent["direct"][f"{slug}_nginx"] / gib, 2),
+            round(spent["relayed"]["closo-edge"] / gib, 2),
+            round(spent["relayed"][f"{slug}_nginx"] / gib, 2),
+        ],
+        f"at a 1 Gbit/s link (curl --limit-rate {LINK_RATE}), MiB/s direct, relayed": [
+            [round(a, 1), round(b, 1)] for a, b in link
+        ],
+        "at a 1 Gbit/s link, shared edge / site's nginx": spread([b / a for a, b in link]),
     }
 
 
