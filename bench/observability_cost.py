@@ -1,22 +1,27 @@
-"""What the request ids, JSON access lines and metrics cost the backend on `GET /api/users/me`.
+"""What the metrics and request ids cost the backend on `GET /api/users/me`.
 
-Usage (from the repository root, after scripts/setup.sh; about 2 minutes):
-    .venv/bin/python bench/observability_cost.py [--before REF] [--pairs 5] [--seconds 8]
+Usage (from the repository root, after scripts/setup.sh; about 30 s a pair):
+    .venv/bin/python bench/observability_cost.py [--before no-metrics|REF] [--pairs 5] [--seconds 8]
 
 One stack of this tree is booted by its native runner: its database, storage and environment
 serve both sides, and its own backend signs the admin in, then idles (it is not measured). The
 bench starts two more backends the same way, one after the other (the stack's virtualenv, the
 environment the runner gave its backend, `gunicorn -c gunicorn.conf.py app.main:app` with
-BACKEND_WORKERS=2, the output in a file of its own; started at once, the first started cost less
-CPU per request, docs/performance.md): "after" from a copy of the booted project's backend
-folder (this tree's work tree, as rendered), "before" from `--before` (default: the commit
-before app/core/observability.py appeared, which logged one JSON line per request and had no ids
-or metrics; `--before HEAD` is the control, the same code on both sides save for uncommitted
-changes). wrk (-t2 -c16) reads `/api/users/me` with a Bearer token on each backend's port, the
-two alternating, the first of each pair in turn (alternate.py, swap). Prints the ratio after /
-before (target ≥ 0.97) as JSON, and each side's CPU per request (its gunicorn master and workers,
-from /proc): on a shared machine the cores another job takes move req/s a lot more than the CPU
-a request costs.
+BACKEND_WORKERS=2, the output in a file of its own): "after" from a copy of the booted project's
+backend folder (this tree's work tree, as rendered), "before" from `--before`:
+- `no-metrics` (the default): the same copy with the metrics made no-ops (the lines this bench
+  adds at the end of app/core/observability.py): what the metrics cost, the rest alike (the ids,
+  the JSON access line that the backend wrote before them too);
+- a git ref: the backend folder as it was then. `HEAD` is the control (the same code on both
+  sides, save for uncommitted changes). An older commit differs in more than observability:
+  before `b2d7b67`, GET /api/users/me did not read the account's pending address (one more
+  query now, when mail is on).
+wrk (-t2 -c16) reads `/api/users/me` with a Bearer token on each backend's port. Every pair has
+two fresh processes, started, warmed up (2 s) and measured one after the other, "after" first in
+even pairs and "before" first in odd ones, then stopped: one process's luck or start order stays
+in its pair. Prints the ratio after / before (target ≥ 0.97) as JSON, and each side's CPU per
+request (its gunicorn master and workers, from /proc): on a shared machine the cores another job
+takes move req/s a lot more than the CPU a request costs.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from io import BytesIO
 from pathlib import Path
 
 import httpx
-from alternate import alternate, spread
+from alternate import spread, summary
 from cpu import tree_cpu_seconds
 from http_load import Load, run_wrk, write_script
 from machine import describe_machine
@@ -43,15 +48,37 @@ from support.waiting import wait_for
 BACKEND = "template/{{ project_slug }}/backend"
 
 
-def commit_before_observability() -> str:
-    module = f"{BACKEND}/app/core/observability.py"
-    added = subprocess.run(
-        ["git", "log", "--diff-filter=A", "--format=%H", "--", module],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    if not added:
-        raise SystemExit("no commit adds app/core/observability.py: pass --before REF")
-    return f"{added[-1]}^"
+NO_METRICS = "no-metrics"
+# Appended to the "before" copy's app/core/observability.py: every metric it defines becomes an
+# object that takes the same calls and does nothing.
+METRICS_OFF = """
+
+# Added by bench/observability_cost.py: the metrics off, everything else as built.
+class _Off:
+    def labels(self, *_labels):
+        return self
+
+    def inc(self, *_amount):
+        pass
+
+    dec = observe = set = inc
+
+
+REQUESTS = LATENCY = IN_FLIGHT = POOL_CONNECTIONS = _Off()
+"""
+
+
+def backend_without_metrics(rendered: Path, dest: Path) -> Path:
+    folder = Path(
+        shutil.copytree(rendered, dest / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    )
+    module = folder / "app" / "core" / "observability.py"
+    text = module.read_text()
+    for name in ("REQUESTS", "LATENCY", "IN_FLIGHT", "POOL_CONNECTIONS"):
+        if f"\n{name} = " not in text:
+            raise SystemExit(f"app/core/observability.py defines no {name} now: update METRICS_OFF")
+    module.write_text(text + METRICS_OFF)
+    return folder
 
 
 def backend_of(ref: str, dest: Path) -> Path:
@@ -90,11 +117,13 @@ def start_backend(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", help="the git ref to compare with (default: see above)")
+    parser.add_argument(
+        "--before", default=NO_METRICS, help="no-metrics or a git ref to compare with (see above)"
+    )
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
-    before = args.before or commit_before_observability()
+    before = args.before
     base = world_readable_tmpdir("closo-bench-observability-")
     stack = boot_stack(base / "stack", settings={"BACKEND_WORKERS": "2"})
     backends: dict[str, tuple[subprocess.Popen, str]] = {}
@@ -105,55 +134,83 @@ def main() -> None:
         folders = {
             "after": Path(shutil.copytree(rendered, base / "after" / "backend",
                                           ignore=shutil.ignore_patterns("__pycache__"))),
-            "before": backend_of(before, base / "before"),
+            "before": backend_without_metrics(rendered, base / "before")
+            if before == NO_METRICS
+            else backend_of(before, base / "before"),
         }  # fmt: skip
         python = services_venv(stack.project) / "bin" / "python"
-        for name, folder in folders.items():  # one at a time: neither imports beside the other
-            backends[name] = start_backend(python, folder, env, base / f"{name}.log")
-            url = backends[name][1]
-            wait_for(lambda url=url: answers(f"{url}/api/health"), 90, what=f"the {name} backend")
         stack_url = f"http://127.0.0.1:{stack.port('backend')}"
         token = bearer(stack_url, stack.env["FIRST_ADMIN_EMAIL"], stack.env["FIRST_ADMIN_PASSWORD"])
         script = write_script(base / "me.lua", headers={"Authorization": f"Bearer {token}"})
         load = Load(seconds=args.seconds)
 
-        def side(process: subprocess.Popen, url: str):
-            def measure() -> dict:
-                cpu = tree_cpu_seconds(process.pid)
-                run = run_wrk(f"{url}/api/users/me", script, load)
-                run["cpu_us"] = (
-                    (tree_cpu_seconds(process.pid) - cpu) / max(run["requests"], 1) * 1e6
-                )
-                return run
+        def measure(name: str) -> dict:
+            process, url = backends[name]
+            cpu = tree_cpu_seconds(process.pid)
+            run = run_wrk(f"{url}/api/users/me", script, load)
+            run["cpu_us"] = (tree_cpu_seconds(process.pid) - cpu) / max(run["requests"], 1) * 1e6
+            return run
 
-            return measure
-
-        before_side, after_side = side(*backends["before"]), side(*backends["after"])
-        before_side(), after_side()  # warm-up
-        compared = alternate(before_side, after_side, args.pairs, swap=True)
-        cpu = [[run["cpu_us"] for run in compared[key]["runs"]] for key in ("a", "b")]
+        runs: dict[str, list[dict]] = {"before": [], "after": []}
+        for pair in range(args.pairs):
+            # Fresh processes for every pair, started and measured in turn "after" first, then
+            # "before" first: one process's luck (its hash seed, where its memory and its workers
+            # land) or its start order is one pair's, not the whole run's (one pair of processes
+            # for a whole run made the same code 7 % slower on one side, docs/performance.md).
+            order = ("after", "before") if pair % 2 == 0 else ("before", "after")
+            try:
+                for name in order:  # one at a time: neither imports beside the other
+                    backends[name] = start_backend(python, folders[name], env, base / f"{name}.log")
+                    url = backends[name][1]
+                    wait_for(
+                        lambda url=url: answers(f"{url}/api/health"), 90, what=f"the {name} backend"
+                    )
+                for name in order:  # warm-up: the workers' first requests, the pool's connections
+                    run_wrk(f"{backends[name][1]}/api/users/me", script, Load(seconds=2))
+                for name in order:
+                    runs[name].append(measure(name))
+                if before == NO_METRICS and pair == 0:
+                    check_metrics_off(backends["before"][1], backends["after"][1])
+            finally:
+                for process, _ in backends.values():
+                    stop_process(process)
+                backends.clear()
+        pairs = list(zip(runs["before"], runs["after"], strict=True))
         print(json.dumps({
             "machine": describe_machine(),
             "before": before,
-            "GET /api/users/me, after / before": compared["ratio_b_over_a"],
-            "before (req/s, p99 ms)": [compared["a"]["rps"], compared["a"]["p99_ms"]],
-            "after (req/s, p99 ms)": [compared["b"]["rps"], compared["b"]["p99_ms"]],
+            "GET /api/users/me, after / before": {
+                key: spread([after[key] / before[key] for before, after in pairs])
+                for key in ("rps", "p50_ms", "p99_ms")
+            },
+            "before (req/s, p99 ms)": [summary(runs["before"])[key] for key in ("rps", "p99_ms")],
+            "after (req/s, p99 ms)": [summary(runs["after"])[key] for key in ("rps", "p99_ms")],
             "backend CPU us per request, after / before": spread(
-                [after / before for before, after in zip(*cpu, strict=True)]
+                [after["cpu_us"] / before["cpu_us"] for before, after in pairs]
             ),
             "backend CPU us per request (before, after)": [
-                round(statistics.median(side_cpu)) for side_cpu in cpu
+                round(statistics.median(run["cpu_us"] for run in runs[name]))
+                for name in ("before", "after")
             ],
             "each pair (req/s before, after; CPU us before, after)": [
                 [round(x["rps"]), round(y["rps"]), round(x["cpu_us"]), round(y["cpu_us"])]
-                for x, y in zip(compared["a"]["runs"], compared["b"]["runs"], strict=True)
+                for x, y in pairs
             ],
-            "errors": compared["a"]["errors"] + compared["b"]["errors"],
+            "errors": sum(run["errors"] for side in runs.values() for run in side),
         }, indent=2))  # fmt: skip
     finally:
         for process, _ in backends.values():
             stop_process(process)
         stack.down()
+
+
+def check_metrics_off(off: str, on: str) -> None:
+    """The "before" side counted no request and the "after" side did: it compares what it says."""
+    series = "http_requests_total{"
+    if series in httpx.get(f"{off}/metrics").text or series not in httpx.get(f"{on}/metrics").text:
+        raise SystemExit(
+            "the no-metrics side counts requests, or the other does not: see METRICS_OFF"
+        )
 
 
 def answers(url: str) -> bool:
