@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -58,7 +59,10 @@ def render(dest: Path, **answers: object) -> Path:
     """Render the template into `dest` with defaults overridden by `answers`; return `dest`."""
     global _SNAPSHOT
     if _SNAPSHOT is None:
-        _SNAPSHOT = template_snapshot(world_readable_tmpdir("closo-template-src-") / "src")
+        folder = world_readable_tmpdir("closo-template-src-")
+        # One snapshot per process, removed when it ends (one was left per test run before).
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _SNAPSHOT = template_snapshot(folder / "src")
     copier.run_copy(
         str(_SNAPSHOT),
         str(dest),
