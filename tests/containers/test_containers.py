@@ -54,6 +54,7 @@ class Site:
     engine: Engine
     project: Path
     timings: dict[str, float]
+    database_life: tuple[str, str] = ("", "")
 
     def client(self) -> httpx.Client:
         return https_client(DOMAIN)
@@ -86,7 +87,9 @@ def site(docker_engine: Engine, session_tmp: Path) -> Iterator[Site]:
         start = time.monotonic()
         docker_engine.compose(project, "up", "--detach", "--wait", "--wait-timeout", "240")
         timings["compose up --wait"] = time.monotonic() - start
-        yield Site(docker_engine, project, timings)
+        site = Site(docker_engine, project, timings)
+        site.database_life = database_life(site)
+        yield site
     finally:
         docker_engine.compose(project, "down", "--volumes", "--timeout", "30", check=False)
 
@@ -351,6 +354,30 @@ def test_the_edge_follows_a_backend_replaced_with_a_new_address(site: Site):
         assert answer.status_code == 503 and answer.headers["retry-after"] == "5", answer.text
     assert site.inspect(f"{SLUG}_nginx")["State"]["StartedAt"] == edge_started
     site.timings["edge reaches the new backend after it is healthy"] = followed
+
+
+def database_life(site: Site) -> tuple[str, str]:
+    """When PostgreSQL's server started, and its checkpointer's pid: a server that crashed and
+    reinitialised inside its container (all its processes restarted) has a new checkpointer."""
+    query = (
+        "SELECT pg_postmaster_start_time(), pid FROM pg_stat_activity"
+        " WHERE backend_type = 'checkpointer'"
+    )
+    answer = site.engine.docker(
+        "exec", f"{SLUG}_db", "sh", "-c",
+        'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tA -F " " -c "$0"', query,
+    )  # fmt: skip
+    started, pid = answer.stdout.strip().rsplit(" ", 1)
+    return started, pid
+
+
+def test_no_service_restarted_while_the_site_was_used(site: Site):
+    """`restart: unless-stopped` hides a crash loop: a service that died and came back answers
+    again, and every check before this one can pass. Docker counts such restarts; PostgreSQL's
+    own restarts inside its container show in its start time and its checkpointer."""
+    restarts = {name: site.inspect(name)["RestartCount"] for name in site.containers}
+    assert restarts == dict.fromkeys(site.containers, 0)
+    assert database_life(site) == site.database_life
 
 
 # --- A server reboot -----------------------------------------------------------------------------
