@@ -68,10 +68,15 @@ REQUESTS = LATENCY = IN_FLIGHT = POOL_CONNECTIONS = _Off()
 """
 
 
-def backend_without_metrics(rendered: Path, dest: Path) -> Path:
-    folder = Path(
+def copy_backend(rendered: Path, dest: Path) -> Path:
+    """The rendered backend folder as `dest`/backend (no bytecode: each side compiles its own)."""
+    return Path(
         shutil.copytree(rendered, dest / "backend", ignore=shutil.ignore_patterns("__pycache__"))
     )
+
+
+def backend_without_metrics(rendered: Path, dest: Path) -> Path:
+    folder = copy_backend(rendered, dest)
     module = folder / "app" / "core" / "observability.py"
     text = module.read_text()
     for name in ("REQUESTS", "LATENCY", "IN_FLIGHT", "POOL_CONNECTIONS"):
@@ -126,14 +131,12 @@ def main() -> None:
     before = args.before
     base = world_readable_tmpdir("closo-bench-observability-")
     stack = boot_stack(base / "stack", settings={"BACKEND_WORKERS": "2"})
-    backends: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
         env = running_environment(stack.status["services"]["backend"]["pid"])
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes its own, if it has one
         rendered = next(stack.project.glob("*/backend"))
         folders = {
-            "after": Path(shutil.copytree(rendered, base / "after" / "backend",
-                                          ignore=shutil.ignore_patterns("__pycache__"))),
+            "after": copy_backend(rendered, base / "after"),
             "before": backend_without_metrics(rendered, base / "before")
             if before == NO_METRICS
             else backend_of(before, base / "before"),
@@ -144,8 +147,7 @@ def main() -> None:
         script = write_script(base / "me.lua", headers={"Authorization": f"Bearer {token}"})
         load = Load(seconds=args.seconds)
 
-        def measure(name: str) -> dict:
-            process, url = backends[name]
+        def measure(process: subprocess.Popen, url: str) -> dict:
             cpu = tree_cpu_seconds(process.pid)
             run = run_wrk(f"{url}/api/users/me", script, load)
             run["cpu_us"] = (tree_cpu_seconds(process.pid) - cpu) / max(run["requests"], 1) * 1e6
@@ -158,6 +160,7 @@ def main() -> None:
             # land) or its start order is one pair's, not the whole run's (one pair of processes
             # for a whole run made the same code 7 % slower on one side, docs/performance.md).
             order = ("after", "before") if pair % 2 == 0 else ("before", "after")
+            backends: dict[str, tuple[subprocess.Popen, str]] = {}
             try:
                 for name in order:  # one at a time: neither imports beside the other
                     backends[name] = start_backend(python, folders[name], env, base / f"{name}.log")
@@ -168,13 +171,12 @@ def main() -> None:
                 for name in order:  # warm-up: the workers' first requests, the pool's connections
                     run_wrk(f"{backends[name][1]}/api/users/me", script, Load(seconds=2))
                 for name in order:
-                    runs[name].append(measure(name))
+                    runs[name].append(measure(*backends[name]))
                 if before == NO_METRICS and pair == 0:
                     check_metrics_off(backends["before"][1], backends["after"][1])
             finally:
                 for process, _ in backends.values():
                     stop_process(process)
-                backends.clear()
         pairs = list(zip(runs["before"], runs["after"], strict=True))
         print(json.dumps({
             "machine": describe_machine(),
@@ -199,8 +201,6 @@ def main() -> None:
             "errors": sum(run["errors"] for side in runs.values() for run in side),
         }, indent=2))  # fmt: skip
     finally:
-        for process, _ in backends.values():
-            stop_process(process)
         stack.down()
 
 

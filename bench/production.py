@@ -29,8 +29,10 @@ import ssl
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from alternate import alternate, spread
 from http_load import Load, run_wrk, write_script
@@ -54,6 +56,7 @@ STEPS = (
     "deploy_ssl",
 )
 DOMAIN = "clo-so.com"
+T = TypeVar("T")
 
 
 def timed(action) -> float:
@@ -190,13 +193,11 @@ def docker_edge_against_direct(
 
     def side(url: str, resolve: tuple[str, str] | None, seconds: int):
         def measure() -> dict:
-            before = {name: cpu_seconds(engine, name) or 0.0 for name in containers}
-            run = run_wrk(url, script, Load(seconds=seconds), resolve)
+            run, spent = cpu_during(
+                engine, containers, lambda: run_wrk(url, script, Load(seconds=seconds), resolve)
+            )
             run["cpu_us"] = {
-                name: round(
-                    ((cpu_seconds(engine, name) or 0.0) - before[name]) / run["requests"] * 1e6
-                )
-                for name in containers
+                name: round(seconds / run["requests"] * 1e6) for name, seconds in spent.items()
             }
             return run
 
@@ -385,13 +386,16 @@ def download_through_relay(
     spent = {side: {"closo-edge": 0.0, f"{slug}_nginx": 0.0} for side in ("direct", "relayed")}
 
     def download(side: str, limit: str | None = None) -> float:
-        before = {name: cpu_seconds(engine, name) or 0.0 for name in spent[side]}
-        speed = download_mib_per_s(
-            url, pebble_root, site if side == "direct" else edge, side == "direct", limit
+        speed, used = cpu_during(
+            engine,
+            list(spent[side]),
+            lambda: download_mib_per_s(
+                url, pebble_root, site if side == "direct" else edge, side == "direct", limit
+            ),
         )
         if limit is None:
-            for name in spent[side]:
-                spent[side][name] += (cpu_seconds(engine, name) or 0.0) - before[name]
+            for name, seconds in used.items():
+                spent[side][name] += seconds
         return speed
 
     def pairs_of(count: int, limit: str | None = None) -> list[tuple[float, float]]:
@@ -436,6 +440,14 @@ def cpu_seconds(engine: Engine, container: str) -> float | None:
         return int(v2.group(1)) / 1e6
     v1 = read.stdout.strip()
     return int(v1) / 1e9 if read.returncode == 0 and v1.isdigit() else None
+
+
+def cpu_during(engine: Engine, containers: list[str], action: Callable[[], T]) -> tuple[T, dict]:
+    """What `action` returns, and the CPU seconds each container used meanwhile (0 for one whose
+    CPU cannot be read)."""
+    before = {name: cpu_seconds(engine, name) or 0.0 for name in containers}
+    result = action()
+    return result, {name: (cpu_seconds(engine, name) or 0.0) - before[name] for name in containers}
 
 
 def address_of_on(engine: Engine, container: str, network: str) -> str:

@@ -28,13 +28,15 @@ import time
 from functools import partial
 from pathlib import Path
 
-from production import cpu_seconds
+from cpu import tree_cpu_seconds
+from production import address_of_on, container_memory_mib, cpu_seconds
 from support.docker.engine import Engine, exclusive, start_engine
 from support.docker.images import ensure_base_images
 from support.project import world_readable_tmpdir
 
 IMAGE = "nginx:1.28-alpine"  # the edge's (template nginx/Dockerfile)
 NAME = "site.test"
+NETWORK = "bench_relay"
 FILE_MIB = 256
 
 SITE = """
@@ -128,11 +130,11 @@ def prepare(folder: Path, sizes: list[str]) -> None:
 
 def start(engine: Engine, folder: Path) -> dict[str, str]:
     """The two containers; their addresses."""
-    engine.docker("network", "create", "bench_relay")
+    engine.docker("network", "create", NETWORK)
     mounts = ["-v", f"{folder}:/etc/bench:ro", "-v", f"{folder / 'data'}:/data:ro"]
     for name in ("site", "relay"):
         engine.docker(
-            "run", "--detach", "--name", name, "--network", "bench_relay", *mounts,
+            "run", "--detach", "--name", name, "--network", NETWORK, *mounts,
             "--entrypoint", "nginx", IMAGE, "-c", f"/etc/bench/{name}.conf", "-g", "daemon off;",
         )  # fmt: skip
     time.sleep(2)
@@ -140,9 +142,7 @@ def start(engine: Engine, folder: Path) -> dict[str, str]:
 
 
 def address(engine: Engine, name: str) -> str:
-    found = engine.docker(
-        "inspect", "--format", "{{.NetworkSettings.Networks.bench_relay.IPAddress}}", name
-    ).stdout.strip()
+    found = address_of_on(engine, name, NETWORK)
     if not found:
         logs = engine.docker("logs", name, check=False)
         raise SystemExit(f"the {name} container did not start:\n{logs.stdout}{logs.stderr}")
@@ -162,7 +162,7 @@ def download(address: str, port: int, proxy_header: bool, limit: str | None = No
     return float(result.stdout) / (1 << 20)
 
 
-def compare(engine: Engine, ways: dict, rounds: int, cpu: dict) -> dict:
+def compare(ways: dict, rounds: int, cpu: dict) -> dict:
     for way in ways.values():  # warm-up: the file in the page cache, every path once
         way()
     names = list(ways)
@@ -195,34 +195,17 @@ def memory_under_downloads(engine: Engine, sizes: list[str]) -> dict:
         engine.docker("restart", "relay")
         time.sleep(2)
         relay = address(engine, "relay")
-        idle = engine.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", "relay").stdout
+        idle = container_memory_mib(engine, "relay")
         port = first_port(index)
-        clients = [
-            subprocess.Popen(
-                [
-                    "curl",
-                    "-sS",
-                    "--insecure",
-                    "-o",
-                    "/dev/null",
-                    "--limit-rate",
-                    "2M",
-                    "--resolve",
-                    f"{NAME}:{port}:{relay}",
-                    f"https://{NAME}:{port}/big",
-                ]
-            )  # fmt: skip
-            for _ in range(100)
-        ]
+        command = ["curl", "-sS", "--insecure", "-o", "/dev/null", "--limit-rate", "2M"]
+        command += ["--resolve", f"{NAME}:{port}:{relay}", f"https://{NAME}:{port}/big"]
+        clients = [subprocess.Popen(command) for _ in range(100)]
         time.sleep(8)
-        busy = engine.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", "relay").stdout
+        busy = container_memory_mib(engine, "relay")
         for client in clients:
             client.kill()
             client.wait()
-        found[size] = {
-            "idle": idle.split("/")[0].strip(),
-            "100 downloads": busy.split("/")[0].strip(),
-        }
+        found[size] = {"idle (MiB)": idle, "100 downloads (MiB)": busy}
     return found
 
 
@@ -266,18 +249,13 @@ def main() -> None:
                 time.sleep(1)
                 ways["haproxy, splice"] = lambda: download(at["relay"], 4500, proxy_header=False)
                 ways["haproxy, copy"] = lambda: download(at["relay"], 4501, proxy_header=False)
-                cpu["haproxy"] = lambda: process_cpu_seconds(haproxy.pid)
-            print(json.dumps(compare(engine, ways, args.rounds, cpu), indent=2))
+                cpu["haproxy"] = lambda: tree_cpu_seconds(haproxy.pid)
+            print(json.dumps(compare(ways, args.rounds, cpu), indent=2))
         finally:
             if haproxy is not None:
                 haproxy.terminate()
                 haproxy.wait()
             engine.stop()
-
-
-def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks
 
 
 if __name__ == "__main__":
